@@ -1,0 +1,104 @@
+"""The Pool interface: the one seam between condorexec and whatever runs its jobs.
+
+Both the embedded local pool and a real HTCondor schedd are driven through this interface, and
+its methods mirror the htcondor2 ``Schedd`` calls they stand for (``submit``, ``query``,
+``history``, ``act``, ``edit``) so that code above this layer cannot tell the two apart. Job
+state does not come through here: every job description names a job event log (``log = ...``)
+and callers read that log with ``htcondor2.JobEventLog``, exactly as they would on HTCondor.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import classad2
+import htcondor2
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What a submit created: procs ``first_proc .. first_proc + num_procs - 1`` of ``cluster``."""
+
+    cluster: int
+    first_proc: int
+    num_procs: int
+
+    def job_ids(self) -> list[str]:
+        return [f"{self.cluster}.{p}" for p in range(self.first_proc, self.first_proc + self.num_procs)]
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One execute node as a submitter sees it: a partitionable slot's total resources."""
+
+    name: str
+    cpus: int
+    memory_mb: int
+    disk_mb: int
+    gpus: int = 0
+
+
+class Pool(abc.ABC):
+    """A place that runs HTCondor jobs. See the module docstring."""
+
+    #: short name shown to users: "local" or "condor"
+    kind: str = "abstract"
+
+    #: set whenever the pool has written new job events, so that a tracker waiting on the log can
+    #: wake at once instead of at its next poll (a real schedd has no such hook; it stays unset).
+    events_written: threading.Event
+
+    def __init__(self) -> None:
+        self.events_written = threading.Event()
+
+    @abc.abstractmethod
+    def submit(
+        self,
+        description: htcondor2.Submit,
+        itemdata: Sequence[Mapping[str, str]] | None = None,
+        count: int = 0,
+    ) -> SubmitResult:
+        """Queue one cluster: with ``itemdata``, one proc per row (times ``count``, if given);
+        else as the description's own queue statement says."""
+
+    @abc.abstractmethod
+    def query(self, constraint: str = "true", projection: Sequence[str] = ()) -> list[classad2.ClassAd]:
+        """Ads of jobs still in the queue that match ``constraint``."""
+
+    @abc.abstractmethod
+    def history(
+        self,
+        constraint: str = "true",
+        projection: Sequence[str] = (),
+        match: int = -1,
+        since: int | str | None = None,
+    ) -> Iterator[classad2.ClassAd]:
+        """Ads of jobs that left the queue, newest first, as ``Schedd.history`` returns them.
+
+        ``since``: an int is a ClusterId, a ``"C.P"`` string a job id, any other string a ClassAd
+        expression; the scan stops at the first record for which it holds (that record excluded)."""
+
+    @abc.abstractmethod
+    def act(self, action: htcondor2.JobAction, job_spec: str | Iterable[str]) -> None:
+        """Remove, hold or release jobs: ``job_spec`` is a constraint or a list of ``"C.P"`` ids."""
+
+    @abc.abstractmethod
+    def edit(self, job_spec: str | Iterable[str], attr: str, value: str) -> None:
+        """Set ``attr`` to the ClassAd expression ``value`` in the matching queued jobs."""
+
+    @abc.abstractmethod
+    def describe_machines(self) -> list[Machine]:
+        """The execute nodes' partitionable slots, largest first."""
+
+    def largest_machine(self) -> Machine:
+        """The node a job that asks for "everything" would be sized to (autolabel's maximum)."""
+        machines = self.describe_machines()
+        if not machines:
+            raise RuntimeError(f"the {self.kind} pool reports no execute machines")
+        return max(machines, key=lambda m: (m.memory_mb, m.cpus, m.disk_mb))
+
+    def close(self) -> None:
+        """Release what the pool holds in this process (threads, connections). Idempotent."""
