@@ -1,0 +1,50 @@
+"""The exceptions condorexec raises, in one place so users can catch them by type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CondorexecError(Exception):
+    """Base class of every condorexec error."""
+
+
+class InvalidSpecError(CondorexecError, ValueError):
+    """A resource specification (or another user-given value) that cannot be submitted."""
+
+    def __init__(self, field: str, value: Any, reason: str):
+        self.field, self.value, self.reason = field, value, reason
+        super().__init__(f"invalid {field}={value!r}: {reason}")
+
+
+class UnsafeValueError(InvalidSpecError):
+    """A value that would change the meaning of a submit description if written into it."""
+
+
+class MissingInputError(CondorexecError, FileNotFoundError):
+    """An app's input file does not exist at submit time."""
+
+
+class ResourceExhausted(CondorexecError):
+    """The job used more of a resource than it requested and the pool held it."""
+
+    def __init__(self, resource: str, requested: float | None, used: float | None, job_id: str, reason: str,
+                 hint: str = ""):
+        self.resource, self.requested, self.used, self.job_id = resource, requested, used, job_id
+        over = ""
+        if requested is not None and used is not None:
+            over = f": used {used:g} MB against a request of {requested:g} MB ({used - requested:+g} MB)"
+        msg = f"job {job_id} exceeded its {resource} request{over}. HTCondor said: {reason}"
+        super().__init__(msg + (f". {hint}" if hint else ""))
+
+
+class JobHeld(CondorexecError):
+    """The pool held the job for a reason other than resource exhaustion; condorexec removed it."""
+
+    def __init__(self, job_id: str, code: int | None, subcode: int | None, reason: str):
+        self.job_id, self.code, self.subcode, self.reason = job_id, code, subcode, reason
+        super().__init__(f"job {job_id} was held (HoldReasonCode {code}, subcode {subcode}): {reason}")
+
+
+class JobFailed(CondorexecError):
+    """The job ended without producing a result (killed, removed, or the runner itself failed)."""
