@@ -1,0 +1,97 @@
+"""Rendering submit descriptions and wrappers from the Jinja2 templates in ``condorexec/templates``.
+
+Nothing user-controlled is pasted raw into the submit language. Two layers make sure of it:
+
+* ``submit_finalize`` runs on every ``{{ }}`` value of a submit template: it refuses newlines (which
+  would start a new submit command) and writes ``$`` as ``$(DOLLAR)`` (so a value can't expand a
+  macro); values that need to be ClassAd strings are validated tokens (categories, app names).
+* per-call values travel as itemdata rows, checked by ``check_item_value`` for the characters the
+  itemdata encoding itself can't carry, and escaped the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import htcondor2
+import jinja2
+
+from condorexec.errors import UnsafeValueError
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+#: The per-call variables of job.sub.j2, in the order they appear in each itemdata row.
+ITEM_KEYS = (
+    "task_dir", "task_id", "app", "category", "cpus", "memory_mb", "disk_mb", "gpus",
+    "priority", "max_seconds", "inputs", "outputs",
+)
+
+_APP_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:<>\-]")
+
+
+def escape_macros(text: str) -> str:
+    """Make ``text`` literal in the submit language: ``$`` would start a macro expansion."""
+    return text.replace("$", "$(DOLLAR)")
+
+
+def check_item_value(key: str, value: str) -> str:
+    """Refuse what would break a submit line or an itemdata row, then escape macros."""
+    if any(c in value for c in "\n\r\x1f\x00"):
+        raise UnsafeValueError(key, value, "contains a newline or control character")
+    if value != value.strip():
+        raise UnsafeValueError(key, value, "has leading or trailing whitespace, which HTCondor would drop")
+    return escape_macros(value)
+
+
+def submit_finalize(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    return check_item_value("template value", str(value))
+
+
+def safe_app_name(name: str) -> str:
+    """App names only label jobs (``CondorexecApp``), so odd characters are replaced, not refused."""
+    return _APP_NAME_UNSAFE.sub("_", name)[:200] or "app"
+
+
+def check_transfer_path(field: str, path: str) -> str:
+    """File names in transfer lists are comma/space separated in the submit language."""
+    if any(c in path for c in ",\n\r\x1f\x00") or any(c.isspace() for c in path) or '"' in path:
+        raise UnsafeValueError(
+            field, path, "HTCondor file transfer cannot carry a path with commas, whitespace or quotes"
+        )
+    return path
+
+
+@functools.cache
+def _environment(finalize: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=submit_finalize if finalize else None,
+    )
+    env.filters["shell_quote"] = lambda v: shlex.quote(str(v))
+    return env
+
+
+def render_submit(template: str, context: Mapping[str, Any]) -> str:
+    return _environment(True).get_template(template).render(**context)
+
+
+def render_script(template: str, context: Mapping[str, Any]) -> str:
+    """Shell scripts quote their own values (``shell_quote``); no submit-language escaping there."""
+    return _environment(False).get_template(template).render(**context)
+
+
+def job_description(context: Mapping[str, Any]) -> htcondor2.Submit:
+    """The executor's cluster description, parsed by HTCondor's own submit parser."""
+    return htcondor2.Submit(render_submit("job.sub.j2", context))
