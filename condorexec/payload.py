@@ -1,0 +1,77 @@
+"""Submit side of the payload format that ``runner.py`` reads on the node.
+
+Kept apart from the runner so the runner stays import-free; both agree on PAYLOAD_VERSION and on
+the shape ``{"version", "calls": [{"id", "func", "args", "kwargs"}]}`` → ``{"version", "outcomes"}``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from condorexec.runner import PAYLOAD_VERSION
+
+PAYLOAD_NAME = "payload.pkl"
+RESULT_NAME = "result.pkl"
+
+
+@dataclass(frozen=True)
+class Call:
+    id: int
+    func: Callable[..., Any]
+    args: Sequence[Any]
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: int
+    ok: bool
+    value: Any = None
+    exception: BaseException | None = None
+    traceback: str = ""
+    wall_s: float | None = None
+    peak_rss_kib: int | None = None
+
+
+class RemoteTraceback(Exception):
+    """Carries the node-side traceback as the ``__cause__`` of a re-raised app exception."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+
+    def __str__(self) -> str:
+        return "\n--- traceback on the execute node ---\n" + self.args[0]
+
+
+def write_payload(task_dir: str | os.PathLike, calls: Sequence[Call]) -> Path:
+    path = Path(task_dir) / PAYLOAD_NAME
+    data = {
+        "version": PAYLOAD_VERSION,
+        "calls": [{"id": c.id, "func": c.func, "args": tuple(c.args), "kwargs": c.kwargs} for c in calls],
+    }
+    path.write_bytes(cloudpickle.dumps(data))
+    return path
+
+
+def read_outcomes(task_dir: str | os.PathLike) -> list[Outcome]:
+    """The outcomes in a job's returned result file; an exception's node traceback is attached."""
+    with open(Path(task_dir) / RESULT_NAME, "rb") as f:
+        result = cloudpickle.load(f)
+    if result.get("version") != PAYLOAD_VERSION:
+        raise ValueError(f"result file has unsupported version {result.get('version')!r}")
+    outcomes = []
+    for blob in result["outcomes"]:
+        o = cloudpickle.loads(blob)
+        exc = o.get("exception")
+        if exc is not None and o.get("traceback"):
+            exc.__cause__ = RemoteTraceback(o["traceback"])
+        outcomes.append(Outcome(id=o["id"], ok=o["ok"], value=o.get("value"), exception=exc,
+                                traceback=o.get("traceback", ""), wall_s=o.get("wall_s"),
+                                peak_rss_kib=o.get("peak_rss_kib")))
+    return outcomes
