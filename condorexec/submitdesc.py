@@ -1,0 +1,1083 @@
+"""Submit description → per-proc job ClassAds, as ``condor_submit`` builds them.
+
+Why this exists: ``htcondor2.Submit`` parses the submit language (macros, queue statements) but its
+``jobs()`` is not implemented, so the step *submit commands → job-ad attributes* is ours. Two parts
+of condorexec need it: the embedded local pool (it gets what ``Schedd.submit`` gets and must create
+the ads a schedd would) and the ``condorexec submit -dry-run`` CLI (which must print what
+``condor_submit -dry-run`` prints). The rules follow HTCondor 25.x ``submit_utils.cpp`` and are
+checked against real ``condor_submit -dry-run`` output (tests/unit/test_submitdesc.py).
+
+Macro expansion is always done by the real parser (``Submit.expand``) on a private copy of the
+description whose per-proc variables ($(Process), $(Step), item variables...) are set per proc.
+Keys whose macros cannot reach a per-proc variable are expanded once per call, and everything per
+proc is memoised on the values it depends on, which keeps a 2,000-proc cluster well under a second.
+Nothing here runs a command: ``queue ... from cmd |`` and ``include : cmd |`` are refused.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import re
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import classad2
+import htcondor2
+
+__all__ = ["SubmitDescriptionError", "parse_description", "expand_jobs", "job_ad_text", "dry_run_text"]
+
+
+class SubmitDescriptionError(ValueError):
+    """A submit description that condor_submit would refuse (or that we cannot honour safely)."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
+        self.file, self.line, self.reason = file, line, message
+        where = ""
+        if file is not None:
+            where = f"{file}, line {line}: " if line is not None else f"{file}: "
+        elif line is not None:
+            where = f"line {line}: "
+        super().__init__(where + message)
+
+
+# --------------------------------------------------------------------------------------------------
+# parse_description
+
+_QUEUE_LINE = re.compile(r"^\s*queue(\s|$)", re.IGNORECASE)
+_STATEMENT_WORDS = re.compile(r"^\s*(if|elif|else|endif|error|warning|include|queue)\b", re.IGNORECASE)
+_ASSIGNMENT = re.compile(r"^\s*[+]?[A-Za-z_][\w.+-]*\s*(@?=|:)")
+
+
+def parse_description(text: str, *, file: str | None = None,
+                      variables: Mapping[str, str] = {}) -> htcondor2.Submit:
+    """Parse submit-language ``text`` with the real parser, after checks that give line numbers.
+
+    ``variables`` are condor_submit's ``var=value`` arguments: they act as if written at the top of
+    the file, so the file's own assignments win (as real condor_submit does)."""
+    _check_lines(text, file)
+    prefix = ""
+    for name, value in variables.items():
+        if not re.fullmatch(r"[A-Za-z_][\w.]*", name):
+            raise SubmitDescriptionError(f"invalid variable name {name!r} in {name}={value}", file=file)
+        if "\n" in value or "\r" in value:
+            raise SubmitDescriptionError(f"variable {name}={value!r} contains a newline", file=file)
+        prefix += f"{name} = {value}\n"
+    try:
+        sub = htcondor2.Submit(prefix + text)
+    except Exception as exc:  # the binding raises a bare ValueError without a line
+        raise SubmitDescriptionError(f"cannot parse submit description: {exc}", file=file) from exc
+    return sub
+
+
+def _check_lines(text: str, file: str | None) -> None:
+    """Catch what the binding reports without a line number, and the command-running forms."""
+    lines = text.splitlines()
+    queue_seen = False
+    in_items = False
+    heredoc_end: str | None = None
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if heredoc_end is not None:
+            if line == heredoc_end:
+                heredoc_end = None
+            continue
+        if in_items:
+            if line.startswith(")"):
+                in_items = False
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^[+]?[\w.]+\s*@=\s*(\S+)", line)
+        if m:
+            heredoc_end = "@" + m.group(1)
+            continue
+        if _QUEUE_LINE.match(line):
+            if queue_seen:
+                raise SubmitDescriptionError(
+                    f"a second queue statement {line!r}: multiple queue statements are not supported "
+                    "(they are deprecated in HTCondor 25)", file=file, line=lineno)
+            queue_seen = True
+            if re.search(r"\|\s*$", line):
+                raise SubmitDescriptionError(
+                    f"queue statement {line!r} reads items from a command; condorexec never runs commands "
+                    "from a submit description", file=file, line=lineno)
+            if line.endswith("(") or ("(" in line and ")" not in line):
+                in_items = True
+            continue
+        if re.match(r"^include\b", line, re.IGNORECASE) and line.rstrip().endswith("|"):
+            raise SubmitDescriptionError(
+                f"{line!r} runs a command; condorexec never runs commands from a submit description",
+                file=file, line=lineno)
+        if queue_seen:
+            continue  # condor ignores text after the (single) queue statement's items
+        if _STATEMENT_WORDS.match(line) or _ASSIGNMENT.match(line):
+            continue
+        raise SubmitDescriptionError(f"not a submit command: {line!r} (expected 'name = value')",
+                                     file=file, line=lineno)
+
+
+# --------------------------------------------------------------------------------------------------
+# queue statements
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One item of a queue statement: its index in the full item list and its variable values."""
+
+    index: int
+    values: Mapping[str, str]
+
+
+def _rows_from_description(description: htcondor2.Submit, qargs: str, submit_dir: str,
+                           count_override: int) -> tuple[list[_Row], list[str], int]:
+    """The rows, the item variable names and the per-row count that the queue statement asks for."""
+    m = re.search(r"(?<![\w.$(])(in|from|matching)(?![\w.])", qargs, re.IGNORECASE)
+    if not m:
+        return [_Row(0, {})], [], count_override or _queue_count(qargs)
+    mode = m.group(1).lower()
+    before, after = qargs[: m.start()].strip(), qargs[m.end():].strip()
+    tokens = [t for t in re.split(r"[\s,]+", before) if t]
+    count_text = ""
+    if tokens and not re.fullmatch(r"[A-Za-z_]\w*", tokens[0]):
+        count_text = tokens.pop(0)
+    names = tokens or ["Item"]
+    for n in names:
+        if not re.fullmatch(r"[A-Za-z_]\w*", n):
+            raise SubmitDescriptionError(f"queue {qargs}: invalid variable name {n!r}")
+    count = count_override or _queue_count(count_text)
+
+    match_kind = "any"
+    sel: slice | None = None
+    while True:
+        q = re.match(r"(files|dirs|any|table)(?=\s|$)\s*", after, re.IGNORECASE)
+        if q:
+            word = q.group(1).lower()
+            if word == "table" or mode != "matching":
+                raise SubmitDescriptionError(f"queue {qargs}: '{word}' is not supported after '{mode}'")
+            match_kind, after = word, after[q.end():]
+            continue
+        s = re.match(r"\[([^\]]*)\]\s*", after)
+        if s:
+            sel, after = _parse_slice(s.group(1), qargs), after[s.end():]
+            continue
+        break
+
+    if mode == "matching":
+        if after.startswith("("):
+            if not after.endswith(")"):
+                raise SubmitDescriptionError(
+                    f"queue {qargs}: a multi-line 'matching (...)' list is not supported")
+            after = after[1:-1]
+        patterns = [p for p in re.split(r"[\s,]+", after) if p]
+        items = _glob_items(patterns, submit_dir, match_kind)
+        rows = [{names[0]: it} for it in items]
+    elif mode == "from" and not after.startswith("("):
+        rows = _rows_from_file(after, names, submit_dir, qargs)
+    else:
+        data = description.itemdata()
+        rows = [dict(r) for r in data] if data is not None else []
+    indexed = [_Row(i, r) for i, r in enumerate(rows)]
+    if sel is not None:
+        indexed = [indexed[i] for i in range(len(indexed))[sel]]
+    return indexed, names, count
+
+
+def _queue_count(text: str) -> int:
+    text = text.strip()
+    if not text:
+        return 1
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            value = classad2.ExprTree(text).eval()
+        except Exception as exc:
+            raise SubmitDescriptionError(f"queue count {text!r} is not an integer expression") from exc
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise SubmitDescriptionError(f"queue count {text!r} is not an integer expression") from None
+    if value < 0:
+        raise SubmitDescriptionError(f"queue count {text!r} is negative")
+    return value
+
+
+def _parse_slice(text: str, qargs: str) -> slice:
+    parts = text.split(":")
+    if len(parts) > 3:
+        raise SubmitDescriptionError(f"queue {qargs}: bad slice [{text}]")
+    try:
+        nums = [int(p) if p.strip() else None for p in parts]
+    except ValueError:
+        raise SubmitDescriptionError(f"queue {qargs}: bad slice [{text}]") from None
+    if len(nums) == 1:  # [n] selects one item
+        n = nums[0]
+        return slice(n, None if n == -1 else (n + 1 if n is not None else None))
+    if len(nums) == 3 and nums[2] == 0:
+        raise SubmitDescriptionError(f"queue {qargs}: slice step 0 in [{text}]")
+    return slice(*nums)
+
+
+def _glob_items(patterns: list[str], submit_dir: str, kind: str) -> list[str]:
+    """Expand ``matching`` globs relative to the submit directory, sorted, without duplicates."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for pat in patterns:
+        hits = sorted(glob.glob(pat, root_dir=submit_dir)) if glob.has_magic(pat) else (
+            [pat] if os.path.lexists(os.path.join(submit_dir, pat)) else [])
+        for h in hits:
+            is_dir = os.path.isdir(os.path.join(submit_dir, h))
+            if (kind == "files" and is_dir) or (kind == "dirs" and not is_dir):
+                continue
+            if is_dir and not h.endswith("/"):
+                h += "/"  # condor reports matched directories with a trailing slash
+            if h not in seen:
+                seen.add(h)
+                out.append(h)
+    return out
+
+
+def _rows_from_file(name: str, names: list[str], submit_dir: str, qargs: str) -> list[dict[str, str]]:
+    name = name.strip()
+    if name.endswith("|"):
+        raise SubmitDescriptionError(f"queue {qargs}: reading items from a command is not supported")
+    if name == "-":
+        raise SubmitDescriptionError(f"queue {qargs}: reading items from stdin is not supported here")
+    path = os.path.join(submit_dir, name)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = [ln.strip() for ln in fh]
+    except OSError as exc:
+        raise SubmitDescriptionError(f"queue {qargs}: cannot read item file {path}: {exc.strerror}") from exc
+    # condor keeps '#' lines as items, and a blank line is an item that repeats the previous values
+    rows: list[dict[str, str]] = []
+    previous = {n: "" for n in names}
+    for ln in lines:
+        if ln:
+            previous = _split_item(ln, names)
+        rows.append(dict(previous))
+    return rows
+
+
+def _split_item(line: str, names: list[str]) -> dict[str, str]:
+    """Fields split on commas/whitespace; the last variable takes the rest of the line."""
+    values: dict[str, str] = {}
+    rest = line.strip()
+    for n in names[:-1]:
+        m = re.match(r"([^\s,]*)[\s,]*", rest)
+        values[n], rest = m.group(1), rest[m.end():]
+    values[names[-1]] = rest.strip()
+    return values
+
+
+# --------------------------------------------------------------------------------------------------
+# macro expansion
+
+_PER_PROC = ("Process", "ProcId", "Step", "Row", "ItemIndex", "Node", "JobId", "Item")
+_REF = re.compile(r"\$[A-Za-z_]*\(\s*([A-Za-z_][\w.]*)")
+_RANDOM = re.compile(r"\$RANDOM_", re.IGNORECASE)
+
+
+class _Expander:
+    """Expands submit keys for one proc at a time on a private copy of the description.
+
+    Each key's set of reachable per-proc variables is computed once; a key that reaches none is
+    expanded once, the others are memoised on the values of the variables they reach."""
+
+    def __init__(self, description: htcondor2.Submit, live_names: Iterable[str], cluster_id: int):
+        self._sub = htcondor2.Submit()
+        raw: dict[str, str] = {}
+        self._key_of: dict[str, str] = {}
+        for key in description.keys():
+            value = description[key]
+            self._sub[key] = value
+            raw[key.lower()] = value
+            self._key_of[key.lower()] = key
+        for name in ("Cluster", "ClusterId"):
+            self._sub[name] = str(cluster_id)
+        self._live = {n.lower(): n for n in (*_PER_PROC, *live_names)}
+        self._deps: dict[str, tuple[str, ...]] = {}
+        refs = {k: {r.lower() for r in _REF.findall(v)} | ({"process"} if _RANDOM.search(v) else set())
+                for k, v in raw.items()}
+        for k in raw:
+            self._deps[k] = tuple(sorted(self._reach(k, refs, set())))
+        self._current: dict[str, str] = {}
+        self._memo: dict[tuple[str, tuple[str, ...]], str | None] = {}
+
+    def _reach(self, key: str, refs: dict[str, set[str]], seen: set[str]) -> set[str]:
+        out: set[str] = set()
+        if key in seen:
+            return out
+        seen.add(key)
+        for r in refs.get(key, ()):
+            if r in self._live:
+                out.add(r)
+            if r in refs and r not in self._live:
+                out |= self._reach(r, refs, seen)
+        return out
+
+    def is_per_proc(self, key: str) -> bool:
+        return bool(self._deps.get(key.lower()))
+
+    def keys(self) -> list[str]:
+        return list(self._key_of.values())
+
+    def get(self, key: str, live: Mapping[str, str]) -> str | None:
+        """The expanded value of ``key`` (None when absent or empty, as condor treats it)."""
+        k = key.lower()
+        real = self._key_of.get(k)
+        if real is None:
+            return None
+        deps = self._deps[k]
+        memo_key = (k, tuple(live.get(d, "") for d in deps))
+        try:
+            return self._memo[memo_key]
+        except KeyError:
+            pass
+        for d, v in zip(deps, memo_key[1], strict=True):
+            if self._current.get(d) != v:
+                self._sub[self._live[d]] = v
+                self._current[d] = v
+        value = self._sub.expand(real).strip()
+        result = value if value else None
+        self._memo[memo_key] = result
+        return result
+
+    def expand_text(self, text: str) -> str:
+        """Expand free text (the queue arguments) with no per-proc variables set."""
+        self._sub["CondorexecQueueArgs__"] = text
+        return self._sub.expand("CondorexecQueueArgs__").strip()
+
+
+# --------------------------------------------------------------------------------------------------
+# argument / environment syntaxes (HTCondor's V1 and V2 formats)
+
+
+def _v2_split(raw: str, what: str) -> list[str]:
+    """Split V2 raw text: whitespace separates, single quotes group, '' is a literal quote."""
+    out: list[str] = []
+    buf: list[str] = []
+    token = False
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == "'":
+            start = i
+            i += 1
+            token = True
+            while True:
+                if i >= n:
+                    raise SubmitDescriptionError(f"{what}: unbalanced quote starting here: {raw[start:]}")
+                if raw[i] == "'":
+                    if i + 1 < n and raw[i + 1] == "'":
+                        buf.append("'")
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                buf.append(raw[i])
+                i += 1
+        elif c in " \t\r\n":
+            i += 1
+            if token:
+                out.append("".join(buf))
+                buf, token = [], False
+        else:
+            buf.append(c)
+            token = True
+            i += 1
+    if token:
+        out.append("".join(buf))
+    return out
+
+
+def _v2_join(args: Iterable[str]) -> str:
+    """HTCondor's join_args: quote whitespace and quotes with single quotes, merging adjacent runs."""
+    result = ""
+    for arg in args:
+        if result:
+            result += " "
+        if not arg:
+            result += "''"
+        for ch in arg:
+            if ch in " \t\n\r'":
+                if result.endswith("'"):
+                    result = result[:-1]
+                else:
+                    result += "'"
+                if ch == "'":
+                    result += "'"
+                result += ch + "'"
+            else:
+                result += ch
+    return result
+
+
+def _v2_unquote(text: str, what: str) -> str:
+    """The inside of a V2 double-quoted string ("" is a literal double quote)."""
+    s = text.strip()
+    out: list[str] = []
+    i = 1
+    while i < len(s):
+        if s[i] == '"':
+            if i + 1 < len(s) and s[i + 1] == '"':
+                out.append('"')
+                i += 2
+                continue
+            rest = s[i + 1:].strip()
+            if rest:
+                raise SubmitDescriptionError(
+                    f"{what}: unexpected characters following double-quote: {s[i:]} "
+                    "(did you forget to escape the double-quote by repeating it?)")
+            return "".join(out)
+        out.append(s[i])
+        i += 1
+    raise SubmitDescriptionError(f"{what}: unterminated double-quote in {text}")
+
+
+@lru_cache(maxsize=4096)
+def _arguments(args1: str | None, args2: str | None) -> tuple[str, str]:
+    """(attribute, value) for the job's arguments: Args for V1 input, Arguments for V2."""
+    if args1 and args2:
+        raise SubmitDescriptionError("both 'arguments' and 'arguments2' given; use one of them")
+    if args2 is not None:
+        if not args2.lstrip().startswith('"'):
+            raise SubmitDescriptionError(
+                f"arguments2 = {args2}: expecting a double-quoted string (V2 format)")
+        return "Arguments", _v2_join(_v2_split(_v2_unquote(args2, "arguments2"), "arguments2"))
+    if args1 is None:
+        return "Arguments", ""
+    if args1.lstrip().startswith('"'):
+        return "Arguments", _v2_join(_v2_split(_v2_unquote(args1, "arguments"), "arguments"))
+    raw = []
+    i = 0
+    while i < len(args1):
+        if args1[i] == '"':
+            raise SubmitDescriptionError(f"arguments = {args1}: found illegal unescaped double-quote: "
+                                         f"{args1[i:]}")
+        if args1[i] == "\\" and i + 1 < len(args1) and args1[i + 1] == '"':
+            raw.append('"')
+            i += 2
+            continue
+        raw.append(args1[i])
+        i += 1
+    return "Args", " ".join("".join(raw).split())
+
+
+def _env_set(env: dict[str, str], entry: str, what: str) -> None:
+    name, eq, value = entry.partition("=")
+    if not eq:
+        if "$$" in entry:
+            env[entry] = "\x00"
+            return
+        raise SubmitDescriptionError(f"{what}: missing '=' after environment variable {entry!r}")
+    if not name:
+        raise SubmitDescriptionError(f"{what}: missing variable name in {entry!r}")
+    env[name] = value
+
+
+@lru_cache(maxsize=1024)
+def _environment(env1: str | None, env2: str | None, env_key: bool, getenv: str | None
+                 ) -> tuple[tuple[str, str], ...]:
+    """The environment attributes: Environment (V2), or Env + EnvDelim when V1 was asked for."""
+    if env1 and env2:
+        raise SubmitDescriptionError("both 'environment' and 'environment2' given; use one of them")
+    env: dict[str, str] = {}
+    prefer_v1 = False
+    if env2 is not None:
+        if not env2.lstrip().startswith('"'):
+            raise SubmitDescriptionError(
+                f"environment2 = {env2}: expecting a double-quoted string (V2 format)")
+        for e in _v2_split(_v2_unquote(env2, "environment2"), "environment2"):
+            _env_set(env, e, "environment2")
+    elif env1 is not None:
+        what = "env" if env_key else "environment"
+        if env1.lstrip().startswith('"'):
+            for e in _v2_split(_v2_unquote(env1, what), what):
+                _env_set(env, e, what)
+        else:
+            prefer_v1 = env_key
+            delim = ";"
+            text = env1
+            if text and text[0] in "!#$%&*+,-/:;<>?@^`|~":
+                delim, text = text[0], text[1:]
+            for part in re.split("[\n" + re.escape(delim) + "]", text):
+                part = part.lstrip(" \t\r\n")
+                if part:
+                    _env_set(env, part, what)
+    if getenv:
+        truth = _boolean(getenv)
+        if truth is None:
+            pats = [p for p in re.split(r"[\s,]+", getenv) if p]
+            allow = [p for p in pats if not p.startswith("-")]
+            deny = [p[1:] for p in pats if p.startswith("-")]
+            for k, v in os.environ.items():
+                if k in env or any(fnmatch.fnmatchcase(k.upper(), d.upper()) for d in deny):
+                    continue
+                if not allow or any(fnmatch.fnmatchcase(k.upper(), a.upper()) for a in allow):
+                    env[k] = v
+        elif truth:
+            for k, v in os.environ.items():
+                env.setdefault(k, v)
+    items = sorted(env.items())
+    if prefer_v1:
+        for k, v in items:
+            if ";" in k or ";" in v or "\n" in v:
+                raise SubmitDescriptionError(f"env: entry {k}={v} cannot be written in V1 syntax")
+        text = ";".join(k if v == "\x00" else f"{k}={v}" for k, v in items)
+        return (("Env", _s(text)), ("EnvDelim", _s(";")))
+    for k, v in items:
+        if "\n" in v:
+            raise SubmitDescriptionError(f"environment: value of {k} contains a newline")
+    return (("Environment", _s(_v2_join(k if v == "\x00" else f"{k}={v}" for k, v in items))),)
+
+
+# --------------------------------------------------------------------------------------------------
+# values
+
+_UNIVERSES = {"vanilla": 5, "scheduler": 7, "grid": 9, "java": 10, "parallel": 11, "local": 12, "vm": 13,
+              "docker": 5, "container": 5}
+_NOTIFY = {"never": 0, "always": 1, "complete": 2, "error": 3}
+
+
+def _s(value: str) -> str:
+    """A ClassAd string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _b(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _boolean(text: str) -> bool | None:
+    t = text.strip().lower()
+    if t in ("true", "t", "yes", "y", "1"):
+        return True
+    if t in ("false", "f", "no", "n", "0"):
+        return False
+    return None
+
+
+def _bool_cmd(key: str, text: str | None, default: bool) -> bool:
+    if text is None:
+        return default
+    value = _boolean(text)
+    if value is None:
+        raise SubmitDescriptionError(f"{key} = {text} is invalid, must be a boolean (true/false)")
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _expr(key: str, text: str) -> str:
+    """Validate that ``text`` is exactly one ClassAd expression and return it."""
+    if "\n" in text or "\r" in text:
+        raise SubmitDescriptionError(f"{key} = {text!r}: contains a newline")
+    try:
+        probe = classad2.ClassAd(f"[CondorexecProbe__ = ({text}); CondorexecEnd__ = 1]")
+    except Exception:
+        raise SubmitDescriptionError(f"{key} = {text}: not a valid ClassAd expression") from None
+    if sorted(probe.keys()) != ["CondorexecEnd__", "CondorexecProbe__"]:
+        raise SubmitDescriptionError(f"{key} = {text}: not a single ClassAd expression")
+    return text
+
+
+_SIZE = re.compile(r"\s*(-?\d+)(?:\.(\d*))?\s*(?:([KMGTkmgt])[bB]?)?\s*$")
+
+
+@lru_cache(maxsize=4096)
+def _size(key: str, text: str, base: int) -> str:
+    """request_memory/disk: an integer with optional K/M/G/T (binary) suffix → units of ``base``
+    bytes, rounded up (as condor's parse_int64_bytes); else a ClassAd expression."""
+    m = _SIZE.match(text)
+    if m:
+        whole, frac, unit = m.groups()
+        fraction = 0.0
+        if frac:
+            digits = frac[:3]
+            fraction = int(digits) / (10 ** len(digits)) if digits else 0.0
+        mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit.lower()] if unit else base
+        number = int(whole)
+        if number < 0 or whole.startswith("-"):
+            raise SubmitDescriptionError(f"{key} = {text}: a resource request cannot be negative")
+        value = int((number + fraction) * mult + base - 1) // base
+        return str(value)
+    if text.strip().lower() == "undefined":
+        return ""
+    if re.fullmatch(r"\s*-?\d[\w.]*\s*", text) or re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text) \
+            or re.search(r"\d\s*[A-Za-z]", text) and not re.search(r"[()*+/<>=&|?]", text):
+        raise SubmitDescriptionError(
+            f"{key} = {text}: not a size (use an integer with an optional K, M, G or T suffix)")
+    expr = _expr(key, text)
+    try:
+        value = classad2.ExprTree(expr).eval()
+    except Exception:
+        value = None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        raise SubmitDescriptionError(f"{key} = {text}: a resource request cannot be negative")
+    return expr
+
+
+@lru_cache(maxsize=1024)
+def _count_expr(key: str, text: str) -> str:
+    """request_cpus/gpus: an expression; a constant must be a non-negative number."""
+    if text.strip().lower() == "undefined":
+        return ""
+    expr = _expr(key, text)
+    try:
+        value = classad2.ExprTree(expr).eval()
+    except Exception:
+        value = None
+    if isinstance(value, bool) or (isinstance(value, int | float) and value < 0):
+        raise SubmitDescriptionError(f"{key} = {text}: must be a non-negative number")
+    if isinstance(value, str):
+        raise SubmitDescriptionError(f"{key} = {text}: must be a number, not a string")
+    return expr
+
+
+@lru_cache(maxsize=4096)
+def _size_kb(path: str) -> int:
+    """Whole KiB a file occupies (condor's calc_image_size_kb rounds up)."""
+    try:
+        return (os.stat(path).st_size + 1023) // 1024
+    except OSError:
+        return 0
+
+
+def _compress(path: str) -> str:
+    return re.sub(r"/+", "/", path)
+
+
+def _full_path(name: str, base: str) -> str:
+    return _compress(name if name.startswith("/") else f"{base}/{name}")
+
+
+def _file_list(text: str | None) -> list[str]:
+    return [p for p in re.split(r"[\s,]+", text or "") if p]
+
+
+# --------------------------------------------------------------------------------------------------
+# the job ad
+
+
+@dataclass
+class _Context:
+    submit_dir: str
+    owner: str
+    cluster_id: int
+    qdate: int
+    fs_domain: str
+
+
+_Getter = Callable[..., str | None]
+
+# attributes every job gets with the same value (what condor_submit -dry-run shows for a fresh job)
+_CONSTANT = {
+    "MyType": '"Job"', "TargetType": '"Machine"', "JobStatus": "1", "NumJobStarts": "0", "MaxHosts": "1",
+    "MinHosts": "1", "NumCkpts": "0", "ExitStatus": "0", "NumRestarts": "0", "CurrentHosts": "0",
+    "ExitBySignal": "false", "RemoteSysCpu": "0.0", "CommittedTime": "0", "RemoteUserCpu": "0.0",
+    "NumSystemHolds": "0", "JobSubmitMethod": "0", "JobLeaseDuration": "2400", "TotalSuspensions": "0",
+    "CommittedSlotTime": "0", "NumJobCompletions": "0", "CumulativeSlotTime": "0", "LastSuspensionTime": "0",
+    "RemoteWallClockTime": "0.0", "CumulativeRemoteSysCpu": "0.0", "CommittedSuspensionTime": "0",
+    "CumulativeRemoteUserCpu": "0.0", "CumulativeSuspensionTime": "0",
+}
+
+
+
+def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Every attribute of one proc's ad except ClusterId/ProcId, as ClassAd source text."""
+    a: dict[str, str] = {}
+    universe_text = get("universe") or "vanilla"
+    uni = _UNIVERSES.get(universe_text.strip().lower())
+    if uni is None:
+        raise SubmitDescriptionError(
+            f"universe = {universe_text}: unknown universe (one of {', '.join(sorted(_UNIVERSES))})")
+    a["JobUniverse"] = str(uni)
+    if uni in (7, 12):
+        a["KillSig"] = _s("SIGTERM")
+
+    # initial working directory: relative to the submit directory, and it must exist
+    iwd_text = get("initialdir") or get("iwd") or get("initial_dir") or get("job_iwd")
+    iwd = _compress(ctx.submit_dir) if not iwd_text else _full_path(iwd_text, ctx.submit_dir)
+    if not _isdir(iwd):
+        raise SubmitDescriptionError(f"initialdir = {iwd_text}: no such directory: {iwd}")
+    a["Iwd"] = _s(iwd)
+
+    # executable: relative to the submit directory (not Iwd), like condor's full_path(name, false)
+    if get("shell"):
+        raise SubmitDescriptionError("shell = ... is not supported; use executable and arguments")
+    exe = get("executable")
+    if not exe:
+        raise SubmitDescriptionError("no executable given (executable = ...)")
+    transfer_exe = _bool_cmd("transfer_executable", get("transfer_executable"), True)
+    cmd = _full_path(exe, ctx.submit_dir) if transfer_exe else exe
+    if transfer_exe and not _isfile(cmd):
+        raise SubmitDescriptionError(f"executable = {exe}: no such file: {cmd}")
+    a["Cmd"] = _s(cmd)
+    if not transfer_exe:
+        a["TransferExecutable"] = "false"
+    exe_kb = _size_kb(cmd) if transfer_exe else 0
+    a["ExecutableSize"] = str(exe_kb)
+
+    attr, value = _arguments(get("arguments") or get("args"), get("arguments2"))
+    a[attr] = _s(value)
+    env_key = get("environment") is None and get("env") is not None
+    for k, v in _environment(get("environment") or get("env"), get("environment2"), env_key, get("getenv")):
+        a[k] = v
+
+    for key, alt, attr_file, transfer_key, stream_key, tattr, sattr in (
+        ("input", "stdin", "In", "transfer_input", "stream_input", "TransferIn", "StreamIn"),
+        ("output", "stdout", "Out", "transfer_output", "stream_output", "TransferOut", "StreamOut"),
+        ("error", "stderr", "Err", "transfer_error", "stream_error", "TransferErr", "StreamErr"),
+    ):
+        name = get(key) or get(alt)
+        transfer = _bool_cmd(transfer_key, get(transfer_key), True)
+        stream = _bool_cmd(stream_key, get(stream_key), False)
+        if not name or name == "/dev/null":
+            name, transfer = "/dev/null", False
+        a[attr_file] = _s(name)
+        if transfer:
+            a[sattr] = _b(stream)
+            if get(transfer_key) is not None:
+                a[tattr] = "true"
+        else:
+            a[tattr] = "false"
+
+    log = get("log")
+    if log:
+        a["UserLog"] = _s(_full_path(log, iwd))
+
+    # file transfer
+    should = (get("should_transfer_files") or "IF_NEEDED").strip().upper()
+    if should not in ("YES", "NO", "IF_NEEDED"):
+        raise SubmitDescriptionError(f"should_transfer_files = {should}: must be YES, NO or IF_NEEDED")
+    when_text = get("when_to_transfer_output")
+    when = (when_text or "ON_EXIT").strip().upper()
+    if when not in ("ON_EXIT", "ON_EXIT_OR_EVICT", "ON_SUCCESS"):
+        raise SubmitDescriptionError(
+            f"when_to_transfer_output = {when_text}: must be ON_EXIT, ON_EXIT_OR_EVICT or ON_SUCCESS")
+    if when == "ON_EXIT_OR_EVICT" and should == "IF_NEEDED":
+        if get("should_transfer_files") is not None:
+            raise SubmitDescriptionError(
+                "when_to_transfer_output = ON_EXIT_OR_EVICT and should_transfer_files = IF_NEEDED are "
+                "incompatible; set should_transfer_files = YES or when_to_transfer_output = ON_EXIT")
+        should = "YES"
+    if should == "NO" and when_text is not None and when != "ON_EXIT":
+        raise SubmitDescriptionError(
+            f"when_to_transfer_output = {when_text} contradicts should_transfer_files = NO")
+    a["ShouldTransferFiles"] = _s(should)
+    if should != "NO":
+        a["WhenToTransferOutput"] = _s(when)
+    if should != "YES":
+        a["FileSystemDomain"] = _s(ctx.fs_domain)
+    inputs = _file_list(get("transfer_input_files"))
+    if inputs:
+        a["TransferInput"] = _s(",".join(inputs))
+    outputs = _file_list(get("transfer_output_files"))
+    if outputs:
+        a["TransferOutput"] = _s(",".join(outputs))
+    remaps = get("transfer_output_remaps")
+    if remaps:
+        a["TransferOutputRemaps"] = _s(remaps.strip().strip('"'))
+    input_kb = 0
+    stdin_name = get("input") or get("stdin")
+    if a.get("TransferIn") != "false" and stdin_name:
+        inputs_for_size = [stdin_name, *inputs]
+    else:
+        inputs_for_size = inputs
+    for f in inputs_for_size:
+        if "://" in f:
+            continue
+        path = _full_path(f, iwd)
+        if not os.path.lexists(path):
+            raise SubmitDescriptionError(f"transfer_input_files: no such file: {path}")
+        input_kb += _size_kb(path)
+    a["DiskUsage"] = str(exe_kb + input_kb)
+    a["TransferInputSizeMB"] = str((exe_kb + input_kb + 1023) // 1024)
+    image = get("image_size")
+    a["ImageSize"] = _size("image_size", image, 1024) if image else str(exe_kb)
+
+    # resource requests
+    cpus = _count_expr("request_cpus", get("request_cpus") or "1")
+    if cpus:
+        a["RequestCpus"] = cpus
+    mem = _size("request_memory", get("request_memory") or "128", 1 << 20)
+    if mem:
+        a["RequestMemory"] = mem
+    disk_text = get("request_disk")
+    disk = _size("request_disk", disk_text, 1024) if disk_text else \
+        "MAX({ 1024,(TransferInputSizeMB + 1) * 1.25 }) * 1024"
+    if disk:
+        a["RequestDisk"] = disk
+    gpus_text = get("request_gpus")
+    if gpus_text:
+        gpus = _count_expr("request_gpus", gpus_text)
+        if gpus:
+            a["RequestGPUs"] = gpus
+
+    # bookkeeping and policy
+    batch = get("batch_name")
+    if batch:
+        a["JobBatchName"] = _s(batch.strip().strip('"'))
+    prio = get("priority") or get("prio")
+    a["JobPrio"] = _int_cmd("priority", prio) if prio else "0"
+    if _bool_cmd("nice_user", get("nice_user"), False):
+        a["AcctGroup"] = _s("nice-user")
+        a["AcctGroupUser"] = _s(ctx.owner)
+        a["AccountingGroup"] = _s(f"nice-user.{ctx.owner}")
+        a["MaxJobRetirementTime"] = "0"
+    else:
+        group = get("accounting_group")
+        if group:
+            user = get("accounting_group_user") or ctx.owner
+            a["AcctGroup"] = _s(group)
+            a["AcctGroupUser"] = _s(user)
+            a["AccountingGroup"] = _s(f"{group}.{user}")
+    _retries(get, a)
+    for key, attr in (("periodic_hold", "PeriodicHold"), ("periodic_remove", "PeriodicRemove"),
+                      ("periodic_release", "PeriodicRelease"), ("leave_in_queue", "LeaveJobInQueue"),
+                      ("job_max_vacate_time", "JobMaxVacateTime")):
+        text = get(key)
+        if text:
+            a[attr] = _expr(key, text)
+    a.setdefault("LeaveJobInQueue", "false")
+    rank = get("rank")
+    a["Rank"] = _expr("rank", rank) if rank else "0.0"
+    notify = get("notification")
+    if notify:
+        if notify.strip().lower() not in _NOTIFY:
+            raise SubmitDescriptionError(f"notification = {notify}: must be one of {', '.join(_NOTIFY)}")
+        a["JobNotification"] = str(_NOTIFY[notify.strip().lower()])
+    else:
+        a["JobNotification"] = "0"
+    for key, attr in (("notify_user", "NotifyUser"), ("description", "JobDescription"),
+                      ("concurrency_limits", "ConcurrencyLimits")):
+        text = get(key)
+        if text:
+            a[attr] = _s(text)
+    for key, attr in (("max_idle", "JobMaterializeMaxIdle"), ("max_materialize", "JobMaterializeLimit")):
+        text = get(key)
+        if text:
+            a[attr] = _int_cmd(key, text)
+    if _bool_cmd("hold", get("hold"), False):
+        a["JobStatus"] = "5"
+        a["HoldReason"] = _s("submitted on hold at user's request")
+        a["HoldReasonCode"] = "15"
+    a["Requirements"] = _requirements(get("requirements"), should, uni, get("request_cpus") is not None,
+                                      "RequestGPUs" in a)
+
+    for name, key in custom:
+        text = get(key)
+        if text:
+            a[name] = _expr(key, text)
+    return a
+
+
+@lru_cache(maxsize=1024)
+def _isdir(path: str) -> bool:
+    return os.path.isdir(path)
+
+
+@lru_cache(maxsize=4096)
+def _isfile(path: str) -> bool:
+    return os.path.isfile(path)
+
+
+def _int_cmd(key: str, text: str) -> str:
+    try:
+        return str(int(text.strip()))
+    except ValueError:
+        raise SubmitDescriptionError(f"{key} = {text} is invalid, must be an integer") from None
+
+
+def _retries(get: _Getter, a: dict[str, str]) -> None:
+    """max_retries / success_exit_code / retry_until → JobMaxRetries and OnExitRemove (SetJobRetries)."""
+    erc, ehc = get("on_exit_remove"), get("on_exit_hold")
+    retries, code, until = get("max_retries"), get("success_exit_code"), get("retry_until")
+    if retries is None and code is None and until is None:
+        if erc:
+            a["OnExitRemove"] = _expr("on_exit_remove", erc)
+        if ehc:
+            a["OnExitHold"] = _expr("on_exit_hold", ehc)
+        return
+    n = int(_int_cmd("max_retries", retries)) if retries is not None else 2
+    if n < 0:
+        raise SubmitDescriptionError(f"max_retries = {retries}: must not be negative")
+    a["JobMaxRetries"] = str(n)
+    a["OnExitHold"] = _expr("on_exit_hold", ehc) if ehc else "false"
+    check = "0"
+    if code is not None:
+        a["JobSuccessExitCode"] = _int_cmd("success_exit_code", code)
+        check = "JobSuccessExitCode"
+    if until:
+        try:
+            check += f" || ExitCode =?= {int(until.strip())}"
+        except ValueError:
+            check += f" || {_or_operand(_expr('retry_until', until))}"
+    expr = f"NumJobCompletions > JobMaxRetries || ExitCode =?= {check}"
+    if erc:
+        expr += f" || {_or_operand(_expr('on_exit_remove', erc))}"
+    a["OnExitRemove"] = expr
+
+
+def _or_operand(expr: str) -> str:
+    """Parenthesise an expression joined with || only when its own operators bind more loosely."""
+    return f"({expr})" if "?" in expr or "=" in re.sub(r"[=!<>]=|=[?!]=", "", expr) else expr
+
+
+def _requirements(user: str | None, should: str, universe: int, cpus: bool, gpus: bool) -> str:
+    """A Requirements expression of the shape condor_submit writes (it varies from pool to pool)."""
+    parts = []
+    if user:
+        parts.append(f"({_expr('requirements', user)})")
+    parts += ['(TARGET.Arch == "X86_64")', '(TARGET.OpSys == "LINUX")', "(TARGET.Disk >= RequestDisk)",
+              "(TARGET.Memory >= RequestMemory)"]
+    if cpus:
+        parts.append("(TARGET.Cpus >= RequestCpus)")
+    if gpus:
+        parts.append("(TARGET.GPUs >= RequestGPUs)")
+    if universe not in (7, 12):  # scheduler and local universe jobs run on the access point
+        parts.append("(TARGET.HasFileTransfer)" if should == "YES" else
+                     "((TARGET.FileSystemDomain == MY.FileSystemDomain) || (TARGET.HasFileTransfer))")
+    return " && ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------
+# expand_jobs
+
+
+def expand_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str, owner: str, qdate: int,
+                itemdata: Sequence[Mapping[str, str]] | None = None, count: int = 0,
+                first_proc: int = 0) -> list[classad2.ClassAd]:
+    """The job ads ``Schedd.submit(description, count=count, itemdata=itemdata)`` would create.
+
+    With ``itemdata``, one proc per row, ``count`` (default 1) times each, and the description's own
+    queue statement is ignored; without it, the queue statement decides and a non-zero ``count``
+    replaces its count. Relative paths resolve against ``submit_dir`` (and ``initialdir``)."""
+    if count < 0:
+        raise SubmitDescriptionError(f"count = {count}: must not be negative")
+    submit_dir = os.path.abspath(submit_dir)
+    if itemdata is not None:
+        rows, names = _rows_from_itemdata(itemdata)
+        per_row = count or 1
+    else:
+        qargs = description.getQArgs() or ""
+        probe = _Expander(description, (), cluster_id)
+        if "$" in qargs and not qargs.rstrip().endswith("("):
+            qargs = probe.expand_text(qargs)
+        rows, names, per_row = _rows_from_description(description, qargs, submit_dir, count)
+    for row in rows:
+        for k, v in row.values.items():
+            if "\n" in v or "\r" in v:
+                raise SubmitDescriptionError(f"item {row.index}: value of {k} contains a newline: {v!r}")
+
+    expander = _Expander(description, names, cluster_id)
+    custom: list[tuple[str, str]] = []
+    for key in expander.keys():
+        low = key.lower()
+        if low.startswith("my.") or low.startswith("+"):
+            name = key.split(".", 1)[1] if low.startswith("my.") else key[1:]
+            if not re.fullmatch(r"[A-Za-z_]\w*", name):
+                raise SubmitDescriptionError(f"{key}: invalid attribute name {name!r}")
+            custom.append((name, key))
+    ctx = _Context(submit_dir, owner, cluster_id, qdate, socket.getfqdn())
+    common = {"ClusterId": str(cluster_id), "Owner": _s(owner), "QDate": str(int(qdate)),
+              "EnteredCurrentStatus": str(int(qdate)), **_CONSTANT}
+    proc_keys = tuple(k for k in expander.keys() if expander.is_per_proc(k))
+
+    ads: list[classad2.ClassAd] = []
+    memo: dict[tuple[str | None, ...], str] = {}
+    proc = first_proc
+    for row in rows:
+        for step in range(per_row):
+            live = {"process": str(proc), "procid": str(proc), "step": str(step), "row": str(row.index),
+                    "itemindex": str(row.index), "node": "", "jobid": f"{cluster_id}.{proc}"}
+            for n in names:
+                live[n.lower()] = row.values.get(n, "")
+
+            def get(key: str, _live: Mapping[str, str] = live) -> str | None:
+                return expander.get(key, _live)
+
+            signature = tuple(get(k) for k in proc_keys)
+            body = memo.get(signature)
+            if body is None:
+                attrs = {**common, **_job_attrs(get, ctx, custom)}
+                body = ";".join(f"{k}={v}" for k, v in attrs.items())
+                memo[signature] = body
+            ads.append(classad2.ClassAd(f"[{body};ProcId={proc}]"))
+            proc += 1
+    return ads
+
+
+def _rows_from_itemdata(itemdata: Sequence[Mapping[str, str]]) -> tuple[list[_Row], list[str]]:
+    """Rows as Schedd.submit takes them: the first row's keys name the variables; values trimmed."""
+    rows: list[_Row] = []
+    names: list[str] = []
+    for i, item in enumerate(itemdata):
+        if not isinstance(item, Mapping):
+            raise SubmitDescriptionError(f"itemdata row {i} is a {type(item).__name__}, not a mapping")
+        if i == 0:
+            names = list(item.keys())
+            for n in names:
+                if not isinstance(n, str) or not re.fullmatch(r"[A-Za-z_]\w*", n):
+                    raise SubmitDescriptionError(f"itemdata key {n!r} is not a valid submit variable name")
+        values = {}
+        for n in names:
+            v = item.get(n, "")
+            if not isinstance(v, str):
+                raise SubmitDescriptionError(f"itemdata row {i}: value of {n} is {type(v).__name__}, not str")
+            if "\n" in v or "\r" in v or "\x1f" in v:
+                raise SubmitDescriptionError(f"itemdata row {i}: value of {n} contains a newline: {v!r}")
+            values[n] = v.strip()
+        rows.append(_Row(i, values))
+    return rows, names
+
+
+# --------------------------------------------------------------------------------------------------
+# text output
+
+
+def _order(name: str) -> tuple[int, int, str]:
+    if name == "ClusterId":
+        return (0, 0, "")
+    if name in ("ProcId", "JobStatus"):
+        return (2, 0 if name == "ProcId" else 1, "")
+    return (1, len(name), name.lower())
+
+
+def _ad_lines(ad: classad2.ClassAd) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in ad.printOld().splitlines():
+        name, sep, value = line.partition(" = ")
+        if sep:
+            out[name] = value
+    return out
+
+
+def job_ad_text(ad: classad2.ClassAd) -> str:
+    """``Attr=Value`` lines in condor_submit -dry-run's order (ClusterId first, ProcId/JobStatus last)."""
+    lines = _ad_lines(ad)
+    return "".join(f"{k}={lines[k]}\n" for k in sorted(lines, key=_order))
+
+
+def dry_run_text(ads: Sequence[classad2.ClassAd]) -> str:
+    """The whole ``condor_submit -dry-run FILE`` text: the first ad in full, then per proc only what
+    differs (ProcId and JobStatus always), blocks separated by blank lines."""
+    blocks: list[str] = []
+    first: dict[str, str] | None = None
+    for ad in ads:
+        lines = _ad_lines(ad)
+        if first is None:
+            first = lines
+            blocks.append(job_ad_text(ad))
+            continue
+        keep = {k: v for k, v in lines.items() if k in ("ProcId", "JobStatus") or first.get(k) != v}
+        blocks.append("".join(f"{k}={keep[k]}\n" for k in sorted(keep, key=_proc_order)))
+    return "\n" + "\n".join(blocks)
+
+
+def _proc_order(name: str) -> tuple[int, int, str]:
+    if name in ("ProcId", "JobStatus"):
+        return (0, 0 if name == "ProcId" else 1, "")
+    return (1, len(name), name.lower())
