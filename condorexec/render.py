@@ -25,10 +25,11 @@ from condorexec.errors import UnsafeValueError
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
-#: The per-call variables of job.sub.j2, in the order they appear in each itemdata row.
+#: The per-call variables of job.sub.j2, in the order they appear in each itemdata row. The ce_ prefix
+#: keeps them apart from submit commands: an item variable named "priority" would shadow the command.
 ITEM_KEYS = (
-    "task_dir", "task_id", "app", "category", "cpus", "memory_mb", "disk_mb", "gpus",
-    "priority", "max_seconds", "inputs", "outputs",
+    "ce_task_dir", "ce_task_id", "ce_app", "ce_category", "ce_cpus", "ce_memory_mb", "ce_disk_mb", "ce_gpus",
+    "ce_priority", "ce_max_seconds", "ce_inputs", "ce_outputs",
 )
 
 _APP_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:<>\-]")

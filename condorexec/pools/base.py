@@ -100,5 +100,5 @@ class Pool(abc.ABC):
             raise RuntimeError(f"the {self.kind} pool reports no execute machines")
         return max(machines, key=lambda m: (m.memory_mb, m.cpus, m.disk_mb))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most pools hold nothing to release
         """Release what the pool holds in this process (threads, connections). Idempotent."""

@@ -18,7 +18,7 @@ def _row(**overrides):
               "memory_mb": "1500", "disk_mb": "200", "gpus": "0", "priority": "0", "max_seconds": "0",
               "inputs": "", "outputs": ""}
     values.update(overrides)
-    return {k: render.check_item_value(k, values[k]) for k in render.ITEM_KEYS}
+    return {k: render.check_item_value(k, values[k.removeprefix("ce_")]) for k in render.ITEM_KEYS}
 
 
 def _expand(description: htcondor2.Submit, row: dict) -> htcondor2.Submit:

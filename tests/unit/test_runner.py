@@ -71,9 +71,9 @@ def test_usage_error(tmp_path):
 
 
 def test_runner_imports_only_stdlib_and_cloudpickle():
-    code = ("import sys, runpy; before=set(sys.modules); runpy.run_path(%r, run_name='not_main');"
+    code = (f"import sys, runpy; before=set(sys.modules); runpy.run_path({RUNNER!r}, run_name='not_main');"
             "extra={m.split('.')[0] for m in set(sys.modules)-before} - set(sys.stdlib_module_names);"
-            "print(sorted(extra))") % RUNNER
+            "print(sorted(extra))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -1,0 +1,614 @@
+"""The embedded local pool: HTCondor execute nodes with partitionable slots, made of this machine.
+
+It is the default when no HTCondor is configured and the test bed for everything end to end, so it
+behaves like a schedd plus startds (DESIGN.md §4): it turns submit descriptions into the same job
+ads (``submitdesc.expand_jobs``), starts a job only when its request fits in what a node has free
+(smaller jobs may pass a waiting big one), runs it in a private sandbox with HTCondor's file-transfer
+semantics, measures it like a starter, holds it with code 34/102 when it outgrows its memory
+request, and writes the job event log and history records HTCondor would write.
+
+Deliberate differences from HTCondor, each chosen for a laptop: requests are not quantized (an
+8000 MB node fits eight 1000 MB jobs); ``periodic_*`` expressions other than the lease are not
+evaluated; a job marked ``CondorexecFastLaunch`` (the executor's plain-Python wrapper) is started
+by forking a warm interpreter instead of exec'ing the wrapper — same sandbox, same files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import logging
+import os
+import shlex
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import classad2
+import htcondor2
+import platformdirs
+import psutil
+
+from condorexec import submitdesc
+from condorexec.pools.base import Machine, Pool, SubmitResult
+from condorexec.pools.eventlog import EventLogs
+from condorexec.pools.historyfile import append_ads, read_history
+from condorexec.pools.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
+
+log = logging.getLogger(__name__)
+
+IDLE, RUNNING, REMOVED, COMPLETED, HELD = 1, 2, 3, 4, 5
+
+#: HTCondor's hold codes the local pool produces.
+HOLD_OUT_OF_RESOURCES, SUBCODE_MEMORY = 34, 102
+HOLD_TRANSFER_OUTPUT = 12
+HOLD_BY_USER = 1
+HOLD_EXEC_FAILED = 6
+
+#: The environment a starter gives a job that sets none (HTCondor passes no PATH by default).
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One emulated execute node (a single partitionable slot)."""
+
+    name: str
+    cpus: int
+    memory_mb: int
+    disk_mb: int
+    gpus: int = 0
+
+    @classmethod
+    def this_machine(cls, disk_path: str | os.PathLike) -> NodeSpec:
+        disk = shutil.disk_usage(disk_path).free // 2**20
+        return cls(socket.gethostname() or "localhost", os.cpu_count() or 1,
+                   psutil.virtual_memory().total // 2**20, int(disk))
+
+    @classmethod
+    def parse(cls, text: str, index: int = 0) -> NodeSpec:
+        """``"cpus=6,memory=6000[,disk=100000][,name=big]"`` (memory/disk in MB)."""
+        values: dict[str, str] = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise ValueError(f"node spec {text!r}: expected key=value, got {part!r}")
+            values[key.strip()] = value.strip()
+        unknown = set(values) - {"cpus", "memory", "disk", "gpus", "name"}
+        if unknown:
+            raise ValueError(f"node spec {text!r}: unknown keys {sorted(unknown)}")
+        try:
+            node = cls(values.get("name", f"node{index + 1}"), int(values["cpus"]), int(values["memory"]),
+                       int(values.get("disk", 100_000)), int(values.get("gpus", 0)))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"node spec {text!r}: needs integer cpus= and memory= ({exc})") from None
+        if min(node.cpus, node.memory_mb, node.disk_mb) <= 0:
+            raise ValueError(f"node spec {text!r}: sizes must be positive")
+        return node
+
+
+@dataclass
+class _Node:
+    spec: NodeSpec
+    free_cpus: int
+    free_memory_mb: int
+    free_disk_mb: int
+    free_gpus: int
+    cache_dir: Path
+    slots_used: int = 0
+
+    def fits(self, cpus: int, memory_mb: int, disk_mb: int, gpus: int) -> bool:
+        return (cpus <= self.free_cpus and memory_mb <= self.free_memory_mb
+                and disk_mb <= self.free_disk_mb and gpus <= self.free_gpus)
+
+
+@dataclass
+class _Job:
+    ad: classad2.ClassAd
+    cluster: int
+    proc: int
+    node: _Node | None = None
+    sandbox: Path | None = None
+    slot_name: str = ""
+    started_at: float = 0.0
+    removing: bool = False
+    holding: tuple[str, int, int] | None = None
+    peak_memory_mb: int = 0
+    inputs_done_at: float = 0.0
+    image_sizes_logged: set[int] = field(default_factory=set)
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.cluster}.{self.proc}"
+
+    def request(self) -> tuple[int, int, int, int]:
+        """cpus, memory MB, disk MB, gpus — as the ad says now (edits included)."""
+        def value(attr: str, default: int) -> int:
+            v = self.ad.eval(attr) if attr in self.ad else default
+            return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else default
+
+        disk_kib = value("RequestDisk", 1024)
+        return (value("RequestCpus", 1), value("RequestMemory", 128), -(-disk_kib // 1024),
+                value("RequestGPUs", 0))
+
+
+class LocalPool(Pool):
+    """See the module docstring. ``nodes`` defaults to one node the size of this machine."""
+
+    kind = "local"
+
+    def __init__(
+        self,
+        nodes: Sequence[NodeSpec | str] | None = None,
+        state_dir: str | os.PathLike | None = None,
+        *,
+        monitor_period: float = 0.5,
+        keep_sandboxes: bool = False,
+    ):
+        super().__init__()
+        self.state_dir = Path(state_dir or platformdirs.user_state_dir("condorexec")) / "localpool"
+        for sub in ("execute", "spool", "nodes"):
+            (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
+        specs = [NodeSpec.parse(n, i) if isinstance(n, str) else n for i, n in enumerate(nodes or [])]
+        if not specs:
+            specs = [NodeSpec.this_machine(self.state_dir)]
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"node names must be unique, got {names}")
+        self._nodes = [
+            _Node(s, s.cpus, s.memory_mb, s.disk_mb, s.gpus, self.state_dir / "nodes" / s.name) for s in specs
+        ]
+        for node in self._nodes:
+            node.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.history_path = self.state_dir / "spool" / "history"
+        self.keep_sandboxes = keep_sandboxes
+        self._owner = getpass.getuser()
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._queue: dict[tuple[int, int], _Job] = {}
+        self._logs = EventLogs()
+        self._closed = False
+        self._launcher = Launcher(self._on_exit, monitor_period=monitor_period, on_sample=self._on_sample)
+        self._scheduler = threading.Thread(target=self._schedule_loop, name="localpool-scheduler", daemon=True)
+        self._scheduler.start()
+
+    # ---- Pool interface -------------------------------------------------------------------------
+
+    def submit(self, description: htcondor2.Submit, itemdata: Sequence[Mapping[str, str]] | None = None,
+               count: int = 0, *, submit_dir: str | os.PathLike | None = None) -> SubmitResult:
+        cluster = self._next_cluster_id()
+        now = int(time.time())
+        ads = submitdesc.expand_jobs(description, cluster_id=cluster, submit_dir=str(submit_dir or os.getcwd()),
+                                     owner=self._owner, qdate=now, itemdata=itemdata, count=count)
+        if not ads:
+            raise ValueError("the submit description queues no jobs")
+        for ad in ads:
+            universe = ad.get("JobUniverse", 5)
+            if universe != 5:
+                raise ValueError(f"the local pool runs only vanilla-universe jobs, not JobUniverse={universe}")
+        with self._lock:
+            for ad in ads:
+                job = _Job(ad, cluster, int(ad["ProcId"]))
+                ad["JobStatus"] = IDLE
+                ad["EnteredCurrentStatus"] = now
+                self._queue[(cluster, job.proc)] = job
+                self._event_log(job, "submit", now)
+            self._wake.notify_all()
+        self.events_written.set()
+        return SubmitResult(cluster, int(ads[0]["ProcId"]), len(ads))
+
+    def query(self, constraint: str = "true", projection: Sequence[str] = ()) -> list[classad2.ClassAd]:
+        expr = classad2.ExprTree(constraint or "true")
+        with self._lock:
+            ads = [job.ad for job in self._queue.values() if expr.eval(job.ad) is True]
+            return [_project(ad, projection) for ad in ads]
+
+    def history(self, constraint: str = "true", projection: Sequence[str] = (), match: int = -1,
+                since: int | str | None = None) -> Iterator[classad2.ClassAd]:
+        if not self.history_path.exists():
+            return iter(())
+        return read_history(self.history_path, constraint, projection, match, since)
+
+    def act(self, action: htcondor2.JobAction, job_spec: str | Iterable[str]) -> None:
+        now = time.time()
+        with self._lock:
+            for job in self._select(job_spec):
+                status = job.ad["JobStatus"]
+                if action == htcondor2.JobAction.Remove:
+                    self._remove(job, now)
+                elif action == htcondor2.JobAction.Hold and status in (IDLE, RUNNING):
+                    self._hold(job, now, f"via condor_hold (by user {self._owner})", HOLD_BY_USER, 0)
+                elif action == htcondor2.JobAction.Release and status == HELD:
+                    self._set_status(job, IDLE, now)
+                    self._logs.get(self._log_path(job)).released(job.cluster, job.proc, now)
+                elif action not in (htcondor2.JobAction.Remove, htcondor2.JobAction.Hold,
+                                    htcondor2.JobAction.Release):
+                    raise ValueError(f"the local pool does not support JobAction {action!r}")
+            self._wake.notify_all()
+        self.events_written.set()
+
+    def edit(self, job_spec: str | Iterable[str], attr: str, value: str) -> None:
+        expr = classad2.ExprTree(str(value))
+        with self._lock:
+            for job in self._select(job_spec):
+                job.ad[attr] = expr
+                # keep plain values plain (RequestMemory = 2048, not an expression), like the schedd
+                evaluated = job.ad.eval(attr)
+                if isinstance(evaluated, int | float | str | bool):
+                    job.ad[attr] = evaluated
+            self._wake.notify_all()
+
+    def describe_machines(self) -> list[Machine]:
+        return sorted((Machine(n.spec.name, n.spec.cpus, n.spec.memory_mb, n.spec.disk_mb, n.spec.gpus)
+                       for n in self._nodes), key=lambda m: (-m.memory_mb, -m.cpus))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            now = time.time()
+            for job in list(self._queue.values()):
+                self._remove(job, now, reason="the local pool was shut down")
+            self._wake.notify_all()
+        self._launcher.close()
+        self._scheduler.join(timeout=5)
+        self._logs.close_all()
+
+    # ---- scheduling -----------------------------------------------------------------------------
+
+    def _schedule_loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                started = self._start_fitting_jobs()
+                if not started:
+                    self._wake.wait(timeout=1.0)
+
+    def _start_fitting_jobs(self) -> int:
+        """Matchmaking: in queue order (JobPrio, then submission), each idle job that fits starts."""
+        idle = [j for j in self._queue.values() if j.ad["JobStatus"] == IDLE and not j.removing]
+        idle.sort(key=lambda j: (-int(j.ad.get("JobPrio", 0)), j.cluster, j.proc))
+        started = 0
+        for job in idle:
+            request = job.request()
+            node = next((n for n in self._nodes if n.fits(*request)), None)
+            if node is None:
+                continue
+            self._start(job, node, request)
+            started += 1
+        return started
+
+    def _start(self, job: _Job, node: _Node, request: tuple[int, int, int, int]) -> None:
+        cpus, memory_mb, disk_mb, gpus = request
+        node.free_cpus -= cpus
+        node.free_memory_mb -= memory_mb
+        node.free_disk_mb -= disk_mb
+        node.free_gpus -= gpus
+        node.slots_used += 1
+        job.node = node
+        job.slot_name = f"slot1_{node.slots_used}@{node.spec.name}"
+        job.sandbox = self.state_dir / "execute" / node.spec.name / f"dir_{job.cluster}_{job.proc}_{os.getpid()}"
+        now = time.time()
+        job.started_at = now
+        job.peak_memory_mb = 0
+        job.image_sizes_logged.clear()
+        ad = job.ad
+        ad["NumJobStarts"] = int(ad.get("NumJobStarts", 0)) + 1
+        ad["JobStartDate"] = int(ad.get("JobStartDate", now))
+        ad["JobCurrentStartDate"] = int(now)
+        ad["RemoteHost"] = job.slot_name
+        ad["CpusProvisioned"], ad["MemoryProvisioned"], ad["DiskProvisioned"] = cpus, memory_mb, disk_mb * 1024
+        self._set_status(job, RUNNING, now)
+        try:
+            request_ = self._prepare_sandbox(job)
+        except (OSError, ValueError) as exc:
+            self._release_resources(job)
+            self._hold(job, now, f"Error from {job.slot_name}: failed to transfer input files: {exc}", 13, 2)
+            return
+        self._logs.get(self._log_path(job)).execute(
+            job.cluster, job.proc, now, host=f"<127.0.0.1:0?alias={node.spec.name}>", slot_name=job.slot_name,
+            cpus=cpus, memory_mb=memory_mb, disk_kib=disk_mb * 1024, scratch_dir=str(job.sandbox))
+        try:
+            self._launcher.launch(request_)
+        except LaunchError as exc:
+            self._release_resources(job)
+            self._hold(job, now, f"Error from {job.slot_name}: failed to execute: {exc}", HOLD_EXEC_FAILED, 2)
+        self.events_written.set()
+
+    # ---- file transfer and launch ------------------------------------------------------------
+
+    def _prepare_sandbox(self, job: _Job) -> LaunchRequest:
+        ad, sandbox = job.ad, job.sandbox
+        assert sandbox is not None
+        if sandbox.exists():
+            shutil.rmtree(sandbox)
+        sandbox.mkdir(parents=True)
+        iwd = Path(ad.get("Iwd", os.getcwd()))
+        cmd = str(ad.get("Cmd", ""))
+        fast = ad.get("CondorexecFastLaunch") is True
+        inputs = _split_list(ad.get("TransferInput", ""))
+        if not fast and ad.get("TransferExecutable", True) is not False and cmd:
+            inputs.insert(0, cmd)
+        for name in inputs:
+            source = iwd / name
+            target = sandbox / Path(name.rstrip("/")).name
+            if source.is_dir():
+                shutil.copytree(source, target if not name.endswith("/") else sandbox, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(source, target)
+                if name == cmd:
+                    target.chmod(0o755)
+        job.inputs_done_at = time.time()
+        env = dict(BASE_ENV)
+        env.update(_parse_environment(ad.get("Environment", "")))
+        env.update({
+            "_CONDOR_SCRATCH_DIR": str(sandbox),
+            "_CONDOR_SLOT": job.slot_name.split("@")[0],
+            "CONDOREXEC_NODE_CACHE": str(job.node.cache_dir) if job.node else "",
+            "OMP_NUM_THREADS": str(job.request()[0]),
+        })
+        stdin = ad.get("In", "/dev/null")
+        stdin_path = None if stdin in ("/dev/null", "") else str(sandbox / Path(stdin).name)
+        args = _job_arguments(ad)
+        memory_limit = job.request()[1]
+        common = dict(job_key=job.job_id, cwd=str(sandbox), env=env, stdin_path=stdin_path,
+                      stdout_path=str(sandbox / "_condor_stdout"), stderr_path=str(sandbox / "_condor_stderr"),
+                      memory_limit_mb=memory_limit)
+        if fast:
+            return LaunchRequest(kind="python", argv=args, **common)
+        executable = str(sandbox / Path(cmd).name) if ad.get("TransferExecutable", True) is not False else cmd
+        return LaunchRequest(kind="exec", argv=[executable, *args], **common)
+
+    def _transfer_output(self, job: _Job) -> str | None:
+        """Copy outputs back to Iwd as HTCondor would; the error text when a named file is missing."""
+        ad, sandbox = job.ad, job.sandbox
+        assert sandbox is not None
+        iwd = Path(ad.get("Iwd", os.getcwd()))
+        for attr, name in (("Out", "_condor_stdout"), ("Err", "_condor_stderr")):
+            target = ad.get(attr, "/dev/null")
+            if target and target != "/dev/null" and (sandbox / name).exists():
+                shutil.copyfile(sandbox / name, iwd / target)
+        listed = ad.get("TransferOutput")
+        if listed is not None:
+            names = _split_list(listed)
+        else:  # HTCondor's default: every file created or changed in the top of the sandbox
+            since = job.inputs_done_at
+            names = [p.name for p in sandbox.iterdir() if p.is_file() and not p.name.startswith("_condor_")
+                     and p.stat().st_mtime >= since and p.name != Path(str(ad.get("Cmd", ""))).name]
+        remaps = _parse_remaps(ad.get("TransferOutputRemaps", ""))
+        for name in names:
+            source = sandbox / name
+            if not source.exists():
+                return (f"Error from {job.slot_name}: Failed to transfer output files: "
+                        f"{name} (No such file or directory)")
+            target = Path(remaps.get(name, name))
+            target = target if target.is_absolute() else iwd / target
+            if source.is_dir():
+                shutil.copytree(source, target, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(source, target)
+        return None
+
+    # ---- job exits and monitoring --------------------------------------------------------------
+
+    def _on_sample(self, job_key: str, tree_rss_kib: int) -> None:
+        cluster, proc = (int(x) for x in job_key.split("."))
+        with self._lock:
+            job = self._queue.get((cluster, proc))
+            if job is None or job.ad["JobStatus"] != RUNNING:
+                return
+            memory_mb = -(-tree_rss_kib // 1024)
+            if memory_mb > job.peak_memory_mb:
+                job.peak_memory_mb = memory_mb
+                job.ad["ResidentSetSize"] = tree_rss_kib
+                job.ad["MemoryUsage"] = memory_mb
+                # HTCondor logs an image-size event when usage grows noticeably; once per doubling here
+                bucket = max(memory_mb, 1).bit_length()
+                if bucket not in job.image_sizes_logged:
+                    job.image_sizes_logged.add(bucket)
+                    self._logs.get(self._log_path(job)).image_size(
+                        job.cluster, job.proc, time.time(), image_size_kib=tree_rss_kib,
+                        memory_usage_mb=memory_mb, resident_set_size_kib=tree_rss_kib)
+
+    def _on_exit(self, result: JobExit) -> None:
+        cluster, proc = (int(x) for x in result.job_key.split("."))
+        with self._lock:
+            job = self._queue.get((cluster, proc))
+            if job is None or job.sandbox is None:
+                return
+            self._record_usage(job, result)
+            now = result.ended_at
+            self._release_resources(job)
+            if job.removing:
+                self._finish(job, REMOVED, now)
+            elif result.over_memory:
+                used = job.ad["MemoryUsage"]
+                requested = job.request()[1]
+                reason = (f"Error from {job.slot_name}: Job has gone over memory limit of {requested} megabytes. "
+                          f"Peak usage: {used} megabytes.")
+                self._logs.get(self._log_path(job)).evicted(job.cluster, job.proc, now, reason=reason,
+                                                            code=HOLD_OUT_OF_RESOURCES, subcode=SUBCODE_MEMORY,
+                                                            user_cpu_s=result.user_cpu_s,
+                                                            sys_cpu_s=result.sys_cpu_s)
+                self._hold(job, now, reason, HOLD_OUT_OF_RESOURCES, SUBCODE_MEMORY)
+            elif job.holding is not None:
+                self._hold(job, now, *job.holding)
+            else:
+                error = self._transfer_output(job)
+                if error:
+                    self._hold(job, now, error, HOLD_TRANSFER_OUTPUT, 2)
+                else:
+                    self._complete(job, result, now)
+            self._cleanup_sandbox(job)
+            self._wake.notify_all()
+        self.events_written.set()
+
+    def _record_usage(self, job: _Job, result: JobExit) -> None:
+        ad = job.ad
+        peak_kib = max(result.peak_rss_kib, int(ad.get("ResidentSetSize", 0)))
+        wall = max(result.ended_at - result.started_at, 0.0)
+        cpu = result.user_cpu_s + result.sys_cpu_s
+        ad["ResidentSetSize"] = peak_kib
+        ad["ImageSize"] = peak_kib
+        ad["MemoryUsage"] = -(-peak_kib // 1024)
+        ad["DiskUsage"] = max(sandbox_disk_kib(str(job.sandbox)), 1) if job.sandbox else 0
+        ad["RemoteUserCpu"] = float(ad.get("RemoteUserCpu", 0.0)) + result.user_cpu_s
+        ad["RemoteSysCpu"] = float(ad.get("RemoteSysCpu", 0.0)) + result.sys_cpu_s
+        ad["CpusUsage"] = round(cpu / wall, 4) if wall > 0 else 0.0
+        ad["RemoteWallClockTime"] = float(ad.get("RemoteWallClockTime", 0.0)) + wall
+        ad["CommittedTime"] = int(wall)
+        ad["LastRemoteHost"] = job.slot_name
+
+    def _complete(self, job: _Job, result: JobExit, now: float) -> None:
+        ad = job.ad
+        if result.signal is not None:
+            ad["ExitBySignal"], ad["ExitSignal"] = True, result.signal
+        else:
+            ad["ExitBySignal"], ad["ExitCode"] = False, result.exit_code
+        request_cpus, request_memory, request_disk_mb, _ = job.request()
+        self._finish(job, COMPLETED, now)  # history first: whoever reads the event finds the record
+        self._logs.get(self._log_path(job)).terminated(
+            job.cluster, job.proc, now, return_value=result.exit_code, signal=result.signal,
+            user_cpu_s=result.user_cpu_s, sys_cpu_s=result.sys_cpu_s, bytes_sent=0, bytes_received=0,
+            cpus_usage=float(ad["CpusUsage"]), request_cpus=request_cpus, allocated_cpus=request_cpus,
+            disk_usage_kib=int(ad["DiskUsage"]), request_disk_kib=request_disk_mb * 1024,
+            allocated_disk_kib=request_disk_mb * 1024, memory_usage_mb=int(ad["MemoryUsage"]),
+            request_memory_mb=request_memory, allocated_memory_mb=request_memory,
+            time_execute_s=int(now - job.started_at))
+
+    # ---- state changes ------------------------------------------------------------------------
+
+    def _set_status(self, job: _Job, status: int, now: float) -> None:
+        job.ad["LastJobStatus"] = job.ad["JobStatus"]
+        job.ad["JobStatus"] = status
+        job.ad["EnteredCurrentStatus"] = int(now)
+
+    def _hold(self, job: _Job, now: float, reason: str, code: int, subcode: int) -> None:
+        if job.ad["JobStatus"] == RUNNING and job.sandbox is not None and job.node is not None:
+            job.holding = (reason, code, subcode)  # the exit handler finishes the hold
+            self._launcher.kill(job.job_id)
+            return
+        job.holding = None
+        ad = job.ad
+        ad["HoldReason"], ad["HoldReasonCode"], ad["HoldReasonSubCode"] = reason, code, subcode
+        ad["LastHoldReason"], ad["LastHoldReasonCode"], ad["LastHoldReasonSubCode"] = reason, code, subcode
+        ad["NumHolds"] = int(ad.get("NumHolds", 0)) + 1
+        self._set_status(job, HELD, now)
+        self._logs.get(self._log_path(job)).held(job.cluster, job.proc, now, reason=reason, code=code,
+                                                 subcode=subcode)
+
+    def _remove(self, job: _Job, now: float, reason: str | None = None) -> None:
+        if job.removing:
+            return
+        job.removing = True
+        job.ad["RemoveReason"] = reason or f"via condor_rm (by user {self._owner})"
+        if job.ad["JobStatus"] == RUNNING and job.node is not None:
+            self._launcher.kill(job.job_id)  # _on_exit finishes the removal
+        else:
+            self._finish(job, REMOVED, now)
+
+    def _finish(self, job: _Job, status: int, now: float) -> None:
+        """The job leaves the queue: event, history record."""
+        self._set_status(job, status, now)
+        job.ad["CompletionDate"] = int(now)
+        del self._queue[(job.cluster, job.proc)]
+        append_ads(self.history_path, [job.ad])
+        if status == REMOVED:
+            self._logs.get(self._log_path(job)).aborted(job.cluster, job.proc, now,
+                                                        reason=str(job.ad["RemoveReason"]))
+
+    def _release_resources(self, job: _Job) -> None:
+        if job.node is None:
+            return
+        cpus, memory_mb, disk_mb, gpus = (int(job.ad["CpusProvisioned"]), int(job.ad["MemoryProvisioned"]),
+                                          int(job.ad["DiskProvisioned"]) // 1024, job.request()[3])
+        job.node.free_cpus += cpus
+        job.node.free_memory_mb += memory_mb
+        job.node.free_disk_mb += disk_mb
+        job.node.free_gpus += gpus
+        job.node = None
+
+    def _cleanup_sandbox(self, job: _Job) -> None:
+        if job.sandbox is not None and not self.keep_sandboxes:
+            shutil.rmtree(job.sandbox, ignore_errors=True)
+        job.sandbox = None
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _select(self, job_spec: str | Iterable[str]) -> list[_Job]:
+        if isinstance(job_spec, str):
+            expr = classad2.ExprTree(job_spec)
+            return [j for j in self._queue.values() if expr.eval(j.ad) is True]
+        wanted = set()
+        for spec in job_spec:
+            cluster, _, proc = str(spec).partition(".")
+            wanted.add((int(cluster), int(proc)))
+        return [self._queue[k] for k in wanted if k in self._queue]
+
+    def _log_path(self, job: _Job) -> str | None:
+        path = job.ad.get("UserLog")
+        if not path:
+            return None
+        return path if os.path.isabs(path) else os.path.join(job.ad.get("Iwd", ""), path)
+
+    def _event_log(self, job: _Job, kind: str, now: float) -> None:
+        writer = self._logs.get(self._log_path(job))
+        if kind == "submit":
+            writer.submit(job.cluster, job.proc, now)
+
+    def _next_cluster_id(self) -> int:
+        """Cluster ids are unique across every process sharing this state directory."""
+        path = self.state_dir / "spool" / "next_cluster"
+        with open(path, "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.seek(0)
+            text = f.read().strip()
+            cluster = int(text) if text else 1
+            f.seek(0)
+            f.truncate()
+            f.write(str(cluster + 1))
+        return cluster
+
+
+def _project(ad: classad2.ClassAd, projection: Sequence[str]) -> classad2.ClassAd:
+    """A copy (callers must not see later changes), restricted to ``projection`` when given."""
+    out = classad2.ClassAd()
+    for attr in projection or ad.keys():
+        if attr in ad:
+            out[attr] = ad.lookup(attr)
+    return out
+
+
+def _split_list(value: object) -> list[str]:
+    return [v.strip() for v in str(value or "").split(",") if v.strip()]
+
+
+def _parse_environment(value: object) -> dict[str, str]:
+    """The job ad's ``Environment`` (new syntax: space-separated ``name=value``, shell-like quoting)."""
+    env = {}
+    for item in shlex.split(str(value or "")):
+        name, sep, val = item.partition("=")
+        if sep:
+            env[name] = val
+    return env
+
+
+def _job_arguments(ad: classad2.ClassAd) -> list[str]:
+    if "Arguments" in ad:
+        return shlex.split(str(ad["Arguments"]).replace("''", "'"))
+    return str(ad.get("Args", "")).split()
+
+
+def _parse_remaps(value: object) -> dict[str, str]:
+    remaps = {}
+    for part in str(value or "").split(";"):
+        name, sep, target = part.partition("=")
+        if sep:
+            remaps[name.strip()] = target.strip()
+    return remaps

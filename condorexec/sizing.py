@@ -1,0 +1,73 @@
+"""How big each job is: the user's spec, then learned labels (autolabel), then the defaults.
+
+User-given values always win; autolabel only fills what the user left out (DESIGN.md §5). A job
+that exhausts a *learned* size is retried bigger; one that exhausts a *user-given* size fails,
+because silently overriding the user would hide a wrong spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from condorexec.pools.base import Machine
+from condorexec.spec import DEFAULT_CORES, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, ResourceSpec
+
+
+@dataclass(frozen=True)
+class Size:
+    cores: int
+    memory: int  # MB
+    disk: int  # MB
+
+    def get(self, resource: str) -> int:
+        return getattr(self, resource)
+
+
+class FixedSizer:
+    """Autolabel off: the spec, and the documented defaults for what it leaves out."""
+
+    def initial(self, category: str, spec: ResourceSpec) -> Size:
+        return Size(spec.cores or DEFAULT_CORES, spec.memory or DEFAULT_MEMORY_MB, spec.disk or DEFAULT_DISK_MB)
+
+    def retry(self, category: str, spec: ResourceSpec, resource: str, size: Size, used: float | None) -> Size | None:
+        return None  # nothing learned to grow: the exhaustion is reported to the caller
+
+    def close(self) -> None:
+        pass
+
+
+class AutoLabelSizer:
+    """Autolabel on: labels from the store; jobs that outgrow a label are retried at the maximum."""
+
+    def __init__(self, store, maximum: Machine, *, mode: str = "max_throughput", window: int = 1):
+        from condorexec.labels.policy import AllocationMode, Maximum
+
+        self.store = store
+        self.mode = AllocationMode(mode)
+        self.window = window
+        self.maximum = Maximum(cores=maximum.cpus, memory=maximum.memory_mb, disk=maximum.disk_mb)
+
+    def initial(self, category: str, spec: ResourceSpec) -> Size:
+        label = self.store.label(category, self.mode, self.maximum, self.window)
+        return Size(
+            spec.cores if spec.cores is not None else (label.cores or self.maximum.cores),
+            spec.memory if spec.memory is not None else (label.memory or self.maximum.memory),
+            spec.disk if spec.disk is not None else (label.disk or self.maximum.disk),
+        )
+
+    def retry(self, category: str, spec: ResourceSpec, resource: str, size: Size, used: float | None) -> Size | None:
+        if getattr(spec, resource) is not None:
+            return None  # the user's value is never overridden
+        from condorexec.labels.policy import retry_request
+
+        maximum = getattr(self.maximum, resource)
+        current = size.get(resource)
+        if current >= maximum:
+            return None
+        new = retry_request(resource, used or current, current, maximum)
+        if new <= current:
+            return None
+        return Size(**{**size.__dict__, resource: new})
+
+    def close(self) -> None:
+        self.store.close()

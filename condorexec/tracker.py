@@ -1,0 +1,82 @@
+"""Follows a job event log and turns its events into calls on a handler.
+
+This is how condorexec learns job state on every pool: the log is read incrementally with
+``htcondor2.JobEventLog(path).events(stop_after=0)`` (never ``condor_q`` scraping), so the same code
+serves a schedd and the embedded pool. A pool that can say "I just wrote events" (the local pool's
+``events_written``) wakes the reader at once; otherwise it polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import htcondor2
+
+log = logging.getLogger(__name__)
+
+ET = htcondor2.JobEventType
+
+
+class EventHandler(Protocol):
+    def on_execute(self, job_id: str) -> None: ...
+    def on_terminated(self, job_id: str, event: htcondor2.JobEvent) -> None: ...
+    def on_held(self, job_id: str, code: int | None, subcode: int | None, reason: str) -> None: ...
+    def on_aborted(self, job_id: str, reason: str) -> None: ...
+    def on_idle_poll(self) -> None: ...
+
+
+class EventLogTracker:
+    def __init__(self, path: str | Path, handler: EventHandler, wake: threading.Event | None = None,
+                 poll_interval: float = 0.5):
+        self.path = Path(path)
+        self.path.touch(exist_ok=True)
+        self._reader = htcondor2.JobEventLog(str(self.path))
+        self._handler = handler
+        self._wake = wake or threading.Event()
+        self._poll_interval = poll_interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"tracker-{self.path.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        self.read_available()  # whatever arrived while stopping
+
+    def read_available(self) -> int:
+        """Dispatch every complete event now in the log; returns how many were read."""
+        count = 0
+        for event in self._reader.events(stop_after=0):
+            count += 1
+            try:
+                self._dispatch(event)
+            except Exception:  # one bad event must not stop tracking of all other jobs
+                log.exception("error handling %s event for job %s.%s", event.type, event.cluster, event.proc)
+        return count
+
+    def _dispatch(self, event: htcondor2.JobEvent) -> None:
+        job_id = f"{event.cluster}.{event.proc}"
+        kind = event.type
+        if kind == ET.EXECUTE:
+            self._handler.on_execute(job_id)
+        elif kind == ET.JOB_TERMINATED:
+            self._handler.on_terminated(job_id, event)
+        elif kind == ET.JOB_HELD:
+            self._handler.on_held(job_id, event.get("HoldReasonCode"), event.get("HoldReasonSubCode"),
+                                  str(event.get("HoldReason", "")))
+        elif kind == ET.JOB_ABORTED:
+            self._handler.on_aborted(job_id, str(event.get("Reason", "")))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._poll_interval)
+            self._wake.clear()
+            if self.read_available() == 0:
+                self._handler.on_idle_poll()
