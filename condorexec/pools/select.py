@@ -1,0 +1,138 @@
+"""Choosing the pool: a real HTCondor schedd when one answers, else the embedded local pool.
+
+The probe runs in a child process with a hard timeout. The htcondor2 bindings hold the GIL while
+they wait on a socket (up to HTCondor's ``QUERY_TIMEOUT``, 60 s by default), so neither a thread
+nor a signal can cut a hung call short in this process; killing a child always can. The child costs
+about a tenth of a second, paid only when an HTCondor configuration exists at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from condorexec.pools.base import Pool
+
+KINDS = ("auto", "local", "condor")
+
+#: options that belong to the HTCondor pool; every other option goes to the local pool
+CONDOR_OPTIONS = ("schedd", "collector")
+
+#: seconds the probe may take before the schedd counts as not answering
+PROBE_TIMEOUT = 5.0
+
+#: where HTCondor looks for its configuration when CONDOR_CONFIG is unset (condor_config.cpp)
+CONFIG_LOCATIONS = ("/etc/condor/condor_config", "/usr/local/etc/condor_config", "~condor/condor_config")
+
+
+def choose_pool(kind: str = "auto", **options: Any) -> tuple[Pool, str]:
+    """The pool to run on and a one-line reason for the choice.
+
+    ``kind``: "local" (the embedded pool), "condor" (a schedd, which must answer) or "auto" (the
+    schedd if HTCondor is configured and answers within ``probe_timeout`` seconds, else local).
+    ``schedd``/``collector`` go to :class:`~condorexec.pools.condor.CondorPool`; every other option
+    goes to :class:`~condorexec.pools.local.LocalPool`."""
+    if kind not in KINDS:
+        raise ValueError(f"pool kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    timeout = options.pop("probe_timeout", PROBE_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"probe_timeout must be a positive number of seconds, got {timeout!r}")
+    condor_opts = {k: options.pop(k) for k in CONDOR_OPTIONS if k in options}
+    local_opts = options
+    explicit_condor = {k: v for k, v in condor_opts.items() if v is not None}
+
+    if kind == "local":
+        if explicit_condor:
+            raise ValueError(f"pool kind 'local' takes no HTCondor options, got {explicit_condor}")
+        return _local(local_opts), "local: the embedded local pool, as asked"
+
+    if kind == "condor":
+        stray = {k: v for k, v in local_opts.items() if v is not None}
+        if stray:
+            raise ValueError(f"pool kind 'condor' takes only {', '.join(CONDOR_OPTIONS)}; got {stray}")
+        ok, detail = probe_schedd(timeout=timeout, **condor_opts)
+        if not ok:
+            from condorexec.pools.condor import CondorPoolError
+
+            where = condor_opts.get("schedd") or "(local)"
+            raise CondorPoolError("probe", where, f"no answer within {timeout:g}s: {detail}")
+        return _condor(condor_opts), f"condor: HTCondor schedd at {detail} answered"
+
+    # auto
+    if not explicit_condor:
+        config = condor_config_source()
+        if config is None:
+            return _local(local_opts), ("auto: no HTCondor configuration (CONDOR_CONFIG unset and "
+                                        "/etc/condor/condor_config missing), using the embedded local pool")
+    ok, detail = probe_schedd(timeout=timeout, **condor_opts)
+    if ok:
+        return _condor(condor_opts), f"auto: HTCondor schedd at {detail} answered"
+    return _local(local_opts), (f"auto: schedd did not answer within {timeout:g}s: {detail}; "
+                                "using the embedded local pool")
+
+
+def condor_config_source() -> str | None:
+    """Where HTCondor would read its configuration from, or None when there is none.
+
+    ``CONDOR_CONFIG=/dev/null`` counts as none: importing htcondor2 sets exactly that when it finds
+    no configuration, so after the import an unset variable is indistinguishable from it."""
+    env = os.environ.get("CONDOR_CONFIG")
+    if env is not None and env.strip() and env != "/dev/null":
+        return env
+    for path in CONFIG_LOCATIONS:
+        if os.path.isfile(os.path.expanduser(path)):
+            return path
+    return None
+
+
+def probe_schedd(schedd: str | None = None, collector: str | None = None,
+                 timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
+    """Ask the schedd a trivial query from a child process: ``(True, address)`` or ``(False, why)``."""
+    cmd = [sys.executable, "-c", "from condorexec.pools.select import _probe_main; _probe_main()",
+           schedd or "", collector or ""]
+    env = os.environ.copy()
+    # the child must import this very condorexec, even when it is not installed (a test checkout)
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return False, f"no answer after {timeout:g}s (probe killed)"
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return False, f"probe exited with status {proc.returncode}: {err}"
+    answer = json.loads(lines[-1])
+    if "error" in answer:
+        return False, answer["error"]
+    return True, answer["address"]
+
+
+def _probe_main() -> None:
+    """The child side of :func:`probe_schedd`: prints one JSON line."""
+    from condorexec.pools.condor import CondorBindings
+
+    schedd, collector = (sys.argv[1] or None), (sys.argv[2] or None)
+    try:
+        bindings = CondorBindings(schedd, collector)
+        bindings.ping()
+    except Exception as exc:  # whatever the bindings raise, the parent wants it as text
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        return
+    print(json.dumps({"address": str(bindings.location.get("MyAddress", "?")),
+                      "version": str(bindings.location.get("CondorVersion", ""))}))
+
+
+def _local(options: dict[str, Any]) -> Pool:
+    from condorexec.pools.local import LocalPool  # written alongside; imported only when chosen
+
+    return LocalPool(**options)
+
+
+def _condor(options: dict[str, Any]) -> Pool:
+    from condorexec.pools.condor import CondorPool
+
+    return CondorPool(**options)

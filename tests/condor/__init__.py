@@ -1,0 +1,1 @@
+"""Tests against a live HTCondor pool (marked ``condor``; run with ci/condor-tests.sh)."""
