@@ -1,0 +1,193 @@
+"""CondorExecutor on the embedded local pool, end to end through Parsl.
+
+Concurrency is proven from the job event log's order (execute/terminate events), not wall clocks."""
+
+import threading
+import traceback
+
+import classad2
+import htcondor2
+import psutil
+import pytest
+from parsl import bash_app, python_app
+from parsl.data_provider.files import File
+
+from condorexec.errors import InvalidSpecError, MissingInputError, ResourceExhausted
+from condorexec.report import read_log
+
+ET = htcondor2.JobEventType
+
+
+@python_app
+def nap(seconds, parsl_resource_specification={"cores": 1, "memory": 1000, "disk": 10}):  # noqa: B006
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+@python_app
+def square(x, parsl_resource_specification={"cores": 1, "memory": 100, "disk": 10}):  # noqa: B006
+    return x * x
+
+
+@python_app
+def explode(parsl_resource_specification={"memory": 100}):  # noqa: B006
+    raise ZeroDivisionError("calibration failed for detector 4")
+
+
+@python_app
+def hog(megabytes, parsl_resource_specification={"cores": 1, "memory": 100, "disk": 10}):  # noqa: B006
+    import time
+
+    block = bytearray(megabytes * 2**20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    time.sleep(5)
+    return len(block)
+
+
+@python_app
+def copy_upper(inputs=(), outputs=(), parsl_resource_specification={"memory": 100, "disk": 10}):  # noqa: B006
+    import os
+
+    with open(inputs[0].filepath) as src, open(outputs[0].filepath, "w") as dst:
+        dst.write(src.read().upper())
+    return sorted(os.listdir("."))
+
+
+@bash_app
+def shout(word, stdout=None, stderr=None, parsl_resource_specification={"memory": 50, "disk": 10}):  # noqa: B006
+    return f"echo {word} && echo oops >&2"
+
+
+def _history(executor, constraint="true"):
+    return list(executor.pool.history(f'CondorexecRun == "{executor.run_token}" && ({constraint})'))
+
+
+def test_values_and_per_call_specs(executor):
+    futures = [square(i) for i in range(10)]
+    big = square(7, parsl_resource_specification={"cores": 2, "memory": 300, "disk": 20})
+    assert [f.result(timeout=60) for f in futures] == [i * i for i in range(10)]
+    assert big.result(timeout=60) == 49
+    sizes = {(ad["RequestCpus"], ad["RequestMemory"], ad["RequestDisk"]) for ad in
+             _history(executor, 'CondorexecApp == "square"')}
+    assert sizes == {(1, 100, 10 * 1024), (2, 300, 20 * 1024)}  # RequestDisk is KiB, like HTCondor's
+
+
+def test_app_exception_keeps_its_type(executor):
+    with pytest.raises(ZeroDivisionError, match="detector 4") as info:
+        explode().result(timeout=60)
+    # Parsl's wrap_error carries the node-side traceback (frames of the app itself) back with it
+    frames = "".join(traceback.format_exception(info.value))
+    assert "in explode" in frames
+
+
+def test_eight_fit_and_the_ninth_waits(executor):
+    futures = [nap(2.0) for _ in range(9)]
+    assert [f.result(timeout=120) for f in futures] == [2.0] * 9
+    jobs = {f"{ad['ClusterId']}.{ad['ProcId']}" for ad in _history(executor, 'CondorexecApp == "nap"')}
+    steps, _ = read_log(executor.log_path)
+    running, order = set(), []
+    for job, delta in steps:
+        if job in jobs:
+            (running.add if delta > 0 else running.discard)(job)
+            order.append((job, delta, len(running)))
+    starts_before_first_end = 0
+    for _job, delta, _ in order:
+        if delta < 0:
+            break
+        starts_before_first_end += 1
+    assert starts_before_first_end == 8  # eight 1-core/1000 MB jobs filled the 8-core/8000 MB node
+    assert max(n for _, _, n in order) == 8  # and the ninth never ran beside them all
+
+
+def test_memory_over_request_is_held_34_102_and_the_call_fails(executor):
+    with pytest.raises(ResourceExhausted) as info:
+        hog(400).result(timeout=120)
+    assert info.value.resource == "memory" and info.value.requested == 100 and info.value.used > 100
+    assert "parsl_resource_specification" in str(info.value)
+    held = [e for e in htcondor2.JobEventLog(str(executor.log_path)).events(0)
+            if e.type == ET.JOB_HELD and f"{e.cluster}.{e.proc}" == info.value.job_id]
+    assert [(e["HoldReasonCode"], e["HoldReasonSubCode"]) for e in held] == [(34, 102)]
+    [ad] = _history(executor, 'CondorexecApp == "hog"')
+    assert ad["JobStatus"] == 3 and ad["LastHoldReasonCode"] == 34  # removed, not left held
+
+
+def test_files_travel_both_ways(executor, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("hello")
+    out = tmp_path / "results" / "out.txt"
+    listing = copy_upper(inputs=[File(str(src))], outputs=[File(str(out))]).result(timeout=60)
+    assert out.read_text() == "HELLO"
+    assert "in.txt" in listing and "payload.pkl" in listing  # the app ran in its own sandbox
+
+
+def test_bash_app_streams_come_back(executor, tmp_path):
+    out, err = tmp_path / "shout.out", tmp_path / "shout.err"
+    assert shout("hi", stdout=str(out), stderr=str(err)).result(timeout=60) == 0
+    assert out.read_text() == "hi\n" and err.read_text().endswith("oops\n")  # Parsl logs the command first
+
+
+def test_missing_input_fails_before_submission(executor, tmp_path):
+    jobs_before = len(_history(executor))
+    with pytest.raises(MissingInputError, match="nothing-here.txt"):
+        copy_upper(inputs=[File(str(tmp_path / "nothing-here.txt"))], outputs=[File(str(tmp_path / "o"))]).result()
+    assert len(_history(executor)) == jobs_before
+
+
+def test_bad_spec_fails_before_submission(executor):
+    with pytest.raises(InvalidSpecError, match="memory"):
+        square(1, parsl_resource_specification={"memory": 1.5}).result()
+    with pytest.raises(InvalidSpecError, match="no machine"):
+        square(1, parsl_resource_specification={"cores": 64}).result()
+
+
+def test_event_log_and_history_are_htcondors_formats(executor):
+    square(3).result(timeout=60)
+    types = {e.type for e in htcondor2.JobEventLog(str(executor.log_path)).events(0)}
+    assert {ET.SUBMIT, ET.EXECUTE, ET.JOB_TERMINATED} <= types
+    ad = _history(executor, 'CondorexecApp == "square"')[0]
+    assert isinstance(ad, classad2.ClassAd)
+    for attr, kind in (("MemoryUsage", int), ("DiskUsage", int), ("CpusUsage", float),
+                       ("RemoteWallClockTime", float), ("RemoteUserCpu", float), ("ExitCode", int)):
+        assert isinstance(ad.eval(attr), kind), attr
+    assert ad["MemoryUsage"] > 0 and ad["JobStatus"] == 4
+
+
+def test_calls_arriving_together_share_a_cluster(executor):
+    futures = [square(i) for i in range(30)]
+    [f.result(timeout=60) for f in futures]
+    clusters = {ad["ClusterId"] for ad in _history(executor, 'CondorexecApp == "square"')
+                if ad["CondorexecTask"] >= min(f.tid for f in futures)}
+    assert len(clusters) <= 3
+
+
+def test_shutdown_removes_running_jobs_and_leaves_no_processes(tmp_path):
+    from condorexec import CondorExecutor
+
+    executor = CondorExecutor(label="shut", pool="local", nodes=["cpus=2,memory=2000"],
+                              state_dir=str(tmp_path / "state"))
+    executor.run_dir = str(tmp_path / "run")
+    executor.start()
+    try:
+        future = executor.submit(_sleep_forever, {"memory": 100})
+        for _ in range(100):
+            if executor.pool.query("JobStatus == 2"):
+                break
+            threading.Event().wait(0.1)
+        assert executor.pool.query("JobStatus == 2"), "the job never started"
+        children_before = psutil.Process().children(recursive=True)
+        assert children_before
+    finally:
+        executor.shutdown()
+    assert "shut down" in str(future.exception(timeout=10)) or "removed" in str(future.exception(timeout=10))
+    assert not [p for p in children_before if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    [ad] = list(executor.pool.history(f'CondorexecRun == "{executor.run_token}"'))
+    assert ad["JobStatus"] == 3  # removed, recorded in history like condor_rm would
+
+
+def _sleep_forever():
+    import time
+
+    time.sleep(600)
