@@ -52,6 +52,14 @@ def exhausted_resource(code: int | None, subcode: int | None, reason: str) -> st
     return None
 
 
+@dataclass(frozen=True)
+class _Wrapper:
+    """A rendered job wrapper and the files every job using it transfers (the packed environment)."""
+
+    path: Path
+    extra_inputs: str = ""
+
+
 @dataclass
 class _Task:
     id: int
@@ -65,7 +73,7 @@ class _Task:
     task_dir: Path
     plan: FilePlan
     size: Size
-    wrapper: Path
+    wrapper: _Wrapper
     job_id: str | None = None
     retries: int = 0
     history: list[str] = field(default_factory=list)
@@ -154,7 +162,7 @@ class CondorExecutor(ParslExecutor):
         self._outstanding: dict[int, _Task] = {}
         self._stopping = False
         self._started = False
-        self._wrappers: dict[str, Path] = {}
+        self._wrappers: dict[str, _Wrapper] = {}
         self._machines: tuple[float, Machine] | None = None
         self.poller = None
         self.stats = {"clusters": 0, "jobs": 0, "retries": 0}
@@ -276,21 +284,22 @@ class CondorExecutor(ParslExecutor):
                                        f"no machine in the {self.pool.kind} pool has that much "
                                        f"(largest: {machine.name} with {have})")
 
-    def _wrapper_for(self, func) -> Path:
-        key = "plain"
+    def _wrapper_for(self, func) -> _Wrapper:
+        """The job executable for this app: one plain wrapper, or one per packed environment."""
+        key, extra_inputs = "plain", ""
         context: dict[str, Any] = {"pack": False, "python": self.worker_python}
         if self.pack:
-            from condorexec.pack.build import pack_function
+            from condorexec.pack.build import pack_function, unpack_template_vars
 
-            packed = pack_function(func)
-            key = packed.key
-            context = {"pack": True, "packed": packed}
+            packed = pack_function(user_function(func))  # cached by content: milliseconds after the first
+            key, extra_inputs = packed.key, "," + render.check_transfer_path("pack archive", str(packed.archive))
+            context = {"pack": True, **unpack_template_vars(packed)}
         with self._lock:
             if key not in self._wrappers:
                 path = self.work_dir / f"wrapper-{key[:16]}.sh"
                 path.write_text(render.render_script("wrapper.sh.j2", context))
                 path.chmod(0o755)
-                self._wrappers[key] = path
+                self._wrappers[key] = _Wrapper(path, extra_inputs)
             return self._wrappers[key]
 
     def _batch_loop(self) -> None:
@@ -303,15 +312,16 @@ class CondorExecutor(ParslExecutor):
             time.sleep(self.batch_window)  # let a burst of calls gather into one cluster
             with self._lock:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
-            groups: dict[Path, list[_Task]] = {}
+            groups: dict[_Wrapper, list[_Task]] = {}
             for task in batch:
                 groups.setdefault(task.wrapper, []).append(task)
             for wrapper, tasks in groups.items():
                 self._submit_cluster(wrapper, tasks)
 
-    def _submit_cluster(self, wrapper: Path, tasks: list[_Task]) -> None:
+    def _submit_cluster(self, wrapper: _Wrapper, tasks: list[_Task]) -> None:
         context = {
-            "batch_name": f"condorexec-{self.label}-{self.run_token}", "wrapper": str(wrapper),
+            "batch_name": f"condorexec-{self.label}-{self.run_token}", "wrapper": str(wrapper.path),
+            "wrapper_inputs": wrapper.extra_inputs,
             "runner": str(RUNNER_PATH), "log": str(self.log_path), "run_id": self.run_token,
             "fast_launch": self.fast_launch, "lease_expires": int(time.time() + self.lease_seconds),
         }
@@ -363,7 +373,7 @@ class CondorExecutor(ParslExecutor):
         resource = exhausted_resource(code, subcode, reason)
         if resource is None:
             self._remove_job(job_id)
-            self._fail(task, JobHeld(job_id, code, subcode, reason))
+            self._fail(task, JobHeld(job_id, code, subcode, reason + _tail(task.task_dir / "job.err")))
             return
         used = self._usage(job_id, resource)
         bigger = None

@@ -58,16 +58,14 @@ class AutoLabelSizer:
     def retry(self, category: str, spec: ResourceSpec, resource: str, size: Size, used: float | None) -> Size | None:
         if getattr(spec, resource) is not None:
             return None  # the user's value is never overridden
-        from condorexec.labels.policy import retry_request
+        from condorexec.labels.policy import NoLargerAllocation, retry_request
 
-        maximum = getattr(self.maximum, resource)
         current = size.get(resource)
-        if current >= maximum:
-            return None
-        new = retry_request(resource, used or current, current, maximum)
-        if new <= current:
-            return None
-        return Size(**{**size.__dict__, resource: new})
+        try:
+            new = retry_request(resource, used or current, current, getattr(self.maximum, resource))
+        except NoLargerAllocation:
+            return None  # already at the pool's maximum: the exhaustion is final
+        return Size(**{**size.__dict__, resource: new}) if new > current else None
 
     def close(self) -> None:
         self.store.close()

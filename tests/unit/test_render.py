@@ -9,7 +9,7 @@ from condorexec.errors import UnsafeValueError
 CONTEXT = {
     "batch_name": "condorexec-test-run1", "wrapper": "/opt/run dir/wrapper-plain.sh",
     "runner": "/site/condorexec/runner.py", "log": "/runs/$HOME/jobs.log", "run_id": "run1",
-    "fast_launch": True, "lease_expires": 1800000000,
+    "fast_launch": True, "lease_expires": 1800000000, "wrapper_inputs": "",
 }
 
 
@@ -50,6 +50,11 @@ def test_inputs_and_outputs_extend_the_transfer_lists():
     job = _expand(render.job_description(CONTEXT), _row(inputs=",/data/a.txt,/data/b.txt", outputs=",out.txt"))
     assert job.expand("transfer_input_files") == "/site/condorexec/runner.py,payload.pkl,/data/a.txt,/data/b.txt"
     assert job.expand("transfer_output_files") == "result.pkl,out.txt"
+
+
+def test_packed_environment_travels_with_every_job():
+    job = _expand(render.job_description({**CONTEXT, "wrapper_inputs": ",/cache/packs/abc.tar.gz"}), _row())
+    assert job.expand("transfer_input_files") == "/site/condorexec/runner.py,payload.pkl,/cache/packs/abc.tar.gz"
 
 
 @pytest.mark.parametrize("evil", ["x\nqueue 1000", "x\rexecutable=/bin/rm", "x\x1fy"])

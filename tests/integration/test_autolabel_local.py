@@ -1,0 +1,78 @@
+"""autolabel on the local pool: learn a category's size, retry a job that outgrows it, never override the user."""
+
+import pytest
+
+from condorexec import CondorExecutor
+from condorexec.errors import ResourceExhausted
+
+
+def _hog(megabytes):
+    import time
+
+    block = bytearray(megabytes * 2**20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    time.sleep(1.5)
+    return megabytes
+
+
+@pytest.fixture
+def executor(tmp_path):
+    executor = CondorExecutor(label="auto", pool="local", nodes=["cpus=2,memory=2000,disk=10000"],
+                              state_dir=str(tmp_path / "state"), autolabel=True, autocategory=True,
+                              label_store=str(tmp_path / "labels.sqlite"), monitor_period=0.1)
+    executor.run_dir = str(tmp_path / "run")
+    executor.start()
+    yield executor
+    executor.shutdown()
+
+
+def _requests(executor):
+    ads = executor.pool.history(f'CondorexecRun == "{executor.run_token}"',
+                                ["CondorexecTask", "RequestMemory", "NumJobStarts", "JobStatus"])
+    return {ad["CondorexecTask"]: ad for ad in ads}
+
+
+def test_learns_then_retries_a_job_that_outgrows_its_label(executor):
+    assert executor.submit(_hog, {}, 250).result(timeout=60) == 250  # learning: sized to the whole node
+    executor.poller.poll_once()
+    learned = executor.submit(_hog, {}, 100)
+    assert learned.result(timeout=60) == 100
+    grown = executor.submit(_hog, {}, 900)  # outgrows the learned label: held 34/102, retried at the maximum
+    assert grown.result(timeout=90) == 900
+    ads = _requests(executor)
+    assert ads[0]["RequestMemory"] == 2000  # nothing learned yet: the largest machine
+    assert 250 < ads[1]["RequestMemory"] <= 500  # ~270 MB used (with the interpreter) -> the 500 MB bucket
+    assert ads[2]["RequestMemory"] == 2000 and ads[2]["NumJobStarts"] == 2
+    assert executor.stats["retries"] == 1
+
+
+def test_user_given_size_is_never_overridden(executor):
+    with pytest.raises(ResourceExhausted, match="parsl_resource_specification") as info:
+        executor.submit(_hog, {"memory": 120}, 400).result(timeout=60)
+    assert info.value.requested == 120 and executor.stats["retries"] == 0
+
+
+def test_autocategory_gives_each_app_its_own_category(executor, tmp_path):
+    def other(x):
+        return x
+
+    executor.submit(_hog, {}, 10).result(timeout=60)
+    executor.submit(other, {}, 1).result(timeout=60)
+    categories = {ad["CondorexecCategory"] for ad in executor.pool.history(
+        f'CondorexecRun == "{executor.run_token}"', ["CondorexecCategory"])}
+    assert len(categories) == 2 and any(c.endswith("_hog") for c in categories)
+
+
+def test_without_autocategory_all_apps_share_default(tmp_path):
+    executor = CondorExecutor(label="shared", pool="local", nodes=["cpus=2,memory=2000"],
+                              state_dir=str(tmp_path / "state"))
+    executor.run_dir = str(tmp_path / "run")
+    executor.start()
+    try:
+        executor.submit(_hog, {}, 10).result(timeout=60)
+        executor.submit(len, {}, "abc").result(timeout=60)
+        categories = {ad["CondorexecCategory"] for ad in executor.pool.history(projection=["CondorexecCategory"])}
+    finally:
+        executor.shutdown()
+    assert categories == {"default"}

@@ -1,0 +1,30 @@
+"""pack=True through the executor on the local pool: the app runs from the packed interpreter."""
+
+import sys
+
+from condorexec import CondorExecutor
+
+
+def test_app_runs_from_the_packed_environment(tmp_path):
+    def _where():  # nested, so cloudpickle ships it by value (this test module is not on the node)
+        import sys
+
+        import jinja2
+
+        return sys.executable, jinja2.__file__
+
+    executor = CondorExecutor(label="packed", pool="local", nodes=["cpus=2,memory=2000"],
+                              state_dir=str(tmp_path / "state"), pack=True)
+    executor.run_dir = str(tmp_path / "run")
+    executor.start()
+    try:
+        futures = [executor.submit(_where, {"memory": 300}) for _ in range(2)]
+        results = [f.result(timeout=180) for f in futures]
+        [ad] = {ad["ClusterId"]: ad for ad in executor.pool.history()}.values()
+    finally:
+        executor.shutdown()
+    for python, jinja in results:
+        assert python != sys.executable and "/packs/" in python  # not this interpreter: the node's unpacked copy
+        assert jinja.startswith(python.rsplit("/bin/", 1)[0])  # and its libraries come from the pack too
+    assert ".tar" in ad["TransferInput"]  # the archive travelled by file transfer
+    assert ad["CondorexecFastLaunch"] is False
