@@ -55,7 +55,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -278,7 +278,7 @@ class _Server:
             for entry in message[1]:
                 if entry not in sys.path:
                     sys.path.append(entry)
-            self._preload()
+            self._preload((*_PRELOAD, *message[2]))
             # Jobs get exactly their own environment; an empty one here makes setting it cheap.
             os.environ.clear()
         elif op == "launch":
@@ -294,8 +294,9 @@ class _Server:
             return False
         return True
 
-    def _preload(self) -> None:
-        for name in _PRELOAD:
+    def _preload(self, modules: Sequence[str]) -> None:
+        """Import what jobs will import anyway, once: a forked job then finds it already loaded."""
+        for name in modules:
             try:
                 importlib.import_module(name)
             except ModuleNotFoundError as exc:
@@ -550,7 +551,7 @@ class Launcher:
     """
 
     def __init__(self, on_exit: Callable[[JobExit], None], *, monitor_period: float = 0.5,
-                 on_sample: Callable[[str, int], None] | None = None) -> None:
+                 on_sample: Callable[[str, int], None] | None = None, preload: Sequence[str] = ()) -> None:
         if not callable(on_exit):
             raise TypeError(f"Launcher on_exit must be callable, got {on_exit!r}")
         if not isinstance(monitor_period, (int, float)) or not monitor_period > 0:
@@ -582,7 +583,7 @@ class Launcher:
         self._sock = parent_sock
         _LIVE.add(self)
         cwd = os.getcwd()
-        self._post(("init", [os.path.join(cwd, p) for p in sys.path]))
+        self._post(("init", [os.path.join(cwd, p) for p in sys.path], list(preload)))
         self._threads = [
             threading.Thread(target=self._read_loop, name="launcher-reader", daemon=True),
             threading.Thread(target=self._callback_loop, name="launcher-callbacks", daemon=True),

@@ -19,6 +19,7 @@ import fcntl
 import getpass
 import logging
 import os
+import queue
 import shlex
 import shutil
 import socket
@@ -118,18 +119,33 @@ class _Job:
     removing: bool = False
     holding: tuple[str, int, int] | None = None
     peak_memory_mb: int = 0
-    inputs_done_at: float = 0.0
+    inputs_snapshot: dict[str, tuple[float, int]] = field(default_factory=dict)
     image_sizes_logged: set[int] = field(default_factory=set)
+    cached_request: tuple[int, int, int, int] | None = None
+    priority: int = 0
+    status: int = IDLE  # mirrors ad["JobStatus"], read without a ClassAd lookup
 
     @property
     def job_id(self) -> str:
         return f"{self.cluster}.{self.proc}"
 
     def request(self) -> tuple[int, int, int, int]:
-        """cpus, memory MB, disk MB, gpus — as the ad says now (edits included)."""
+        """cpus, memory MB, disk MB, gpus — as the ad says now; cached (the scheduler asks on every pass,
+        and ClassAd lookups are not cheap), so ``edit`` must call ``forget_request``."""
+        if self.cached_request is None:
+            self.cached_request = self._request_from_ad()
+        return self.cached_request
+
+    def forget_request(self) -> None:
+        self.cached_request = None
+
+    def _request_from_ad(self) -> tuple[int, int, int, int]:
         def value(attr: str, default: int) -> int:
             v = self.ad.eval(attr) if attr in self.ad else default
-            return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else default
+            # classad2.Value (Undefined/Error) subclasses int: an undefined request is not the number 2
+            if isinstance(v, bool | classad2.Value) or not isinstance(v, int | float):
+                return default
+            return int(v)
 
         disk_kib = value("RequestDisk", 1024)
         return (value("RequestCpus", 1), value("RequestMemory", 128), -(-disk_kib // 1024),
@@ -148,6 +164,7 @@ class LocalPool(Pool):
         *,
         monitor_period: float = 0.5,
         keep_sandboxes: bool = False,
+        preload: Sequence[str] = (),
     ):
         super().__init__()
         self.state_dir = Path(state_dir or platformdirs.user_state_dir("condorexec")) / "localpool"
@@ -172,9 +189,14 @@ class LocalPool(Pool):
         self._queue: dict[tuple[int, int], _Job] = {}
         self._logs = EventLogs()
         self._closed = False
-        self._launcher = Launcher(self._on_exit, monitor_period=monitor_period, on_sample=self._on_sample)
+        # preload: modules every fast-launched Python job would import (e.g. Parsl's app wrappers)
+        self._launcher = Launcher(self._on_exit, monitor_period=monitor_period, on_sample=self._on_sample,
+                                  preload=preload)
         self._scheduler = threading.Thread(target=self._schedule_loop, name="localpool-scheduler", daemon=True)
         self._scheduler.start()
+        self._trash: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._cleaner = threading.Thread(target=self._empty_trash, name="localpool-cleaner", daemon=True)
+        self._cleaner.start()
 
     # ---- Pool interface -------------------------------------------------------------------------
 
@@ -192,11 +214,11 @@ class LocalPool(Pool):
                 raise ValueError(f"the local pool runs only vanilla-universe jobs, not JobUniverse={universe}")
         with self._lock:
             for ad in ads:
-                job = _Job(ad, cluster, int(ad["ProcId"]))
+                job = _Job(ad, cluster, int(ad["ProcId"]), priority=int(ad.get("JobPrio", 0)))
                 ad["JobStatus"] = IDLE
                 ad["EnteredCurrentStatus"] = now
                 self._queue[(cluster, job.proc)] = job
-                self._event_log(job, "submit", now)
+                self._log(job).submit(job.cluster, job.proc, now)
             self._wake.notify_all()
         self.events_written.set()
         return SubmitResult(cluster, int(ads[0]["ProcId"]), len(ads))
@@ -217,14 +239,14 @@ class LocalPool(Pool):
         now = time.time()
         with self._lock:
             for job in self._select(job_spec):
-                status = job.ad["JobStatus"]
+                status = job.status
                 if action == htcondor2.JobAction.Remove:
                     self._remove(job, now)
                 elif action == htcondor2.JobAction.Hold and status in (IDLE, RUNNING):
                     self._hold(job, now, f"via condor_hold (by user {self._owner})", HOLD_BY_USER, 0)
                 elif action == htcondor2.JobAction.Release and status == HELD:
                     self._set_status(job, IDLE, now)
-                    self._logs.get(self._log_path(job)).released(job.cluster, job.proc, now)
+                    self._log(job).released(job.cluster, job.proc, now)
                 elif action not in (htcondor2.JobAction.Remove, htcondor2.JobAction.Hold,
                                     htcondor2.JobAction.Release):
                     raise ValueError(f"the local pool does not support JobAction {action!r}")
@@ -240,6 +262,9 @@ class LocalPool(Pool):
                 evaluated = job.ad.eval(attr)
                 if isinstance(evaluated, int | float | str | bool):
                     job.ad[attr] = evaluated
+                job.forget_request()
+                if attr.lower() == "jobprio" and isinstance(evaluated, int):
+                    job.priority = evaluated
             self._wake.notify_all()
 
     def describe_machines(self) -> list[Machine]:
@@ -257,34 +282,48 @@ class LocalPool(Pool):
             self._wake.notify_all()
         self._launcher.close()
         self._scheduler.join(timeout=5)
+        with self._lock:  # jobs whose exit never came (killed while being launched) still leave the queue
+            for job in list(self._queue.values()):
+                self._release_resources(job)
+                self._finish(job, REMOVED, time.time())
+        self._trash.put(None)
+        self._cleaner.join(timeout=30)
         self._logs.close_all()
 
     # ---- scheduling -----------------------------------------------------------------------------
 
     def _schedule_loop(self) -> None:
+        """Match under the lock, then do the slow part (file transfer, fork) outside it, so job exits and
+        submissions are not held up behind a sandbox being filled."""
         while True:
             with self._lock:
                 if self._closed:
                     return
-                started = self._start_fitting_jobs()
-                if not started:
+                claimed = self._match()
+                if not claimed:
                     self._wake.wait(timeout=1.0)
+                    continue
+            for job in claimed:
+                self._launch(job)
 
-    def _start_fitting_jobs(self) -> int:
-        """Matchmaking: in queue order (JobPrio, then submission), each idle job that fits starts."""
-        idle = [j for j in self._queue.values() if j.ad["JobStatus"] == IDLE and not j.removing]
-        idle.sort(key=lambda j: (-int(j.ad.get("JobPrio", 0)), j.cluster, j.proc))
-        started = 0
+    def _match(self) -> list[_Job]:
+        """Matchmaking: in queue order (JobPrio, then submission), each idle job that fits is claimed."""
+        if not any(n.free_cpus > 0 for n in self._nodes):
+            return []  # every core is taken: nothing can start (the common case while a big queue drains)
+        idle = [j for j in self._queue.values() if j.status == IDLE and not j.removing]
+        idle.sort(key=lambda j: (-j.priority, j.cluster, j.proc))
+        claimed = []
         for job in idle:
+            if not any(n.free_cpus > 0 for n in self._nodes):
+                break
             request = job.request()
             node = next((n for n in self._nodes if n.fits(*request)), None)
-            if node is None:
-                continue
-            self._start(job, node, request)
-            started += 1
-        return started
+            if node is not None:
+                self._claim(job, node, request)
+                claimed.append(job)
+        return claimed
 
-    def _start(self, job: _Job, node: _Node, request: tuple[int, int, int, int]) -> None:
+    def _claim(self, job: _Job, node: _Node, request: tuple[int, int, int, int]) -> None:
         cpus, memory_mb, disk_mb, gpus = request
         node.free_cpus -= cpus
         node.free_memory_mb -= memory_mb
@@ -305,20 +344,49 @@ class LocalPool(Pool):
         ad["RemoteHost"] = job.slot_name
         ad["CpusProvisioned"], ad["MemoryProvisioned"], ad["DiskProvisioned"] = cpus, memory_mb, disk_mb * 1024
         self._set_status(job, RUNNING, now)
+
+    def _launch(self, job: _Job) -> None:
+        """Transfer input files and start a claimed job (called without the lock)."""
+        now = job.started_at
         try:
-            request_ = self._prepare_sandbox(job)
+            request = self._prepare_sandbox(job)
+            error = None
         except (OSError, ValueError) as exc:
-            self._release_resources(job)
-            self._hold(job, now, f"Error from {job.slot_name}: failed to transfer input files: {exc}", 13, 2)
-            return
-        self._logs.get(self._log_path(job)).execute(
-            job.cluster, job.proc, now, host=f"<127.0.0.1:0?alias={node.spec.name}>", slot_name=job.slot_name,
-            cpus=cpus, memory_mb=memory_mb, disk_kib=disk_mb * 1024, scratch_dir=str(job.sandbox))
+            request, error = None, exc
+        with self._lock:
+            if job.removing or job.holding or error is not None:
+                self._release_resources(job)
+                self._cleanup_sandbox(job)
+                if job.removing:
+                    self._finish(job, REMOVED, now)
+                elif job.holding:
+                    self._hold(job, now, *job.holding)
+                else:
+                    self._hold(job, now, f"Error from {job.slot_name}: failed to transfer input files: {error}",
+                               13, 2)
+                self._wake.notify_all()
+                self.events_written.set()
+                return
+            cpus, memory_mb, disk_mb, _ = job.request()
+            self._log(job).execute(
+                job.cluster, job.proc, now, host=f"<127.0.0.1:0?alias={job.node.spec.name}>",
+                slot_name=job.slot_name, cpus=cpus, memory_mb=memory_mb, disk_kib=disk_mb * 1024,
+                scratch_dir=str(job.sandbox))
         try:
-            self._launcher.launch(request_)
+            self._launcher.launch(request)
         except LaunchError as exc:
-            self._release_resources(job)
-            self._hold(job, now, f"Error from {job.slot_name}: failed to execute: {exc}", HOLD_EXEC_FAILED, 2)
+            with self._lock:
+                self._release_resources(job)
+                if job.removing:  # e.g. the pool is closing: the launcher refused, the job was going anyway
+                    self._finish(job, REMOVED, now)
+                else:
+                    self._hold(job, now, f"Error from {job.slot_name}: failed to execute: {exc}",
+                               HOLD_EXEC_FAILED, 2)
+                self._wake.notify_all()
+        else:
+            with self._lock:
+                if job.removing or job.holding:  # asked for while it was being launched: kill found nothing
+                    self._launcher.kill(job.job_id)
         self.events_written.set()
 
     # ---- file transfer and launch ------------------------------------------------------------
@@ -344,7 +412,7 @@ class LocalPool(Pool):
                 shutil.copyfile(source, target)
                 if name == cmd:
                     target.chmod(0o755)
-        job.inputs_done_at = time.time()
+        job.inputs_snapshot = _listing(sandbox)
         env = dict(BASE_ENV)
         env.update(_parse_environment(ad.get("Environment", "")))
         env.update({
@@ -378,9 +446,9 @@ class LocalPool(Pool):
         if listed is not None:
             names = _split_list(listed)
         else:  # HTCondor's default: every file created or changed in the top of the sandbox
-            since = job.inputs_done_at
-            names = [p.name for p in sandbox.iterdir() if p.is_file() and not p.name.startswith("_condor_")
-                     and p.stat().st_mtime >= since and p.name != Path(str(ad.get("Cmd", ""))).name]
+            before = job.inputs_snapshot
+            names = [name for name, stamp in _listing(sandbox).items()
+                     if not name.startswith("_condor_") and before.get(name) != stamp]
         remaps = _parse_remaps(ad.get("TransferOutputRemaps", ""))
         for name in names:
             source = sandbox / name
@@ -401,7 +469,7 @@ class LocalPool(Pool):
         cluster, proc = (int(x) for x in job_key.split("."))
         with self._lock:
             job = self._queue.get((cluster, proc))
-            if job is None or job.ad["JobStatus"] != RUNNING:
+            if job is None or job.status != RUNNING:
                 return
             memory_mb = -(-tree_rss_kib // 1024)
             if memory_mb > job.peak_memory_mb:
@@ -412,7 +480,7 @@ class LocalPool(Pool):
                 bucket = max(memory_mb, 1).bit_length()
                 if bucket not in job.image_sizes_logged:
                     job.image_sizes_logged.add(bucket)
-                    self._logs.get(self._log_path(job)).image_size(
+                    self._log(job).image_size(
                         job.cluster, job.proc, time.time(), image_size_kib=tree_rss_kib,
                         memory_usage_mb=memory_mb, resident_set_size_kib=tree_rss_kib)
 
@@ -432,7 +500,7 @@ class LocalPool(Pool):
                 requested = job.request()[1]
                 reason = (f"Error from {job.slot_name}: Job has gone over memory limit of {requested} megabytes. "
                           f"Peak usage: {used} megabytes.")
-                self._logs.get(self._log_path(job)).evicted(job.cluster, job.proc, now, reason=reason,
+                self._log(job).evicted(job.cluster, job.proc, now, reason=reason,
                                                             code=HOLD_OUT_OF_RESOURCES, subcode=SUBCODE_MEMORY,
                                                             user_cpu_s=result.user_cpu_s,
                                                             sys_cpu_s=result.sys_cpu_s)
@@ -473,7 +541,7 @@ class LocalPool(Pool):
             ad["ExitBySignal"], ad["ExitCode"] = False, result.exit_code
         request_cpus, request_memory, request_disk_mb, _ = job.request()
         self._finish(job, COMPLETED, now)  # history first: whoever reads the event finds the record
-        self._logs.get(self._log_path(job)).terminated(
+        self._log(job).terminated(
             job.cluster, job.proc, now, return_value=result.exit_code, signal=result.signal,
             user_cpu_s=result.user_cpu_s, sys_cpu_s=result.sys_cpu_s, bytes_sent=0, bytes_received=0,
             cpus_usage=float(ad["CpusUsage"]), request_cpus=request_cpus, allocated_cpus=request_cpus,
@@ -485,12 +553,12 @@ class LocalPool(Pool):
     # ---- state changes ------------------------------------------------------------------------
 
     def _set_status(self, job: _Job, status: int, now: float) -> None:
-        job.ad["LastJobStatus"] = job.ad["JobStatus"]
-        job.ad["JobStatus"] = status
+        job.ad["LastJobStatus"] = job.status
+        job.ad["JobStatus"] = job.status = status
         job.ad["EnteredCurrentStatus"] = int(now)
 
     def _hold(self, job: _Job, now: float, reason: str, code: int, subcode: int) -> None:
-        if job.ad["JobStatus"] == RUNNING and job.sandbox is not None and job.node is not None:
+        if job.status == RUNNING and job.sandbox is not None and job.node is not None:
             job.holding = (reason, code, subcode)  # the exit handler finishes the hold
             self._launcher.kill(job.job_id)
             return
@@ -500,7 +568,7 @@ class LocalPool(Pool):
         ad["LastHoldReason"], ad["LastHoldReasonCode"], ad["LastHoldReasonSubCode"] = reason, code, subcode
         ad["NumHolds"] = int(ad.get("NumHolds", 0)) + 1
         self._set_status(job, HELD, now)
-        self._logs.get(self._log_path(job)).held(job.cluster, job.proc, now, reason=reason, code=code,
+        self._log(job).held(job.cluster, job.proc, now, reason=reason, code=code,
                                                  subcode=subcode)
 
     def _remove(self, job: _Job, now: float, reason: str | None = None) -> None:
@@ -508,7 +576,7 @@ class LocalPool(Pool):
             return
         job.removing = True
         job.ad["RemoveReason"] = reason or f"via condor_rm (by user {self._owner})"
-        if job.ad["JobStatus"] == RUNNING and job.node is not None:
+        if job.status == RUNNING and job.node is not None:
             self._launcher.kill(job.job_id)  # _on_exit finishes the removal
         else:
             self._finish(job, REMOVED, now)
@@ -520,7 +588,7 @@ class LocalPool(Pool):
         del self._queue[(job.cluster, job.proc)]
         append_ads(self.history_path, [job.ad])
         if status == REMOVED:
-            self._logs.get(self._log_path(job)).aborted(job.cluster, job.proc, now,
+            self._log(job).aborted(job.cluster, job.proc, now,
                                                         reason=str(job.ad["RemoveReason"]))
 
     def _release_resources(self, job: _Job) -> None:
@@ -535,9 +603,14 @@ class LocalPool(Pool):
         job.node = None
 
     def _cleanup_sandbox(self, job: _Job) -> None:
+        """Sandboxes are deleted by a background thread: rmtree is slow and the lock is held here."""
         if job.sandbox is not None and not self.keep_sandboxes:
-            shutil.rmtree(job.sandbox, ignore_errors=True)
+            self._trash.put(job.sandbox)
         job.sandbox = None
+
+    def _empty_trash(self) -> None:
+        while (path := self._trash.get()) is not None:
+            shutil.rmtree(path, ignore_errors=True)
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -551,16 +624,17 @@ class LocalPool(Pool):
             wanted.add((int(cluster), int(proc)))
         return [self._queue[k] for k in wanted if k in self._queue]
 
+    def _log(self, job: _Job):
+        """The job's event-log writer; a job that names no log gets events nobody reads."""
+        path = self._log_path(job)
+        return self._logs.get(path) if path else _NO_LOG
+
     def _log_path(self, job: _Job) -> str | None:
         path = job.ad.get("UserLog")
         if not path:
             return None
         return path if os.path.isabs(path) else os.path.join(job.ad.get("Iwd", ""), path)
 
-    def _event_log(self, job: _Job, kind: str, now: float) -> None:
-        writer = self._logs.get(self._log_path(job))
-        if kind == "submit":
-            writer.submit(job.cluster, job.proc, now)
 
     def _next_cluster_id(self) -> int:
         """Cluster ids are unique across every process sharing this state directory."""
@@ -576,6 +650,16 @@ class LocalPool(Pool):
         return cluster
 
 
+class _NoLog:
+    """Stands in for an event-log writer for jobs without ``log =``: every event method does nothing."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
+
+
+_NO_LOG = _NoLog()
+
+
 def _project(ad: classad2.ClassAd, projection: Sequence[str]) -> classad2.ClassAd:
     """A copy (callers must not see later changes), restricted to ``projection`` when given."""
     out = classad2.ClassAd()
@@ -583,6 +667,16 @@ def _project(ad: classad2.ClassAd, projection: Sequence[str]) -> classad2.ClassA
         if attr in ad:
             out[attr] = ad.lookup(attr)
     return out
+
+
+def _listing(directory: Path) -> dict[str, tuple[float, int]]:
+    """Top-level files of a sandbox with (mtime_ns, size): what changed is compared, not clocks."""
+    listing = {}
+    for entry in os.scandir(directory):
+        if entry.is_file(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            listing[entry.name] = (st.st_mtime_ns, st.st_size)
+    return listing
 
 
 def _split_list(value: object) -> list[str]:

@@ -166,6 +166,7 @@ def test_calls_arriving_together_share_a_cluster(executor):
 def test_shutdown_removes_running_jobs_and_leaves_no_processes(tmp_path):
     from condorexec import CondorExecutor
 
+    existing = {p.pid for p in psutil.Process().children(recursive=True)}  # other tests' pools
     executor = CondorExecutor(label="shut", pool="local", nodes=["cpus=2,memory=2000"],
                               state_dir=str(tmp_path / "state"))
     executor.run_dir = str(tmp_path / "run")
@@ -177,12 +178,13 @@ def test_shutdown_removes_running_jobs_and_leaves_no_processes(tmp_path):
                 break
             threading.Event().wait(0.1)
         assert executor.pool.query("JobStatus == 2"), "the job never started"
-        children_before = psutil.Process().children(recursive=True)
-        assert children_before
+        ours = [p for p in psutil.Process().children(recursive=True) if p.pid not in existing]
+        assert ours  # the pool's fork server (and the job, once forked)
     finally:
         executor.shutdown()
     assert "shut down" in str(future.exception(timeout=10)) or "removed" in str(future.exception(timeout=10))
-    assert not [p for p in children_before if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    psutil.wait_procs(ours, timeout=5)
+    assert not [p for p in ours if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     [ad] = list(executor.pool.history(f'CondorexecRun == "{executor.run_token}"'))
     assert ad["JobStatus"] == 3  # removed, recorded in history like condor_rm would
 
