@@ -1,0 +1,129 @@
+"""Printing job ads the way condor_q and condor_history do: columns, -af, -long, -json.
+
+Kept apart from the commands so that q and history (queue ads vs history records, local spool vs
+schedd) share one rendering, and so the column logic is testable on plain ads.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+import classad2
+
+STATUS_LETTER = {1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: ">", 7: "S"}
+STATUS_NAME = {1: "idle", 2: "running", 3: "removed", 4: "completed", 5: "held", 6: "transferring", 7: "suspended"}
+
+#: the attributes the default columns need (the projection sent to a schedd)
+COLUMN_ATTRS = ("ClusterId", "ProcId", "Owner", "QDate", "RemoteWallClockTime", "JobCurrentStartDate", "JobStatus",
+                "JobPrio", "ImageSize", "MemoryUsage", "ResidentSetSize", "Cmd", "Args", "Arguments",
+                "RequestCpus", "RequestMemory", "RequestDisk", "CompletionDate", "ServerTime",
+                "EnteredCurrentStatus")
+
+
+def _num(ad: classad2.ClassAd, attr: str, default: float = 0.0) -> float:
+    try:
+        v = ad.eval(attr) if attr in ad else default
+    except Exception:  # an expression that does not evaluate here
+        return default
+    if isinstance(v, bool | classad2.Value) or not isinstance(v, int | float):
+        return default  # classad2.Value (undefined, error) is an int subclass: test it first
+    return float(v)
+
+
+def _duration(seconds: float) -> str:
+    s = max(int(seconds), 0)
+    return f"{s // 86400}+{s % 86400 // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _date(epoch: float) -> str:
+    return time.strftime("%m/%d %H:%M", time.localtime(epoch)) if epoch > 0 else "??/?? ??:??"
+
+
+def run_time(ad: classad2.ClassAd, now: float) -> float:
+    total = _num(ad, "RemoteWallClockTime")
+    if ad.get("JobStatus") == 2 and "JobCurrentStartDate" in ad:
+        total += now - _num(ad, "JobCurrentStartDate", now)
+    return total
+
+
+def command_line(ad: classad2.ClassAd) -> str:
+    cmd = str(ad.get("Cmd", "")).rsplit("/", 1)[-1]
+    args = ad.get("Arguments") or ad.get("Args") or ""
+    return f"{cmd} {args}".strip()
+
+
+def _size_mb(ad: classad2.ClassAd) -> float:
+    return _num(ad, "MemoryUsage", _num(ad, "ImageSize") / 1024)
+
+
+def table(ads: Sequence[classad2.ClassAd], *, history: bool, now: float | None = None) -> str:
+    """condor_q -nobatch / condor_history columns, plus the requests (cpus, MB, MB)."""
+    now = time.time() if now is None else now
+    if history:
+        head = ["ID", "OWNER", "SUBMITTED", "RUN_TIME", "ST", "COMPLETED", "CPUS", "MEMORY", "DISK", "CMD"]
+    else:
+        head = ["ID", "OWNER", "SUBMITTED", "RUN_TIME", "ST", "PRI", "SIZE", "CPUS", "MEMORY", "DISK", "CMD"]
+    rows = []
+    for ad in ads:
+        status = int(_num(ad, "JobStatus"))
+        row = [f"{ad.get('ClusterId', '?')}.{ad.get('ProcId', '?')}", str(ad.get("Owner", "?")),
+               _date(_num(ad, "QDate")), _duration(run_time(ad, now)), STATUS_LETTER.get(status, "?")]
+        if history:
+            done = _num(ad, "CompletionDate") or _num(ad, "EnteredCurrentStatus")
+            row.append(_date(done))
+        else:
+            row += [str(int(_num(ad, "JobPrio"))), f"{_size_mb(ad):.1f}"]
+        row += [f"{_num(ad, 'RequestCpus', 1):g}", f"{_num(ad, 'RequestMemory'):.0f}",
+                f"{_num(ad, 'RequestDisk') / 1024:.0f}", command_line(ad)]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
+
+    def line(cells: list[str]) -> str:
+        left = {1, 2, 4}
+        padded = (c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells[:-1], widths,
+                                                                                          strict=True)))
+        return " ".join(padded) + " " + cells[-1]
+
+    return "\n".join([line(head), *(line(r) for r in rows)]) + "\n"
+
+
+def summary(ads: Sequence[classad2.ClassAd]) -> str:
+    """condor_q's closing line: ``Total for query: N jobs; 0 completed, 0 removed, ...``."""
+    counts = {name: 0 for name in ("completed", "removed", "idle", "running", "held", "suspended")}
+    for ad in ads:
+        name = STATUS_NAME.get(int(_num(ad, "JobStatus")))
+        if name in counts:
+            counts[name] += 1
+    return f"Total for query: {len(ads)} jobs; " + ", ".join(f"{v} {k}" for k, v in counts.items()) + "\n"
+
+
+def autoformat(ads: Sequence[classad2.ClassAd], attrs: Sequence[str]) -> str:
+    """``-af a b c``: one line per ad, the values space-separated, strings unquoted."""
+    lines = []
+    for ad in ads:
+        cells = []
+        for attr in attrs:
+            try:
+                value = ad.eval(attr) if attr in ad else classad2.ExprTree(attr).eval(ad)
+            except Exception:
+                value = None
+            if isinstance(value, classad2.Value):  # undefined/error: an int subclass, test it first
+                cells.append(value.name.lower())
+            elif isinstance(value, bool):
+                cells.append("true" if value else "false")
+            elif isinstance(value, str | int | float):
+                cells.append(str(value))
+            else:
+                cells.append("undefined")
+        lines.append(" ".join(cells))
+    return "".join(line + "\n" for line in lines)
+
+
+def long_form(ads: Sequence[classad2.ClassAd]) -> str:
+    return "".join(ad.printOld() + "\n" for ad in ads)
+
+
+def json_form(ads: Sequence[classad2.ClassAd]) -> str:
+    return json.dumps([json.loads(ad.printJson()) for ad in ads], indent=2) + "\n"

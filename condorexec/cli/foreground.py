@@ -1,0 +1,99 @@
+"""Running a cluster on the embedded local pool in the foreground of ``condorexec submit``.
+
+The local pool lives in the submitting process, so ``submit`` stays until its jobs have left the
+queue. Every ``POLL_S`` it publishes the queue for ``condorexec q`` in other terminals, applies
+removal requests from ``condorexec rm``, and updates a progress line on stderr (rewritten in place
+on a terminal, a new line every ``LINE_EVERY_S`` otherwise). Held jobs are reported and not waited
+for: on the local pool nobody else would release them. Ctrl-C removes the cluster's jobs cleanly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import classad2
+import htcondor2
+
+from condorexec.cli import localspool
+from condorexec.pools.base import Pool
+
+POLL_S = 0.5
+LINE_EVERY_S = 5.0
+IDLE, RUNNING, HELD = 1, 2, 5
+
+
+@dataclass
+class RunOutcome:
+    """What happened to the cluster while this process watched it."""
+
+    held: list[classad2.ClassAd] = field(default_factory=list)
+    interrupted: bool = False
+    removed_by_request: list[str] = field(default_factory=list)
+
+
+class Progress:
+    """``3 idle, 2 running, 10 done, 0 held`` on stderr, in place on a tty."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._last_text = ""
+        self._last_line_at = 0.0
+
+    def update(self, text: str, *, final: bool = False) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K" + text + ("\n" if final else ""))
+            self.stream.flush()
+        elif final or (text != self._last_text and time.monotonic() - self._last_line_at >= LINE_EVERY_S):
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            self._last_line_at = time.monotonic()
+        self._last_text = text
+
+
+def _counts(ads: list[classad2.ClassAd], total: int) -> tuple[int, int, int, int]:
+    status = [ad.get("JobStatus") for ad in ads]
+    idle, running, held = status.count(IDLE), status.count(RUNNING), status.count(HELD)
+    return idle, running, total - len(ads), held
+
+
+def run_foreground(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -> RunOutcome:
+    """Watch ``cluster`` (``total`` procs) until no job of it is idle or running."""
+    outcome = RunOutcome()
+    snapshot = localspool.QueueSnapshot(state_dir)
+    progress = Progress(err)
+    seen_requests: set[str] = set()
+    mine = f"ClusterId == {cluster}"
+    try:
+        while True:
+            ads = pool.query("true")
+            snapshot.write(ads)
+            ids = {f"{ad['ClusterId']}.{ad['ProcId']}" for ad in ads}
+            for wanted, _reason in localspool.pending_removals(state_dir, seen_requests):
+                hit = sorted(ids.intersection(wanted))
+                if hit:
+                    pool.act(htcondor2.JobAction.Remove, hit)
+                    outcome.removed_by_request += hit
+            ours = [ad for ad in ads if ad.get("ClusterId") == cluster]
+            idle, running, done, held = _counts(ours, total)
+            progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held")
+            if idle == 0 and running == 0:
+                outcome.held = [ad for ad in ours if ad.get("JobStatus") == HELD]
+                progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held",
+                                final=True)
+                return outcome
+            pool.events_written.wait(POLL_S)
+            pool.events_written.clear()
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        progress.update(f"cluster {cluster}: interrupted, removing its jobs", final=True)
+        pool.act(htcondor2.JobAction.Remove, mine)
+        deadline = time.monotonic() + 10
+        while pool.query(mine, ["ProcId"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return outcome
+    finally:
+        snapshot.remove()

@@ -1,0 +1,48 @@
+"""Job selections as condor_q/condor_history/condor_rm take them: ids, clusters, owners, -constraint."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import classad2
+
+from condorexec.cli.options import CondorArgumentParser, UsageError
+
+
+def check_expr(text: str, what: str = "-constraint") -> str:
+    try:
+        classad2.ExprTree(text)
+    except Exception as exc:
+        raise UsageError(f"{what} {text!r} is not a ClassAd expression ({exc})", "") from exc
+    return text
+
+
+def constraint_for(selectors: Sequence[str], constraint: str | None) -> str:
+    """One ClassAd constraint: (any of the selectors) && (the -constraint)."""
+    alternatives = []
+    for sel in selectors:
+        if re.fullmatch(r"\d+\.\d+", sel):
+            cluster, proc = sel.split(".")
+            alternatives.append(f"(ClusterId == {int(cluster)} && ProcId == {int(proc)})")
+        elif re.fullmatch(r"\d+", sel):
+            alternatives.append(f"ClusterId == {int(sel)}")
+        elif re.fullmatch(r"[A-Za-z_][\w.@-]*", sel):
+            alternatives.append(f'Owner == "{sel}"')
+        else:
+            raise UsageError(f"{sel!r} is not a job id (C.P), a cluster id or an owner name", "")
+    parts = []
+    if alternatives:
+        parts.append("(" + " || ".join(alternatives) + ")")
+    if constraint:
+        parts.append(f"({check_expr(constraint)})")
+    return " && ".join(parts) or "true"
+
+
+def add_output_options(p: CondorArgumentParser) -> None:
+    p.add_argument("selectors", nargs="*", metavar="cluster|cluster.proc|owner", help="which jobs")
+    p.add_option("constraint", metavar="EXPR", help="only jobs for which EXPR is true")
+    p.add_option("af", "-autoformat", "--autoformat", nargs="+", metavar="ATTR",
+                 help="print these attributes' values, one line per job")
+    p.add_option("long", "-l", action="store_true", help="print whole job ads")
+    p.add_option("json", action="store_true", help="print job ads as a JSON array")

@@ -1,0 +1,213 @@
+"""``condorexec submit``: condor_submit's command line, on HTCondor or on the embedded local pool.
+
+On HTCondor it does what condor_submit does: queue the cluster and return. On the local pool the
+pool lives in this process, so it runs the jobs in the foreground until they have all left the
+queue (see :mod:`condorexec.cli.foreground`). The description is always expanded offline first
+(``submitdesc``): that is the ``-dry-run`` output, the ``-maxjobs`` count, and the check that the
+local pool can honour it, all before anything is queued.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import sys
+import time
+from typing import TextIO
+
+import classad2
+import htcondor2
+
+from condorexec.cli import foreground, learned, localspool
+from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options, backend, state_dir
+from condorexec.cli.submitfile import STDIN_NAME, assemble, local_pool_problems, locate, read_description
+from condorexec.pools.base import Pool
+from condorexec.pools.select import choose_pool
+from condorexec.submitdesc import SubmitDescriptionError, dry_run_text, expand_jobs, job_ad_text, parse_description
+
+DRY_RUN_CLUSTER = 1
+
+
+def parser() -> CondorArgumentParser:
+    p = CondorArgumentParser("condorexec submit", "Submit jobs like condor_submit (see docs/from-condor_submit.md).")
+    p.add_argument("args", nargs="*", metavar="[var=value ...] [submit-file]",
+                   help="a submit file ('-' or none: stdin) and var=value macro definitions")
+    p.add_option("file", metavar="FILE", help="the submit file (instead of a positional one)")
+    p.add_option("append", "-a", action="append", default=[], metavar="COMMAND",
+                 help="a submit command placed just before the queue statement (repeatable)")
+    p.add_option("batch-name", dest="batch_name", metavar="NAME", help="JobBatchName of the jobs")
+    p.add_option("dry-run", dest="dry_run", metavar="FILE",
+                 help="write the job ads to FILE ('-': stdout); queue nothing")
+    p.add_option("terse", action="store_true", help="print only the job id range, C.P - C.P")
+    p.add_option("verbose", action="store_true", help="print each job's ad")
+    p.add_option("maxjobs", type=int, metavar="N", help="refuse to submit more than N jobs")
+    p.add_option("single-cluster", dest="single_cluster", action="store_true",
+                 help="accepted for compatibility: condorexec always submits one cluster")
+    p.add_option("debug", action="store_true", help="debug logging to stderr")
+    add_pool_options(p)
+    p.add_option("local-node", dest="local_nodes", action="append", default=[], metavar="SPEC",
+                 help="local pool: emulate a node 'cpus=N,memory=MB[,disk=MB][,gpus=N][,name=X]' (repeatable)")
+    p.add_option("label-store", dest="label_store", metavar="PATH", help="autolabel's SQLite store")
+    p.epilog = "-queue QUEUE-ARGS must come last: everything after it is the queue statement."
+    return p
+
+
+def _split_queue(argv: list[str]) -> tuple[list[str], str | None]:
+    for i, arg in enumerate(argv):
+        if arg in ("-queue", "--queue"):
+            rest = " ".join(argv[i + 1:]).strip()
+            if not rest:
+                raise UsageError("-queue needs queue arguments (e.g. -queue 3)", parser().format_usage())
+            return argv[:i], rest
+    return argv, None
+
+
+def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    argv, queue_args = _split_queue(list(argv))
+    args = parser().parse_args(argv)
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, stream=err)
+    variables: dict[str, str] = {}
+    files: list[str] = []
+    for a in args.args:
+        name, eq, value = a.partition("=")
+        if eq and name.strip() and not os.path.exists(a):
+            variables[name.strip()] = value.strip()
+        else:
+            files.append(a)
+    if args.file:
+        files.append(args.file)
+    if len(files) > 1:
+        raise UsageError(f"only one submit file may be given, got {' '.join(files)}", parser().format_usage())
+    path = files[0] if files else None
+    text, name = read_description(path)
+    try:
+        text = assemble(text, name, args.append, queue_args)
+        description = parse_description(text, file=name, variables=variables)
+        if args.batch_name:
+            description["batch_name"] = args.batch_name
+        ads = _expand(description, name)
+    except SubmitDescriptionError as exc:
+        raise locate(exc, text, name) from exc
+    if args.maxjobs is not None and len(ads) > args.maxjobs:
+        print(f"ERROR: Number of submitted jobs would exceed -maxjobs ({args.maxjobs}): {len(ads)} jobs",
+              file=err)
+        return 1
+    if args.dry_run:
+        return _dry_run(args, ads, name, out)
+    return _submit(args, description, len(ads), name, out, err)
+
+
+def _expand(description: htcondor2.Submit, name: str, cluster: int = DRY_RUN_CLUSTER) -> list[classad2.ClassAd]:
+    ads = expand_jobs(description, cluster_id=cluster, submit_dir=os.getcwd(), owner=getpass.getuser(),
+                      qdate=int(time.time()))
+    if name != STDIN_NAME:
+        for ad in ads:
+            ad["JobSubmitFile"] = name
+    return ads
+
+
+def _dry_run(args, ads: list[classad2.ClassAd], name: str, out: TextIO) -> int:
+    text = dry_run_text(ads)
+    if not args.terse:
+        out.write("Dry-Run job(s)" + "." * len(ads) + "\n")
+    if args.dry_run == "-":
+        out.write(text)
+    else:
+        with open(args.dry_run, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    if args.terse:
+        out.write(_range(DRY_RUN_CLUSTER, 0, len(ads)) + "\n")
+    else:
+        out.write(f"{len(ads)} job(s) dry-run to cluster {DRY_RUN_CLUSTER}.\n")
+    return 0
+
+
+def _range(cluster: int, first: int, count: int) -> str:
+    return f"{cluster}.{first} - {cluster}.{first + max(count, 1) - 1}"
+
+
+def _make_pool(args) -> tuple[Pool, str]:
+    kind = backend(args)
+    if kind == "condor":
+        return choose_pool("condor", schedd=args.name, collector=args.pool)
+    return choose_pool(kind, state_dir=str(state_dir(args.state_dir)), nodes=args.local_nodes or None)
+
+
+def _submit(args, description: htcondor2.Submit, nprocs: int, name: str, out: TextIO, err: TextIO) -> int:
+    pool, reason = _make_pool(args)
+    logging.getLogger(__name__).debug("pool: %s", reason)
+    store = None
+    try:
+        category = learned.category_of(description)
+        if category is not None:
+            store = learned.open_store(args.label_store)
+            learned.learn(pool, store)  # whatever finished since the last run
+            learned.apply_label(description, category, store, pool, err)
+        if pool.kind == "local":
+            errors, warnings = local_pool_problems(description, _expand(description, name), pool.describe_machines())
+            for w in warnings:
+                print(f"WARNING: {name}: {w}", file=err)
+            if errors:
+                for e in errors:
+                    print(f"ERROR: {name}: {e}", file=err)
+                return 1
+            _ensure_log(description, state_dir(args.state_dir))
+            result = pool.submit(description, submit_dir=os.getcwd())
+        else:
+            result = pool.submit(description)
+        _report_submit(args, pool, result, out)
+        if pool.kind != "local":
+            return 0
+        status = _run_locally(pool, result, state_dir(args.state_dir), err)
+        if store is not None:
+            learned.learn(pool, store)
+        return status
+    finally:
+        pool.close()
+        if store is not None:
+            store.close()
+
+
+def _ensure_log(description: htcondor2.Submit, where) -> None:
+    """The local pool writes every job's events to its ``log``; a description without one gets a
+    private log in the spool (LocalPool cannot run a job without a log file)."""
+    if "log" not in {k.lower() for k in description.keys()}:
+        logs = localspool.spool_dir(where) / "logs"
+        logs.mkdir(exist_ok=True)
+        description["log"] = str(logs / f"submit.{os.getpid()}.{time.time_ns()}.log")
+
+
+def _report_submit(args, pool: Pool, result, out: TextIO) -> None:
+    if args.terse:
+        out.write(_range(result.cluster, result.first_proc, result.num_procs) + "\n")
+    else:
+        out.write("Submitting job(s)" + "." * result.num_procs + "\n")
+        if args.verbose:
+            for ad in pool.query(f"ClusterId == {result.cluster}"):
+                out.write(f"** Proc {ad['ClusterId']}.{ad['ProcId']}:\n{job_ad_text(ad)}\n")
+        out.write(f"{result.num_procs} job(s) submitted to cluster {result.cluster}.\n")
+    out.flush()
+
+
+def _run_locally(pool: Pool, result, where, err: TextIO) -> int:
+    outcome = foreground.run_foreground(pool, result.cluster, result.num_procs, where, err)
+    status = 0
+    for ad in outcome.held:
+        print(f"HELD: job {ad['ClusterId']}.{ad['ProcId']} (HoldReasonCode {ad.get('HoldReasonCode')}, "
+              f"HoldReasonSubCode {ad.get('HoldReasonSubCode')}): {ad.get('HoldReason')}", file=err)
+        status = 1
+    if outcome.removed_by_request:
+        print(f"removed by condorexec rm: {' '.join(outcome.removed_by_request)}", file=err)
+        status = 1
+    if outcome.interrupted:
+        print(f"interrupted: the jobs of cluster {result.cluster} were removed", file=err)
+        return 130
+    bad = [f"{ad['ClusterId']}.{ad['ProcId']}={ad.get('ExitCode')}" for ad in
+           pool.history(f"ClusterId == {result.cluster} && JobStatus == 4 && ExitCode =!= 0",
+                        ["ClusterId", "ProcId", "ExitCode"])]
+    if bad:
+        print(f"note: {len(bad)} job(s) exited with a non-zero status: {' '.join(sorted(bad))}", file=err)
+    localspool.clean_stale(where)
+    return status

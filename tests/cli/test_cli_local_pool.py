@@ -1,0 +1,192 @@
+"""``condorexec submit`` and its companions end to end on the embedded local pool: real jobs, real
+files, a second process looking at the spool. Each test has its own state directory."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import classad2
+import htcondor2
+import pytest
+
+from condorexec.cli import main
+
+CONSOLE = Path(sys.executable).with_name("condorexec")
+PY = sys.executable
+NODE = ["--local-node", "cpus=2,memory=2000,disk=5000"]
+
+
+def local(tmp_path: Path) -> list[str]:
+    return ["--backend", "local", "--state-dir", str(tmp_path / "state")]
+
+
+def submit(tmp_path: Path, sub: str, capsys, *extra: str) -> tuple[int, str, str]:
+    (tmp_path / "job.sub").write_text(sub)
+    status = main(["submit", *local(tmp_path), *NODE, *extra, "job.sub"])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def history(tmp_path: Path, capsys, *args: str) -> list[classad2.ClassAd]:
+    assert main(["history", *local(tmp_path), "-long", *args]) == 0
+    return list(classad2.parseAds(capsys.readouterr().out, classad2.ParserType.Old))
+
+
+def test_queue_n_with_process_in_arguments_and_output_names(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, out, err = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'echo result $(Process) of $(Cluster) > out.$(Process); echo stdout $(Process)'"
+output = o.$(Process)
+error = e.$(Process)
+transfer_output_files = out.$(Process)
+log = run.log
+environment = "GREETING=hi"
+queue 3
+""", capsys)
+    assert status == 0, err
+    cluster = int(out.split("cluster ")[1].rstrip(".\n"))
+    assert out == f"Submitting job(s)...\n3 job(s) submitted to cluster {cluster}.\n"
+    for p in range(3):
+        assert (tmp_path / f"out.{p}").read_text() == f"result {p} of {cluster}\n"
+        assert (tmp_path / f"o.{p}").read_text() == f"stdout {p}\n"
+    assert "0 idle, 0 running, 3 done, 0 held" in err
+    # the log is HTCondor's format: condorexec wait (like condor_wait) reads it
+    assert main(["wait", "run.log"]) == 0
+    assert capsys.readouterr().out == "All jobs done.\n"
+    assert main(["wait", "-wait", "1", "run.log", f"{cluster + 5}"]) == 1
+    assert capsys.readouterr().out == "Time expired.\n"
+    records = history(tmp_path, capsys, str(cluster))
+    assert sorted(r["ProcId"] for r in records) == [0, 1, 2]
+    assert all(r["JobStatus"] == 4 and r["ExitCode"] == 0 for r in records)
+
+
+def test_initialdir_per_item_and_transfer_input_files_with_terse(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "in.txt").write_text(f"input of {d}\n")
+    status, out, err = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'cat in.txt > copy.txt; echo $(dir) >> copy.txt; test ! -e ../in.txt'"
+initialdir = $(dir)
+transfer_input_files = in.txt
+transfer_output_files = copy.txt
+should_transfer_files = YES
+request_memory = 1G
+request_disk = 10MB
+queue dir in (a b)
+""", capsys, "-terse")
+    assert status == 0, err
+    cluster = int(out.split(".")[0])
+    assert out == f"{cluster}.0 - {cluster}.1\n"
+    for d in ("a", "b"):
+        assert (tmp_path / d / "copy.txt").read_text() == f"input of {d}\n{d}\n"
+    records = history(tmp_path, capsys, str(cluster))
+    assert {r["RequestMemory"] for r in records} == {1024}
+    assert {r["RequestDisk"] for r in records} == {10240}
+
+
+def test_a_job_over_its_memory_request_is_held_and_reported(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, out, err = submit(tmp_path, f"""
+executable = {PY}
+arguments = "-c 'import time; x = bytearray(300 * 2**20); time.sleep(5)'"
+request_memory = 50MB
+queue
+""", capsys)
+    cluster = int(out.split("cluster ")[1].rstrip(".\n"))
+    assert status == 1
+    assert f"HELD: job {cluster}.0 (HoldReasonCode 34, HoldReasonSubCode 102): " in err
+    assert "over memory limit of 50 megabytes" in err
+    (record,) = history(tmp_path, capsys, f"{cluster}.0")
+    assert record["HoldReasonCode"] == 34 and record["JobStatus"] == 3  # held, then removed at exit
+
+
+@pytest.mark.skipif(not CONSOLE.exists(), reason="console script not installed")
+def test_q_history_and_rm_from_another_process(tmp_path: Path, capsys) -> None:
+    (tmp_path / "job.sub").write_text("executable = /bin/sleep\narguments = 30\nqueue 2\n")
+    proc = subprocess.Popen([str(CONSOLE), "submit", *local(tmp_path), *NODE, "job.sub"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            assert main(["q", *local(tmp_path), "-af", "ClusterId", "ProcId", "JobStatus"]) == 0
+            lines = capsys.readouterr().out.splitlines()
+            if len(lines) == 2 and all(ln.endswith(" 2") for ln in lines):
+                break
+            time.sleep(0.2)
+        assert len(lines) == 2 and all(ln.endswith(" 2") for ln in lines), lines
+        cluster = lines[0].split()[0]
+        assert main(["q", *local(tmp_path)]) == 0
+        table = capsys.readouterr().out
+        assert f"{cluster}.1 " in table and " R " in table and "sleep 30" in table
+        assert "Total for query: 2 jobs; 0 completed, 0 removed, 0 idle, 2 running" in table
+        assert main(["rm", *local(tmp_path), f"{cluster}.0"]) == 0
+        assert capsys.readouterr().out == f"Job(s) {cluster}.0 marked for removal.\n"
+        assert main(["rm", *local(tmp_path), "-constraint", "ProcId == 1"]) == 0
+        capsys.readouterr()
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    assert f"removed by condorexec rm: {cluster}.0" in err and f"{cluster}.1" in err
+    records = history(tmp_path, capsys, cluster)
+    assert {r["ProcId"]: r["JobStatus"] for r in records} == {0: 3, 1: 3}
+    assert main(["q", *local(tmp_path), "-json"]) == 0
+    assert capsys.readouterr().out == "[]\n"  # the queue file went away with the process
+    assert main(["rm", *local(tmp_path), cluster]) == 1
+
+
+@pytest.mark.skipif(not CONSOLE.exists(), reason="console script not installed")
+def test_ctrl_c_removes_the_jobs(tmp_path: Path, capsys) -> None:
+    (tmp_path / "job.sub").write_text("executable = /bin/sleep\narguments = 30\nlog = l.log\nqueue\n")
+    proc = subprocess.Popen([str(CONSOLE), "submit", *local(tmp_path), *NODE, "job.sub"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "Job executing" not in _read(tmp_path / "l.log"):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "were removed" in err
+    events = [e.type for e in htcondor2.JobEventLog(str(tmp_path / "l.log")).events(0)]
+    assert events[-1] == htcondor2.JobEventType.JOB_ABORTED
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def test_a_category_learns_and_the_next_submit_gets_the_learned_request(tmp_path: Path, monkeypatch,
+                                                                        capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = ["--label-store", str(tmp_path / "labels.sqlite")]
+    sub = f"""
+executable = {PY}
+arguments = "-c 'import time; x = bytearray(60 * 2**20); time.sleep(0.6)'"
++CondorexecCategory = "alloc60"
+queue
+"""
+    status, out1, err = submit(tmp_path, sub, capsys, *store)
+    assert status == 0, err
+    assert "category 'alloc60' (still learning: maximum): request_cpus = 2, request_memory = 2000MB" in err
+    status, out2, err = submit(tmp_path, sub, capsys, *store)
+    assert status == 0, err
+    assert "category 'alloc60' (learned): request_cpus = 1, request_memory = 250MB, request_disk = 250MB" in err
+    first, second = (int(o.split("cluster ")[1].rstrip(".\n")) for o in (out1, out2))
+    assert history(tmp_path, capsys, str(first))[0]["RequestMemory"] == 2000
+    (record,) = history(tmp_path, capsys, str(second))
+    assert record["RequestMemory"] == 250 and record["MemoryUsage"] >= 60
+    assert main(["labels", *store, *NODE, "--plot", str(tmp_path / "labels.png")]) == 0
+    table = capsys.readouterr().out
+    row = next(ln for ln in table.splitlines() if ln.startswith("alloc60"))
+    assert row.split()[1:4] == ["2", "2", "steady"]
+    assert (tmp_path / "labels.png").read_bytes().startswith(b"\x89PNG")
