@@ -75,6 +75,7 @@ class _Task:
     size: Size
     wrapper: _Wrapper
     job_id: str | None = None
+    probe: bool = False  # sent while its category was still learning (see CondorExecutor._held_back)
     retries: int = 0
     history: list[str] = field(default_factory=list)
 
@@ -175,6 +176,8 @@ class CondorExecutor(ParslExecutor):
         self._machines: tuple[float, Machine] | None = None
         self.poller = None
         self.stats = {"clusters": 0, "jobs": 0, "retries": 0}
+        self._probes: dict[str, int] = {}
+        self._probe_limit = 1
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -195,6 +198,8 @@ class CondorExecutor(ParslExecutor):
         log.info("condorexec %s: %s", self.label, self.pool_reason)
         self.fast_launch = self.pool.kind == "local" and not self.pack and self.worker_python == sys.executable
         self.sizer = self._make_sizer()
+        # one learning probe per machine at a time, like Work Queue giving each a whole worker
+        self._probe_limit = max(1, min(len(self.pool.describe_machines()), 8))
         self.log_path = self.work_dir / "jobs.log"
         self.tracker = EventLogTracker(self.log_path, self, self.pool.events_written,
                                        poll_interval=0.05 if self.pool.kind == "local" else 1.0)
@@ -256,14 +261,13 @@ class CondorExecutor(ParslExecutor):
         app = render.safe_app_name(getattr(app_func, "__qualname__", None) or getattr(app_func, "__name__", "app"))
         category = self._category_for(app_func, spec)
         kwargs, plan = plan_files(kwargs)
-        size = self.sizer.initial(category, spec)
-        self._check_fits(size)
+        self._check_fits(self.sizer.initial(category, spec))
         task_id = next(self._ids)
         task_dir = self.work_dir / "tasks" / str(task_id)
         task_dir.mkdir(parents=True, exist_ok=True)
         write_payload(task_dir, [Call(task_id, func, args, kwargs)])
-        task = _Task(task_id, Future(), func, args, kwargs, spec, category, app, task_dir, plan, size,
-                     self._wrapper_for(func))
+        task = _Task(task_id, Future(), func, args, kwargs, spec, category, app, task_dir, plan,
+                     Size(0, 0, 0), self._wrapper_for(func))
         with self._lock:
             self._outstanding[task_id] = task
             self._pending.append(task)
@@ -316,18 +320,57 @@ class CondorExecutor(ParslExecutor):
     def _batch_loop(self) -> None:
         while True:
             with self._lock:
-                while not self._pending and not self._stopping:
+                while not self._ready_to_send() and not self._stopping:
                     self._pending_ready.wait(timeout=1.0)
                 if self._stopping:
                     return
             time.sleep(self.batch_window)  # let a burst of calls gather into one cluster
             with self._lock:
-                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+                batch = self._take_batch()
+            for task in batch:  # sized now, not at submit(): a category may have learned meanwhile
+                task.size = self.sizer.initial(task.category, task.spec)
             groups: dict[_Wrapper, list[_Task]] = {}
             for task in batch:
                 groups.setdefault(task.wrapper, []).append(task)
             for wrapper, tasks in groups.items():
                 self._submit_cluster(wrapper, tasks)
+
+    def _held_back(self, task: _Task) -> bool:
+        """While autolabel is still learning a category, only a few of its calls ("probes", sized to the
+        largest machine) go to the pool; the rest wait here and are sized from the label the probes teach.
+        Sizing them all at submit() would send every call of a fresh category at the maximum."""
+        return (self.sizer.learning(task.category, task.spec)
+                and self._probes.get(task.category, 0) >= self._probe_limit)
+
+    def _ready_to_send(self) -> bool:
+        return any(not self._held_back(t) for t in self._pending)
+
+    def _take_batch(self) -> list[_Task]:
+        batch, waiting = [], []
+        for task in self._pending:
+            if len(batch) >= self.max_batch or self._held_back(task):
+                waiting.append(task)
+                continue
+            if self.sizer.learning(task.category, task.spec):
+                task.probe = True
+                self._probes[task.category] = self._probes.get(task.category, 0) + 1
+            batch.append(task)
+        self._pending = waiting
+        return batch
+
+    def _probe_done(self, task: _Task) -> None:
+        """A probe ended: learn from it now (not at the poller's next tick) and let waiting calls go."""
+        if not task.probe:
+            return
+        task.probe = False
+        if self.poller is not None:
+            try:
+                self.poller.poll_once()
+            except Exception as exc:  # noqa: BLE001 - the background poller will catch up
+                log.warning("history poll after a probe failed: %s", exc)
+        with self._lock:
+            self._probes[task.category] -= 1
+            self._pending_ready.notify_all()
 
     def _submit_cluster(self, wrapper: _Wrapper, tasks: list[_Task]) -> None:
         context = {
@@ -470,6 +513,7 @@ class CondorExecutor(ParslExecutor):
             self._outstanding.pop(task.id, None)
             if task.job_id is not None:
                 self._by_job.pop(task.job_id, None)
+        self._probe_done(task)
 
     def _fail(self, task: _Task, exc: BaseException) -> None:
         self._finish(task)

@@ -29,6 +29,9 @@ class FixedSizer:
     def initial(self, category: str, spec: ResourceSpec) -> Size:
         return Size(spec.cores or DEFAULT_CORES, spec.memory or DEFAULT_MEMORY_MB, spec.disk or DEFAULT_DISK_MB)
 
+    def learning(self, category: str, spec: ResourceSpec) -> bool:
+        return False
+
     def retry(self, category: str, spec: ResourceSpec, resource: str, size: Size, used: float | None) -> Size | None:
         return None  # nothing learned to grow: the exhaustion is reported to the caller
 
@@ -54,6 +57,11 @@ class AutoLabelSizer:
             spec.memory if spec.memory is not None else (label.memory or self.maximum.memory),
             spec.disk if spec.disk is not None else (label.disk or self.maximum.disk),
         )
+
+    def learning(self, category: str, spec: ResourceSpec) -> bool:
+        """True while some size the user left out has no label yet (it would be the maximum)."""
+        label = self.store.label(category, self.mode, self.maximum, self.window)
+        return any(getattr(spec, r) is None and getattr(label, r) is None for r in ("cores", "memory", "disk"))
 
     def retry(self, category: str, spec: ResourceSpec, resource: str, size: Size, used: float | None) -> Size | None:
         if getattr(spec, resource) is not None:

@@ -332,13 +332,15 @@ class LocalPool(Pool):
         node.slots_used += 1
         job.node = node
         job.slot_name = f"slot1_{node.slots_used}@{node.spec.name}"
-        job.sandbox = self.state_dir / "execute" / node.spec.name / f"dir_{job.cluster}_{job.proc}_{os.getpid()}"
         now = time.time()
         job.started_at = now
         job.peak_memory_mb = 0
         job.image_sizes_logged.clear()
         ad = job.ad
-        ad["NumJobStarts"] = int(ad.get("NumJobStarts", 0)) + 1
+        ad["NumJobStarts"] = starts = int(ad.get("NumJobStarts", 0)) + 1
+        # unique per start: the previous attempt's sandbox may still be in the cleaner's queue
+        job.sandbox = (self.state_dir / "execute" / node.spec.name /
+                       f"dir_{job.cluster}_{job.proc}_{os.getpid()}_{starts}")
         ad["JobStartDate"] = int(ad.get("JobStartDate", now))
         ad["JobCurrentStartDate"] = int(now)
         ad["RemoteHost"] = job.slot_name
