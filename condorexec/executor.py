@@ -109,8 +109,9 @@ class CondorExecutor(ParslExecutor):
         are submitted as one cluster.
       max_retries: how often a job that outgrew a learned size is retried bigger.
       lease_minutes: a job whose submitter stopped renewing its lease is removed by the pool.
-      preload_modules: local pool only — heavy modules your apps import (e.g. ``["numpy"]``), imported
-        once by the pool's warm interpreter instead of once per job.
+      preload_modules: local pool only — heavy modules your apps import (e.g. ``["numpy"]``, or
+        ``["parsl.app.bash"]`` for many short bash apps), imported once by the pool's warm interpreter
+        instead of once per job. It makes every job's fork (and measured memory) that much bigger.
     """
 
     def __init__(
@@ -150,11 +151,8 @@ class CondorExecutor(ParslExecutor):
         self.pool_choice = pool
         self.pool_options = {"nodes": nodes, "state_dir": state_dir, "schedd": schedd, "collector": collector,
                              "monitor_period": monitor_period}
-        if pool in ("auto", "local"):
-            # Parsl's app wrappers travel by reference: have the local pool's warm interpreter import them
-            # once, not every job (a fresh `import parsl` costs ~0.2 s of CPU per job otherwise)
-            self.pool_options["preload"] = ["parsl.app.errors", "parsl.app.bash", "parsl.data_provider.files",
-                                            *(preload_modules or ())]
+        if pool in ("auto", "local") and preload_modules:
+            self.pool_options["preload"] = list(preload_modules)
         self.worker_python = worker_python or sys.executable
         self.autolabel, self.autocategory, self.category = autolabel, autocategory, category
         self.allocation_mode, self.autolabel_window, self.label_store = (allocation_mode, autolabel_window,
@@ -177,6 +175,8 @@ class CondorExecutor(ParslExecutor):
         self.poller = None
         self.stats = {"clusters": 0, "jobs": 0, "retries": 0}
         self._probes: dict[str, int] = {}
+        # One learning probe per category at a time: a probe asks for the largest machine (as Work Queue
+        # gives a learning task a whole worker), so more of them would only queue behind each other there.
         self._probe_limit = 1
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -198,8 +198,6 @@ class CondorExecutor(ParslExecutor):
         log.info("condorexec %s: %s", self.label, self.pool_reason)
         self.fast_launch = self.pool.kind == "local" and not self.pack and self.worker_python == sys.executable
         self.sizer = self._make_sizer()
-        # one learning probe per machine at a time, like Work Queue giving each a whole worker
-        self._probe_limit = max(1, min(len(self.pool.describe_machines()), 8))
         self.log_path = self.work_dir / "jobs.log"
         self.tracker = EventLogTracker(self.log_path, self, self.pool.events_written,
                                        poll_interval=0.05 if self.pool.kind == "local" else 1.0)
@@ -265,7 +263,7 @@ class CondorExecutor(ParslExecutor):
         task_id = next(self._ids)
         task_dir = self.work_dir / "tasks" / str(task_id)
         task_dir.mkdir(parents=True, exist_ok=True)
-        write_payload(task_dir, [Call(task_id, func, args, kwargs)])
+        write_payload(task_dir, [Call(task_id, strip_parsl_error_wrapper(func), args, kwargs)])
         task = _Task(task_id, Future(), func, args, kwargs, spec, category, app, task_dir, plan,
                      Size(0, 0, 0), self._wrapper_for(func))
         with self._lock:
@@ -523,6 +521,21 @@ class CondorExecutor(ParslExecutor):
     def outstanding(self) -> int:
         with self._lock:
             return len(self._outstanding)
+
+
+def strip_parsl_error_wrapper(func: Any) -> Any:
+    """Send what Parsl's ``wrap_error`` wraps, not the wrapper.
+
+    The wrapper only turns an exception into a ``RemoteExceptionWrapper`` return value; the runner
+    already sends exceptions back (with the node's traceback) and the DFK treats a raised exception
+    the same way. Without it a python app's job never imports Parsl on the node, which costs ~0.2 s
+    of CPU per job — or a Parsl-sized warm interpreter on the local pool."""
+    from parsl.app.errors import wrap_error
+
+    # functools.wraps copies the app's name and module onto the wrapper: recognise it by its code
+    if getattr(func, "__code__", None) is wrap_error(len).__code__ and callable(getattr(func, "__wrapped__", None)):
+        return func.__wrapped__
+    return func
 
 
 def user_function(func: Any) -> Any:

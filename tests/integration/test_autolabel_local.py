@@ -83,5 +83,5 @@ def test_calls_of_a_learning_category_wait_for_the_probe(executor):
     futures = [executor.submit(_hog, {}, 50) for _ in range(5)]
     assert [f.result(timeout=90) for f in futures] == [50] * 5
     memory = sorted(ad["RequestMemory"] for ad in _requests(executor).values())
-    assert memory[-1] == 2000 and memory.count(2000) == 1  # one probe per machine (one machine here)
+    assert memory[-1] == 2000 and memory.count(2000) == 1  # one probe per category
     assert all(m <= 250 for m in memory[:-1])  # ~70 MB used: the first 250 MB bucket

@@ -193,3 +193,15 @@ def _sleep_forever():
     import time
 
     time.sleep(600)
+
+
+@python_app
+def parsl_loaded(parsl_resource_specification={"memory": 100, "disk": 10}):  # noqa: B006
+    import sys
+
+    return "parsl" in sys.modules
+
+
+def test_python_apps_do_not_import_parsl_on_the_node(executor):
+    # Parsl's wrap_error is stripped before pickling: the job needs only the app, not Parsl
+    assert parsl_loaded().result(timeout=60) is False
