@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 RUNNER_PATH = Path(__file__).with_name("runner.py")
 
+#: JobPrio of an autolabel probe (a call sized to the largest machine while its category learns): it
+#: goes ahead of the run's other jobs, and on the local pool reserves the node it waits for.
+PROBE_PRIORITY = 10
+
 #: (HoldReasonCode, HoldReasonSubCode) pairs that mean "the job outgrew its request".
 MEMORY_HOLDS = {(34, 102), (34, 0), (21, 102)}
 DISK_HOLDS = {(34, 104), (21, 104)}
@@ -84,7 +88,8 @@ class _Task:
         values = {
             "task_dir": str(self.task_dir), "task_id": str(self.id), "app": self.app, "category": self.category,
             "cpus": str(self.size.cores), "memory_mb": str(self.size.memory), "disk_mb": str(self.size.disk),
-            "gpus": str(spec.gpus or 0), "priority": str(spec.priority or 0),
+            "gpus": str(spec.gpus or 0),
+            "priority": str(spec.priority if spec.priority is not None else (PROBE_PRIORITY if self.probe else 0)),
             # HTCondor reads allowed_job_duration = 0 as "zero seconds" and holds the job (46) at once
             "max_seconds": str(spec.running_time_min * 60) if spec.running_time_min else "undefined",
             "inputs": self.plan.input_item(), "outputs": self.plan.output_item(),

@@ -313,15 +313,30 @@ class LocalPool(Pool):
         idle = [j for j in self._queue.values() if j.status == IDLE and not j.removing]
         idle.sort(key=lambda j: (-j.priority, j.cluster, j.proc))
         claimed = []
+        reserved: dict[str, int] = {}  # node name -> priority of the waiting job that reserved it
         for job in idle:
             if not any(n.free_cpus > 0 for n in self._nodes):
                 break
             request = job.request()
-            node = next((n for n in self._nodes if n.fits(*request)), None)
+            usable = [n for n in self._nodes if reserved.get(n.spec.name, job.priority) <= job.priority]
+            node = next((n for n in usable if n.fits(*request)), None)
             if node is not None:
                 self._claim(job, node, request)
                 claimed.append(job)
+            elif (target := self._node_to_drain(request, usable)) is not None:
+                # Smaller jobs of the same priority may pass a waiting big one, but lower-priority ones
+                # may not take the node it waits for: otherwise a whole-node job (an autolabel probe)
+                # would starve behind a stream of small ones. HTCondor's defrag daemon plays this part.
+                reserved.setdefault(target.spec.name, job.priority)
         return claimed
+
+    @staticmethod
+    def _node_to_drain(request: tuple[int, int, int, int], nodes: list[_Node]) -> _Node | None:
+        """The node a waiting job would fit once empty (the biggest such node)."""
+        cpus, memory_mb, disk_mb, gpus = request
+        fitting = [n for n in nodes if cpus <= n.spec.cpus and memory_mb <= n.spec.memory_mb
+                   and disk_mb <= n.spec.disk_mb and gpus <= n.spec.gpus]
+        return max(fitting, key=lambda n: (n.spec.memory_mb, n.spec.cpus), default=None)
 
     def _claim(self, job: _Job, node: _Node, request: tuple[int, int, int, int]) -> None:
         cpus, memory_mb, disk_mb, gpus = request

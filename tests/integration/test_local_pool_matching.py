@@ -1,0 +1,46 @@
+"""Matchmaking on the local pool, proven from the event log's order."""
+
+import time
+
+import htcondor2
+import pytest
+
+from condorexec.pools.local import LocalPool
+from condorexec.report import read_log
+
+
+def _description(log, seconds, cpus, priority, count):
+    return htcondor2.Submit(f"""
+executable = /bin/sleep
+arguments = {seconds}
+request_cpus = {cpus}
+request_memory = 100MB
+request_disk = 10MB
+priority = {priority}
+log = {log}
+queue {count}
+""")
+
+
+@pytest.mark.parametrize(("big_priority", "big_first"), [(0, False), (10, True)])
+def test_small_jobs_pass_a_waiting_big_one_unless_it_has_priority(tmp_path, big_priority, big_first):
+    log = tmp_path / "jobs.log"
+    pool = LocalPool(["cpus=2,memory=2000"], state_dir=tmp_path / "state", monitor_period=0.1)
+    try:
+        first = pool.submit(_description(log, 1, 1, 0, 1), submit_dir=tmp_path)   # one core busy for 1 s
+        big = pool.submit(_description(log, 0.2, 2, big_priority, 1), submit_dir=tmp_path)  # needs the node
+        small = pool.submit(_description(log, 0.2, 1, 0, 3), submit_dir=tmp_path)  # fit the free core now
+        wanted = set(first.job_ids() + big.job_ids() + small.job_ids())
+        for _ in range(200):
+            if not pool.query():
+                break
+            time.sleep(0.05)
+        assert not pool.query(), "jobs still queued after 10 s"
+    finally:
+        pool.close()
+    steps, _ = read_log(log)
+    starts = [job for job, delta in steps if delta > 0 and job in wanted]
+    big_id = big.job_ids()[0]
+    small_ids = set(small.job_ids())
+    big_before_small = starts.index(big_id) < min(starts.index(j) for j in small_ids)
+    assert big_before_small is big_first
