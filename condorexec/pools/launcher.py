@@ -141,6 +141,20 @@ class JobExit:
     ended_at: float
 
 
+def _own_peak_rss_kib() -> int:
+    """This process's own peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries that across
+    execve, so the server would inherit the peak of the (possibly huge) process that spawned it and
+    every exec job's smaller peak would then be dropped as "the server's copy"."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _split_entry_point(entry_point: str) -> tuple[str, str]:
     module, sep, attr = entry_point.partition(":") if isinstance(entry_point, str) else ("", "", "")
     if not sep or not module or not attr:
@@ -338,7 +352,7 @@ class _Server:
                 stream.flush()
         err_r, err_w = os.pipe()  # close-on-exec: EOF without data means the child got going
         started_at, started_mono = time.time(), time.monotonic()
-        inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if spec["kind"] == "exec" else 0
+        inherited = _own_peak_rss_kib() if spec["kind"] == "exec" else 0
         try:
             pid = os.fork()
         except OSError as exc:

@@ -410,3 +410,27 @@ def test_on_exit_may_launch_the_next_job(exits, tmp_path):
     with Launcher(on_exit, monitor_period=0.02) as launcher:
         launcher.launch(py("11.start", "write_file", ["0"], tmp_path))
         assert exits.wait("11.4").exit_code == 0
+
+
+def test_exec_job_peak_survives_a_big_spawning_process(tmp_path):
+    """Linux keeps ru_maxrss across execve: a launcher spawned by a big process must not take that
+    process's peak for its own (and then drop every smaller job peak as "inherited")."""
+    script = tmp_path / "big_parent.py"
+    script.write_text(f"""
+import sys, threading
+big = bytearray(400 << 20)
+for i in range(0, len(big), 4096):
+    big[i] = 1
+from condorexec.pools.launcher import Launcher, LaunchRequest
+done, results = threading.Event(), []
+def on_exit(e):
+    results.append(e)
+    done.set()
+with Launcher(on_exit, monitor_period=60) as launcher:
+    launcher.launch(LaunchRequest(job_key="1.0", kind="exec", cwd={str(tmp_path)!r}, env={{"PATH": "/usr/bin:/bin"}},
+                                  argv=[sys.executable, "-c", "b = b'x' * (150 << 20)"]))
+    done.wait(60)
+print(results[0].peak_rss_kib)
+""")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120)
+    assert 150 * 1024 <= int(out.stdout.strip()) < 400 * 1024
