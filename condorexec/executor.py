@@ -80,6 +80,7 @@ class _Task:
     wrapper: _Wrapper
     job_id: str | None = None
     probe: bool = False  # sent while its category was still learning (see CondorExecutor._held_back)
+    probe_machine: Machine | None = None  # the machine a probe is sized to (None: the largest)
     retries: int = 0
     history: list[str] = field(default_factory=list)
 
@@ -92,7 +93,7 @@ class _Task:
             "priority": str(spec.priority if spec.priority is not None else (PROBE_PRIORITY if self.probe else 0)),
             # HTCondor reads allowed_job_duration = 0 as "zero seconds" and holds the job (46) at once
             "max_seconds": str(spec.running_time_min * 60) if spec.running_time_min else "undefined",
-            "inputs": self.plan.input_item(), "outputs": self.plan.output_item(),
+            "inputs": self.plan.input_item(),
         }
         return {k: render.check_item_value(k, values[k.removeprefix("ce_")]) for k in render.ITEM_KEYS}
 
@@ -331,7 +332,7 @@ class CondorExecutor(ParslExecutor):
             with self._lock:
                 batch = self._take_batch()
             for task in batch:  # sized now, not at submit(): a category may have learned meanwhile
-                task.size = self.sizer.initial(task.category, task.spec)
+                task.size = self.sizer.initial(task.category, task.spec, task.probe_machine)
             groups: dict[_Wrapper, list[_Task]] = {}
             for task in batch:
                 groups.setdefault(task.wrapper, []).append(task)
@@ -355,6 +356,12 @@ class CondorExecutor(ParslExecutor):
                 waiting.append(task)
                 continue
             if self.sizer.learning(task.category, task.spec):
+                # Like Work Queue's learning task, which gets whichever whole worker it lands on: probes
+                # of different categories are sized to different machines so they run side by side; one
+                # that a smaller machine cannot hold is retried at the maximum like any exhausted job.
+                machines = self.pool.describe_machines() if self.pool.kind == "local" else []
+                in_flight = sum(self._probes.values())
+                task.probe_machine = machines[in_flight % len(machines)] if machines else None
                 task.probe = True
                 self._probes[task.category] = self._probes.get(task.category, 0) + 1
             batch.append(task)

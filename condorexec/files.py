@@ -33,9 +33,6 @@ class FilePlan:
     def input_item(self) -> str:
         return "".join("," + p for p in self.inputs)
 
-    def output_item(self) -> str:
-        return "".join("," + n for n in self.outputs)
-
     def deliver(self, task_dir: str | os.PathLike) -> None:
         """Move returned outputs from the task directory to where the caller asked for them."""
         for name, (destination, mode) in self.outputs.items():

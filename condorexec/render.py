@@ -29,7 +29,7 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 #: keeps them apart from submit commands: an item variable named "priority" would shadow the command.
 ITEM_KEYS = (
     "ce_task_dir", "ce_task_id", "ce_app", "ce_category", "ce_cpus", "ce_memory_mb", "ce_disk_mb", "ce_gpus",
-    "ce_priority", "ce_max_seconds", "ce_inputs", "ce_outputs",
+    "ce_priority", "ce_max_seconds", "ce_inputs",
 )
 
 _APP_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:<>\-]")

@@ -26,7 +26,7 @@ class Size:
 class FixedSizer:
     """Autolabel off: the spec, and the documented defaults for what it leaves out."""
 
-    def initial(self, category: str, spec: ResourceSpec) -> Size:
+    def initial(self, category: str, spec: ResourceSpec, machine: Machine | None = None) -> Size:
         return Size(spec.cores or DEFAULT_CORES, spec.memory or DEFAULT_MEMORY_MB, spec.disk or DEFAULT_DISK_MB)
 
     def learning(self, category: str, spec: ResourceSpec) -> bool:
@@ -50,12 +50,15 @@ class AutoLabelSizer:
         self.window = window
         self.maximum = Maximum(cores=maximum.cpus, memory=maximum.memory_mb, disk=maximum.disk_mb)
 
-    def initial(self, category: str, spec: ResourceSpec) -> Size:
+    def initial(self, category: str, spec: ResourceSpec, machine: Machine | None = None) -> Size:
+        """User value, else label, else the whole machine: ``machine`` (a probe's) or the largest."""
         label = self.store.label(category, self.mode, self.maximum, self.window)
+        whole = (Size(machine.cpus, machine.memory_mb, machine.disk_mb) if machine is not None
+                 else Size(self.maximum.cores, self.maximum.memory, self.maximum.disk))
         return Size(
-            spec.cores if spec.cores is not None else (label.cores or self.maximum.cores),
-            spec.memory if spec.memory is not None else (label.memory or self.maximum.memory),
-            spec.disk if spec.disk is not None else (label.disk or self.maximum.disk),
+            spec.cores if spec.cores is not None else (label.cores or whole.cores),
+            spec.memory if spec.memory is not None else (label.memory or whole.memory),
+            spec.disk if spec.disk is not None else (label.disk or whole.disk),
         )
 
     def learning(self, category: str, spec: ResourceSpec) -> bool:

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: Bump when the archive layout changes, so old cache entries are not reused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: packages go where the base interpreter looks (dist-packages on Debian)
 LOCAL_DIR = "condorexec-local"
 PTH_NAME = "_condorexec_local.pth"
 COMPRESS_LEVEL = 3
@@ -289,6 +289,20 @@ def _distribution_entries(scan: ScanResult, site_arc: str) -> list[tuple[Path, s
     return [(src, arc) for arc, src in entries.items()]
 
 
+def _base_site_packages(exe: Path, default: str) -> str:
+    """Where the BASE interpreter, run with ``PYTHONHOME=<root>``, looks for packages (relative to root).
+
+    Not always ``lib/python3.X/site-packages``: Debian's Python uses ``dist-packages`` directories, and
+    packages put elsewhere are simply not found on the node."""
+    probe = "import site, sys; print(site.getsitepackages([sys.argv[1]])[0])"
+    try:
+        out = subprocess.run([str(exe), "-I", "-S", "-c", probe, "/CONDOREXEC_ROOT"], capture_output=True,
+                             text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return default
+    return out.removeprefix("/CONDOREXEC_ROOT/") if out.startswith("/CONDOREXEC_ROOT/") else default
+
+
 def _build_venv(scan: ScanResult, out: Path, progress: bool) -> str:
     """Write the venv-kind archive to ``out``; returns the interpreter path inside it."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -296,7 +310,7 @@ def _build_venv(scan: ScanResult, out: Path, progress: bool) -> str:
     if not exe.is_file():
         raise PackError(f"cannot find the base interpreter binary: sys._base_executable={exe}")
     lib_arc = f"lib/python{version}"
-    site_arc = f"{lib_arc}/site-packages"
+    site_arc = _base_site_packages(exe, f"{lib_arc}/site-packages")
     stdlib, extensions = _stdlib_entries(lib_arc)
     dists = _distribution_entries(scan, site_arc)
     local = _local_entries(scan)

@@ -599,14 +599,19 @@ class LocalPool(Pool):
             self._finish(job, REMOVED, now)
 
     def _finish(self, job: _Job, status: int, now: float) -> None:
-        """The job leaves the queue: event, history record."""
+        """The job leaves the queue: history record, then event. As the schedd does, a removed job gets no
+        CompletionDate and a removed held job keeps its hold only as LastHoldReason*."""
         self._set_status(job, status, now)
-        job.ad["CompletionDate"] = int(now)
+        if status == COMPLETED:
+            job.ad["CompletionDate"] = int(now)
+        else:
+            for attr in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode"):
+                if attr in job.ad:
+                    del job.ad[attr]
         del self._queue[(job.cluster, job.proc)]
         append_ads(self.history_path, [job.ad])
         if status == REMOVED:
-            self._log(job).aborted(job.cluster, job.proc, now,
-                                                        reason=str(job.ad["RemoveReason"]))
+            self._log(job).aborted(job.cluster, job.proc, now, reason=str(job.ad["RemoveReason"]))
 
     def _release_resources(self, job: _Job) -> None:
         if job.node is None:

@@ -104,7 +104,8 @@ queue
     assert f"HELD: job {cluster}.0 (HoldReasonCode 34, HoldReasonSubCode 102): " in err
     assert "over memory limit of 50 megabytes" in err
     (record,) = history(tmp_path, capsys, f"{cluster}.0")
-    assert record["HoldReasonCode"] == 34 and record["JobStatus"] == 3  # held, then removed at exit
+    assert record["LastHoldReasonCode"] == 34 and record["JobStatus"] == 3  # held, then removed at exit (as the
+    assert "HoldReasonCode" not in record  # schedd does, the hold survives only as LastHoldReason*)
 
 
 @pytest.mark.skipif(not CONSOLE.exists(), reason="console script not installed")

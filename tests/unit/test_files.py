@@ -11,7 +11,7 @@ def test_inputs_become_sandbox_names_and_transfers(tmp_path):
     kwargs, plan = plan_files({"inputs": [File(str(a)), 42], "outputs": [File(str(tmp_path / "o" / "out.csv"))]})
     assert [getattr(i, "filepath", i) for i in kwargs["inputs"]] == ["a.txt", 42]
     assert kwargs["outputs"][0].filepath == "out.csv"
-    assert plan.input_item() == f",{a}" and plan.output_item() == ",out.csv"
+    assert plan.input_item() == f",{a}" and list(plan.outputs) == ["out.csv"]
 
 
 def test_missing_input_names_the_file(tmp_path):

@@ -16,7 +16,7 @@ CONTEXT = {
 def _row(**overrides):
     values = {"task_dir": "/runs/tasks/0", "task_id": "0", "app": "align", "category": "align", "cpus": "2",
               "memory_mb": "1500", "disk_mb": "200", "gpus": "0", "priority": "0", "max_seconds": "0",
-              "inputs": "", "outputs": ""}
+              "inputs": ""}
     values.update(overrides)
     return {k: render.check_item_value(k, values[k.removeprefix("ce_")]) for k in render.ITEM_KEYS}
 
@@ -37,7 +37,7 @@ def test_description_parses_and_carries_sizes_with_units():
     assert job.expand("request_disk") == "200MB"  # explicit unit: bare request_disk would be KiB
     assert job.expand("should_transfer_files") == "YES"
     assert job.expand("transfer_input_files") == "/site/condorexec/runner.py,payload.pkl"
-    assert job.expand("transfer_output_files") == "result.pkl"
+    assert "transfer_output_files" not in job.keys()  # HTCondor brings back every new file (see template)
     assert job.expand("executable") == "/opt/run dir/wrapper-plain.sh"
     assert job.expand("initialdir") == "/runs/tasks/0"
     assert job.expand("MY.CondorexecRun") == '"run1"'
@@ -46,10 +46,9 @@ def test_description_parses_and_carries_sizes_with_units():
     assert job.expand("log") == "/runs/$HOME/jobs.log"  # "$" is literal, not a macro
 
 
-def test_inputs_and_outputs_extend_the_transfer_lists():
-    job = _expand(render.job_description(CONTEXT), _row(inputs=",/data/a.txt,/data/b.txt", outputs=",out.txt"))
+def test_inputs_extend_the_transfer_list():
+    job = _expand(render.job_description(CONTEXT), _row(inputs=",/data/a.txt,/data/b.txt"))
     assert job.expand("transfer_input_files") == "/site/condorexec/runner.py,payload.pkl,/data/a.txt,/data/b.txt"
-    assert job.expand("transfer_output_files") == "result.pkl,out.txt"
 
 
 def test_packed_environment_travels_with_every_job():
