@@ -67,7 +67,7 @@ def simulate(prepared: dict, seconds: float, outputs=(),
 
 @bash_app
 def summarize(inputs=(), outputs=(), stdout=None, stderr=None,
-              parsl_resource_specification={"cores": 1, "memory": 50, "disk": 50}):  # noqa: B006
+              parsl_resource_specification={"cores": 1, "memory": 120, "disk": 50}):  # noqa: B006
     """A tiny shell step: concatenate result files and count them."""
     files = " ".join(f.filepath for f in inputs)
     return f"cat {files} > {outputs[0].filepath} && wc -l < {outputs[0].filepath}"
@@ -90,7 +90,7 @@ def main() -> None:
         print(f"nodes: {machines}")
         prepared = [prepare(i, 0.5 * args.scale) for i in range(args.samples)]
         results = [File(str(workdir / f"sim-{i}.txt")) for i in range(args.samples)]
-        sims = [simulate(p, 1.0 * args.scale, outputs=[r]) for p, r in zip(prepared, results, strict=True)]
+        sims = [simulate(p, 0.5 * args.scale, outputs=[r]) for p, r in zip(prepared, results, strict=True)]
         groups = [list(range(i, min(i + 4, args.samples))) for i in range(0, args.samples, 4)]
         summaries = []
         for n, group in enumerate(groups):
