@@ -15,6 +15,7 @@ by forking a warm interpreter instead of exec'ing the wrapper — same sandbox, 
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import getpass
 import logging
@@ -126,6 +127,11 @@ class _Job:
     status: int = IDLE  # mirrors ad["JobStatus"], read without a ClassAd lookup
 
     @property
+    def queue_key(self) -> tuple[int, int, int]:
+        """Matchmaking order: higher JobPrio first, then submission order."""
+        return (-self.priority, self.cluster, self.proc)
+
+    @property
     def job_id(self) -> str:
         return f"{self.cluster}.{self.proc}"
 
@@ -187,6 +193,9 @@ class LocalPool(Pool):
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._queue: dict[tuple[int, int], _Job] = {}
+        # idle jobs in matchmaking order, kept sorted as jobs come and go (sorting the whole queue on every
+        # scheduling pass cost milliseconds per job with thousands queued)
+        self._idle: list[tuple[int, int, int]] = []
         self._logs = EventLogs()
         self._closed = False
         # preload: modules every fast-launched Python job would import (e.g. Parsl's app wrappers)
@@ -218,6 +227,7 @@ class LocalPool(Pool):
                 ad["JobStatus"] = IDLE
                 ad["EnteredCurrentStatus"] = now
                 self._queue[(cluster, job.proc)] = job
+                bisect.insort(self._idle, job.queue_key)
                 self._log(job).submit(job.cluster, job.proc, now)
             self._wake.notify_all()
         self.events_written.set()
@@ -264,7 +274,10 @@ class LocalPool(Pool):
                     job.ad[attr] = evaluated
                 job.forget_request()
                 if attr.lower() == "jobprio" and isinstance(evaluated, int):
+                    self._unqueue_idle(job)
                     job.priority = evaluated
+                    if job.status == IDLE:
+                        bisect.insort(self._idle, job.queue_key)
             self._wake.notify_all()
 
     def describe_machines(self) -> list[Machine]:
@@ -310,13 +323,14 @@ class LocalPool(Pool):
         """Matchmaking: in queue order (JobPrio, then submission), each idle job that fits is claimed."""
         if not any(n.free_cpus > 0 for n in self._nodes):
             return []  # every core is taken: nothing can start (the common case while a big queue drains)
-        idle = [j for j in self._queue.values() if j.status == IDLE and not j.removing]
-        idle.sort(key=lambda j: (-j.priority, j.cluster, j.proc))
         claimed = []
         reserved: dict[str, int] = {}  # node name -> priority of the waiting job that reserved it
-        for job in idle:
+        for _, cluster, proc in list(self._idle):  # a copy: claiming takes jobs out of self._idle
             if not any(n.free_cpus > 0 for n in self._nodes):
                 break
+            job = self._queue[(cluster, proc)]
+            if job.removing:
+                continue
             request = job.request()
             usable = [n for n in self._nodes if reserved.get(n.spec.name, job.priority) <= job.priority]
             node = next((n for n in usable if n.fits(*request)), None)
@@ -570,9 +584,18 @@ class LocalPool(Pool):
     # ---- state changes ------------------------------------------------------------------------
 
     def _set_status(self, job: _Job, status: int, now: float) -> None:
+        if job.status == IDLE and status != IDLE:
+            self._unqueue_idle(job)
+        elif status == IDLE and job.status != IDLE:
+            bisect.insort(self._idle, job.queue_key)
         job.ad["LastJobStatus"] = job.status
         job.ad["JobStatus"] = job.status = status
         job.ad["EnteredCurrentStatus"] = int(now)
+
+    def _unqueue_idle(self, job: _Job) -> None:
+        i = bisect.bisect_left(self._idle, job.queue_key)
+        if i < len(self._idle) and self._idle[i] == job.queue_key:
+            del self._idle[i]
 
     def _hold(self, job: _Job, now: float, reason: str, code: int, subcode: int) -> None:
         if job.status == RUNNING and job.sandbox is not None and job.node is not None:
