@@ -822,6 +822,9 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
         a["JobBatchName"] = _s(batch.strip().strip('"'))
     prio = get("priority") or get("prio")
     a["JobPrio"] = _int_cmd("priority", prio) if prio else "0"
+    duration = get("allowed_job_duration")
+    if duration:  # seconds, or an expression (condor_submit copies it as is; "undefined" = no limit)
+        a["AllowedJobDuration"] = duration.strip()
     if _bool_cmd("nice_user", get("nice_user"), False):
         a["AcctGroup"] = _s("nice-user")
         a["AcctGroupUser"] = _s(ctx.owner)

@@ -8,9 +8,11 @@ semantics, measures it like a starter, holds it with code 34/102 when it outgrow
 request, and writes the job event log and history records HTCondor would write.
 
 Deliberate differences from HTCondor, each chosen for a laptop: requests are not quantized (an
-8000 MB node fits eight 1000 MB jobs); ``periodic_*`` expressions other than the lease are not
-evaluated; a job marked ``CondorexecFastLaunch`` (the executor's plain-Python wrapper) is started
-by forking a warm interpreter instead of exec'ing the wrapper — same sandbox, same files.
+8000 MB node fits eight 1000 MB jobs); ``periodic_*`` expressions are not evaluated (the
+executor's lease matters only on a schedd: this pool dies with its submitter), while
+``allowed_job_duration`` is enforced at the monitor's sampling period (hold code 46); a job marked
+``CondorexecFastLaunch`` (the executor's plain-Python wrapper) is started by forking a warm
+interpreter instead of exec'ing the wrapper — same sandbox, same files.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ HOLD_OUT_OF_RESOURCES, SUBCODE_MEMORY = 34, 102
 HOLD_TRANSFER_OUTPUT = 12
 HOLD_BY_USER = 1
 HOLD_EXEC_FAILED = 6
+HOLD_JOB_DURATION = 46  # allowed_job_duration exceeded
 
 #: The environment a starter gives a job that sets none (HTCondor passes no PATH by default).
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -501,6 +504,12 @@ class LocalPool(Pool):
         with self._lock:
             job = self._queue.get((cluster, proc))
             if job is None or job.status != RUNNING:
+                return
+            limit = job.ad.eval("AllowedJobDuration") if "AllowedJobDuration" in job.ad else None
+            if (isinstance(limit, int | float) and not isinstance(limit, bool | classad2.Value)
+                    and job.holding is None and time.time() - job.started_at > limit):
+                self._hold(job, time.time(), f"Error from {job.slot_name}: The job exceeded allowed job duration "
+                           f"of {limit:g} seconds", HOLD_JOB_DURATION, 0)
                 return
             memory_mb = -(-tree_rss_kib // 1024)
             if memory_mb > job.peak_memory_mb:

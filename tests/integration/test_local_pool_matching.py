@@ -44,3 +44,25 @@ def test_small_jobs_pass_a_waiting_big_one_unless_it_has_priority(tmp_path, big_
     small_ids = set(small.job_ids())
     big_before_small = starts.index(big_id) < min(starts.index(j) for j in small_ids)
     assert big_before_small is big_first
+
+
+def test_allowed_job_duration_holds_the_job_with_code_46(tmp_path):
+    log = tmp_path / "jobs.log"
+    pool = LocalPool(["cpus=2,memory=2000"], state_dir=tmp_path / "state", monitor_period=0.1)
+    try:
+        result = pool.submit(htcondor2.Submit(f"""
+executable = /bin/sleep
+arguments = 30
+allowed_job_duration = 1
+request_memory = 50MB
+log = {log}
+queue
+"""), submit_dir=tmp_path)
+        for _ in range(100):
+            if pool.query("JobStatus == 5"):
+                break
+            time.sleep(0.1)
+        [ad] = pool.query(f"ClusterId == {result.cluster}", ["JobStatus", "HoldReasonCode", "HoldReason"])
+    finally:
+        pool.close()
+    assert (ad["JobStatus"], ad["HoldReasonCode"]) == (5, 46) and "allowed job duration" in ad["HoldReason"]

@@ -15,7 +15,7 @@ CONTEXT = {
 
 def _row(**overrides):
     values = {"task_dir": "/runs/tasks/0", "task_id": "0", "app": "align", "category": "align", "cpus": "2",
-              "memory_mb": "1500", "disk_mb": "200", "gpus": "0", "priority": "0", "max_seconds": "0",
+              "memory_mb": "1500", "disk_mb": "200", "gpus": "0", "priority": "0", "max_seconds": "undefined",
               "inputs": ""}
     values.update(overrides)
     return {k: render.check_item_value(k, values[k.removeprefix("ce_")]) for k in render.ITEM_KEYS}
@@ -93,3 +93,9 @@ def test_wrapper_quotes_the_interpreter():
     text = render.render_script("wrapper.sh.j2", {"pack": False, "python": "/opt/my python/bin/python3"})
     assert "PY='/opt/my python/bin/python3'" in text
     assert 'exec "$PY" runner.py "$@"' in text
+
+
+def test_running_time_min_becomes_allowed_job_duration():
+    description = render.job_description(CONTEXT)
+    assert _expand(description, _row()).expand("allowed_job_duration") == "undefined"  # 0 would mean 0 s
+    assert _expand(description, _row(max_seconds="600")).expand("allowed_job_duration") == "600"
