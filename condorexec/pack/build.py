@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: Bump when the archive layout changes, so old cache entries are not reused.
-FORMAT_VERSION = 2  # 2: packages go where the base interpreter looks (dist-packages on Debian)
+FORMAT_VERSION = 3  # 2: packages where the base interpreter looks (Debian: dist-packages); 3: stripped
 LOCAL_DIR = "condorexec-local"
 PTH_NAME = "_condorexec_local.pth"
 COMPRESS_LEVEL = 3
@@ -194,6 +194,20 @@ def _add_file(tar: tarfile.TarFile, src: Path, arcname: str) -> None:
         tar.addfile(info, fh)
 
 
+def _add_stripped(tar: tarfile.TarFile, src: Path, arcname: str) -> None:
+    """Add an ELF binary without its symbol tables (``strip --strip-unneeded``): a pyenv-built
+    libpython is 23 MB with them, ~4 MB without. Falls back to the file as it is without ``strip``."""
+    strip = shutil.which("strip")
+    if strip is None:
+        _add_file(tar, src, arcname)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / src.name
+        shutil.copy2(src, copy)
+        result = subprocess.run([strip, "--strip-unneeded", str(copy)], capture_output=True, check=False)
+        _add_file(tar, copy if result.returncode == 0 else src, arcname)
+
+
 def _add_bytes(tar: tarfile.TarFile, data: bytes, arcname: str, mode: int = 0o644) -> None:
     info = tarfile.TarInfo(arcname)
     info.size, info.mtime, info.mode = len(data), int(time.time()), mode
@@ -321,6 +335,9 @@ def _build_venv(scan: ScanResult, out: Path, progress: bool) -> str:
             libs[soname] = Path(libdir) / soname
     entries = [(exe, f"bin/python{version}")]
     entries += [(path, f"lib/{soname}") for soname, path in sorted(libs.items())]
+    # the interpreter's own binaries (not the distributions'): their debug symbols are dead weight
+    compiled = set(extensions)
+    strip_these = {arc for _, arc in entries} | {arc for path, arc in stdlib if path in compiled}
     entries += stdlib + dists + local
 
     _say(
@@ -331,7 +348,10 @@ def _build_venv(scan: ScanResult, out: Path, progress: bool) -> str:
     bar = _Progress(progress, len(entries), "files")
     with tarfile.open(out, "w:gz", compresslevel=COMPRESS_LEVEL, format=tarfile.PAX_FORMAT) as tar:
         for src, arc in entries:
-            _add_file(tar, src, arc)
+            if arc in strip_these:
+                _add_stripped(tar, src, arc)
+            else:
+                _add_file(tar, src, arc)
             bar.step()
         _add_symlink(tar, f"python{version}", "bin/python3")
         _add_symlink(tar, f"python{version}", "bin/python")
