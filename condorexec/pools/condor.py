@@ -20,6 +20,7 @@ Facts the bindings do not advertise but this module relies on (htcondor2 25.x):
 
 from __future__ import annotations
 
+import getpass
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -101,6 +102,19 @@ class CondorBindings:
         return self.collector.query(htcondor2.AdTypes.Startd, constraint=constraint, projection=projection)
 
 
+def _with_accounting_user(description: htcondor2.Submit) -> htcondor2.Submit:
+    """condor_submit fills in the accounting user for ``nice_user``/``accounting_group``; the bindings'
+    ``Schedd.submit`` leaves it empty (AccountingGroup "nice-user.", every user's jobs charged to one
+    nameless user — found comparing the schedd's ads of both). Do what condor_submit does."""
+    keys = {k.lower() for k in description.keys()}
+    if "accounting_group_user" in keys or not ({"nice_user", "accounting_group"} & keys):
+        return description
+    copy = htcondor2.Submit(str(description))
+    copy.setSubmitMethod(description.getSubmitMethod(), allow_reserved_values=True)
+    copy["accounting_group_user"] = getpass.getuser()
+    return copy
+
+
 class CondorPool(Pool):
     """A Pool backed by an HTCondor schedd (``schedd`` like ``-name``, ``collector`` like ``-pool``)."""
 
@@ -137,7 +151,7 @@ class CondorPool(Pool):
             raise ValueError(f"count must be a non-negative int, got {count!r}")
         rows = None if itemdata is None else _checked_rows(itemdata)
         stream = None if rows is None else iter(rows)
-        result = self._call("submit", self._b.submit, description, count, stream)
+        result = self._call("submit", self._b.submit, _with_accounting_user(description), count, stream)
         return SubmitResult(cluster=int(result.cluster()), first_proc=int(result.first_proc()),
                             num_procs=int(result.num_procs()))
 

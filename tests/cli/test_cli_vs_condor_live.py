@@ -34,17 +34,20 @@ HOLD = "hold = true"
 # corpus files condor_submit accepted in -dry-run (those it refuses have a .error instead)
 ACCEPTED = sorted(p for p in CORPUS.glob("c*.sub") if p.with_suffix(".ads").exists())
 
-# what a user controls (shared/condor-fixtures/README.md), as the schedd stores it; the +/MY.
-# attributes of each file are added per file. Time-, pool- and id-dependent attributes (QDate,
-# GlobalJobId, Owner, Requirements, ...) are deliberately not here.
-USER_CONTROLLED = (
-    "Cmd", "Args", "Arguments", "Environment", "Env", "EnvDelim", "Iwd", "In", "Out", "Err", "UserLog",
-    "TransferInput", "TransferOutput", "TransferOutputRemaps", "ShouldTransferFiles", "WhenToTransferOutput",
-    "StreamOut", "RequestCpus", "RequestMemory", "RequestDisk", "RequestGPUs", "JobBatchName",
-    "JobMaxRetries", "SuccessCheckpointExitCode", "OnExitRemove", "OnExitHold", "PeriodicRemove",
-    "PeriodicHold", "JobPrio", "NiceUser", "JobUniverse", "JobNotification", "NotifyUser",
-    "JobDescription", "Rank", "ProcId", "JobStatus", "HoldReason",
-)
+# Every attribute the schedd holds is compared except these: time-, id- or pool-dependent ones, and
+# those naming the submitting program (the bindings condorexec uses are a separate build of HTCondor).
+# This covers the README's user-controlled list (shared/condor-fixtures/README.md) and more.
+NOT_COMPARED = {
+    "QDate", "EnteredCurrentStatus", "ServerTime", "LastQueuedTime", "GlobalJobId", "ClusterId",
+    "JobSubmitFile",  # condor_submit records the file it read; the bindings know no file
+    "JobSubmitMethod",  # 0 = condor_submit, 2 = Python bindings: says who submitted, by design
+    "SubmitVersion", "CondorPlatform",  # the PyPI wheel's HTCondor build vs. the pool's
+}
+# differences that are condorexec bugs, reported, not yet fixed: {(file stem, attribute): what}.
+# A listed difference makes the test xfail; once fixed the test fails until the entry is removed.
+#: (file stem, attribute) -> why condorexec still differs; empty now that CondorPool.submit fills in
+#: accounting_group_user for nice_user/accounting_group as condor_submit does (this test found it).
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 CUSTOM = re.compile(r"^\s*(?:\+|MY\.)(\w+)\s*=", re.IGNORECASE | re.MULTILINE)
 # Expected differences, rewritten in the copy before both submissions: {file stem: (old, new, why)}.
 REWRITES = {
@@ -151,14 +154,22 @@ def test_schedd_holds_the_same_job_ads(sub: Path, schedd: htcondor2.Schedd, clus
     want, got = _procs(schedd, theirs), _procs(schedd, ours)
     assert len(got) == len(want), f"{sub.name}: condor_submit queued {len(want)} procs, condorexec {len(got)}"
     assert want, f"{sub.name}: condor_submit queued no procs"
-    names = set(USER_CONTROLLED) | set(CUSTOM.findall((work / sub.name).read_text()))
-    differences = []
+    custom = set(CUSTOM.findall((work / sub.name).read_text()))
+    assert custom <= set(want[0].keys()), f"{sub.name}: custom attributes missing from condor_submit's ad"
+    differences, known = [], set()
     for w, g in zip(want, got, strict=True):
-        for name in sorted(names):
+        for name in sorted((set(w.keys()) | set(g.keys())) - NOT_COMPARED):
             a, b = _text(w, name), _text(g, name)
             if not _same(a, theirs, b, ours):
-                differences.append(f"proc {w['ProcId']} {name}: condor_submit {a} != condorexec {b}")
+                if (sub.stem, name) in KNOWN_BUGS:
+                    known.add(KNOWN_BUGS[sub.stem, name])
+                else:
+                    differences.append(f"proc {w['ProcId']} {name}: condor_submit {a} != condorexec {b}")
     assert not differences, f"{sub.name}:\n" + "\n".join(differences)
+    stale = [attr for stem, attr in KNOWN_BUGS if stem == sub.stem and KNOWN_BUGS[stem, attr] not in known]
+    assert not stale, f"{sub.name}: {stale} now agree with condor_submit: remove them from KNOWN_BUGS"
+    if known:
+        pytest.xfail("; ".join(sorted(known)))
 
 
 def _lines(text: str) -> list[str]:

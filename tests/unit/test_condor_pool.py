@@ -514,3 +514,17 @@ def test_local_kind_builds_the_local_pool(tmp_path):
         assert pool.kind == "local" and reason == "local: the embedded local pool, as asked"
     finally:
         pool.close()
+
+
+def test_nice_user_gets_the_accounting_user_condor_submit_would_give():
+    import getpass
+
+    from condorexec.pools.condor import _with_accounting_user
+
+    plain = htcondor2.Submit("executable = /bin/true\nqueue")
+    assert _with_accounting_user(plain) is plain  # nothing to fill in
+    nice = _with_accounting_user(htcondor2.Submit("executable = /bin/true\nnice_user = true\nqueue x in (a, b)"))
+    assert nice["accounting_group_user"] == getpass.getuser()
+    assert nice.getQArgs() == "x in (a, b)"  # the queue statement survives the copy
+    given = htcondor2.Submit("executable = /bin/true\naccounting_group = g\naccounting_group_user = ann\nqueue")
+    assert _with_accounting_user(given)["accounting_group_user"] == "ann"
