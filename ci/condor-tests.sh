@@ -15,7 +15,7 @@
 #   4. runs `pytest -m condor tests/condor` there as the pool's user and exits with pytest's status
 #      (5, "no tests collected", counts as a failure: the pool is up, so the tests must run).
 # Settings: CONDOR_POOL (the pool script), CI_CHECKOUT (/tmp/condorexec-ci), CI_VENV (/tmp/venv-pool),
-#           CONDOR_TEST_PATHS (default: tests/condor tests/cli/test_cli_live.py), extra arguments are passed on to pytest.
+#           CONDOR_TEST_PATHS (default: tests/condor tests/cli; only tests marked condor run), extra arguments are passed on to pytest.
 set -euo pipefail
 
 say() { echo "condor-tests: $*" >&2; }
@@ -23,7 +23,7 @@ say() { echo "condor-tests: $*" >&2; }
 repo=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
 checkout=${CI_CHECKOUT:-/tmp/condorexec-ci}
 venv=${CI_VENV:-/tmp/venv-pool}
-read -r -a test_paths <<< "${CONDOR_TEST_PATHS:-tests/condor tests/cli/test_cli_live.py}"
+read -r -a test_paths <<< "${CONDOR_TEST_PATHS:-tests/condor tests/cli}"
 
 pool=""
 for candidate in "${CONDOR_POOL:-}" "$repo/../shared/htcondor/pool" /work/shared/htcondor/pool; do
