@@ -115,6 +115,10 @@ class CondorExecutor(ParslExecutor):
         are submitted as one cluster.
       max_retries: how often a job that outgrew a learned size is retried bigger.
       lease_minutes: a job whose submitter stopped renewing its lease is removed by the pool.
+      switch_interval: local pool only — the interpreter's thread switch interval while the executor
+        runs (``sys.setswitchinterval``; restored at shutdown). The embedded pool's threads hand each job
+        on to one another, and at Python's default 5 ms each handoff could wait that long: 0.2 ms made
+        no-op apps 1.5x faster. ``None`` leaves the interpreter alone.
       preload_modules: local pool only — heavy modules your apps import (e.g. ``["numpy"]``, or
         ``["parsl.app.bash"]`` for many short bash apps), imported once by the pool's warm interpreter
         instead of once per job. It makes every job's fork (and measured memory) that much bigger.
@@ -143,6 +147,7 @@ class CondorExecutor(ParslExecutor):
         lease_minutes: int = 30,
         monitor_period: float = 0.5,
         preload_modules: list[str] | None = None,
+        switch_interval: float | None = 0.0002,
     ):
         super().__init__()
         self.label = label
@@ -166,6 +171,9 @@ class CondorExecutor(ParslExecutor):
         self.pack = pack
         self.batch_window, self.max_batch, self.max_retries = batch_window, max_batch, max_retries
         self.lease_seconds = lease_minutes * 60
+        if switch_interval is not None and not 0 < switch_interval <= 0.1:
+            raise InvalidSpecError("switch_interval", switch_interval, "must be seconds in (0, 0.1], or None")
+        self.switch_interval = switch_interval
         self.pool: Pool | None = None
         self.pool_reason = ""
         self._ids = itertools.count()
@@ -203,6 +211,10 @@ class CondorExecutor(ParslExecutor):
             self.pool, self.pool_reason = choose_pool(self.pool_choice, **options)
         log.info("condorexec %s: %s", self.label, self.pool_reason)
         self.fast_launch = self.pool.kind == "local" and not self.pack and self.worker_python == sys.executable
+        self._saved_switch_interval = None
+        if self.pool.kind == "local" and self.switch_interval is not None:
+            self._saved_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(self.switch_interval)
         self.sizer = self._make_sizer()
         self.log_path = self.work_dir / "jobs.log"
         self.tracker = EventLogTracker(self.log_path, self, self.pool.events_written,
@@ -254,6 +266,8 @@ class CondorExecutor(ParslExecutor):
         self.sizer.close()
         if not isinstance(self.pool_choice, Pool):
             self.pool.close()
+        if self._saved_switch_interval is not None:
+            sys.setswitchinterval(self._saved_switch_interval)
 
     # ---- submission --------------------------------------------------------------------------
 

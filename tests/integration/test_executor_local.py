@@ -205,3 +205,19 @@ def parsl_loaded(parsl_resource_specification={"memory": 100, "disk": 10}):  # n
 def test_python_apps_do_not_import_parsl_on_the_node(executor):
     # Parsl's wrap_error is stripped before pickling: the job needs only the app, not Parsl
     assert parsl_loaded().result(timeout=60) is False
+
+
+def test_switch_interval_is_lowered_while_running_and_restored(tmp_path):
+    import sys
+
+    from condorexec import CondorExecutor
+
+    before = sys.getswitchinterval()
+    executor = CondorExecutor(label="sw", pool="local", nodes=["cpus=1,memory=500"], state_dir=str(tmp_path / "s"))
+    executor.run_dir = str(tmp_path / "run")
+    executor.start()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(0.0002)
+    finally:
+        executor.shutdown()
+    assert sys.getswitchinterval() == before
