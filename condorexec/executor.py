@@ -185,7 +185,7 @@ class CondorExecutor(ParslExecutor):
         self._stopping = False
         self._started = False
         self._wrappers: dict[str, _Wrapper] = {}
-        self._machines: tuple[float, Machine] | None = None
+        self._machines: tuple[float, list[Machine]] | None = None
         self.poller = None
         self.stats = {"clusters": 0, "jobs": 0, "retries": 0}
         self._probes: dict[str, int] = {}
@@ -303,11 +303,18 @@ class CondorExecutor(ParslExecutor):
             return render.safe_app_name(f"{module}.{name}" if module and module != "__main__" else name)
         return "default"
 
-    def _largest_machine(self) -> Machine:
+    def _machine_list(self) -> list[Machine]:
+        """The pool's machines, largest first; asked again at most once a minute (a collector query)."""
         now = time.time()
         if self._machines is None or now - self._machines[0] > 60:
-            self._machines = (now, self.pool.largest_machine())
+            machines = self.pool.describe_machines()
+            if not machines:
+                raise RuntimeError(f"the {self.pool.kind} pool reports no execute machines")
+            self._machines = (now, machines)
         return self._machines[1]
+
+    def _largest_machine(self) -> Machine:
+        return max(self._machine_list(), key=lambda m: (m.memory_mb, m.cpus, m.disk_mb))
 
     def _check_fits(self, size: Size) -> None:
         machine = self._largest_machine()
@@ -354,8 +361,8 @@ class CondorExecutor(ParslExecutor):
                 self._submit_cluster(wrapper, tasks)
 
     def _held_back(self, task: _Task) -> bool:
-        """While autolabel is still learning a category, only a few of its calls ("probes", sized to the
-        largest machine) go to the pool; the rest wait here and are sized from the label the probes teach.
+        """While autolabel is still learning a category, one of its calls at a time (a "probe", sized to a
+        whole machine) goes to the pool; the rest wait here and are sized from the label the probe teaches.
         Sizing them all at submit() would send every call of a fresh category at the maximum."""
         return (self.sizer.learning(task.category, task.spec)
                 and self._probes.get(task.category, 0) >= self._probe_limit)
@@ -373,9 +380,8 @@ class CondorExecutor(ParslExecutor):
                 # Like Work Queue's learning task, which gets whichever whole worker it lands on: probes
                 # of different categories are sized to different machines so they run side by side; one
                 # that a smaller machine cannot hold is retried at the maximum like any exhausted job.
-                machines = self.pool.describe_machines() if self.pool.kind == "local" else []
-                in_flight = sum(self._probes.values())
-                task.probe_machine = machines[in_flight % len(machines)] if machines else None
+                machines = self._machine_list()
+                task.probe_machine = machines[sum(self._probes.values()) % len(machines)]
                 task.probe = True
                 self._probes[task.category] = self._probes.get(task.category, 0) + 1
             batch.append(task)
