@@ -1058,6 +1058,29 @@ def _ad_lines(ad: classad2.ClassAd) -> dict[str, str]:
     return out
 
 
+def ad_arguments(ad: classad2.ClassAd) -> list[str]:
+    """The argv a job ad describes, read back the way it was written: V2 ``Arguments`` or V1 ``Args``."""
+    if "Arguments" in ad:
+        return _v2_split(str(ad["Arguments"]), "Arguments")
+    return str(ad.get("Args", "")).split()
+
+
+def ad_environment(ad: classad2.ClassAd) -> dict[str, str]:
+    """The environment a job ad describes: V2 ``Environment``, or V1 ``Env`` split at ``EnvDelim``."""
+    if "Environment" in ad:
+        entries = _v2_split(str(ad["Environment"]), "Environment")
+    elif "Env" in ad:
+        entries = str(ad["Env"]).split(str(ad.get("EnvDelim", ";")))
+    else:
+        return {}
+    env = {}
+    for entry in entries:
+        name, _, value = entry.partition("=")
+        if name:
+            env[name] = value
+    return env
+
+
 def job_ad_text(ad: classad2.ClassAd) -> str:
     """``Attr=Value`` lines in condor_submit -dry-run's order (ClusterId first, ProcId/JobStatus last)."""
     lines = _ad_lines(ad)

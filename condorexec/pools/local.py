@@ -23,7 +23,6 @@ import getpass
 import logging
 import os
 import queue
-import shlex
 import shutil
 import socket
 import threading
@@ -448,7 +447,7 @@ class LocalPool(Pool):
                     target.chmod(0o755)
         job.inputs_snapshot = _listing(sandbox)
         env = dict(BASE_ENV)
-        env.update(_parse_environment(ad.get("Environment", "")))
+        env.update(submitdesc.ad_environment(ad))
         env.update({
             "_CONDOR_SCRATCH_DIR": str(sandbox),
             "_CONDOR_SLOT": job.slot_name.split("@")[0],
@@ -457,7 +456,7 @@ class LocalPool(Pool):
         })
         stdin = ad.get("In", "/dev/null")
         stdin_path = None if stdin in ("/dev/null", "") else str(sandbox / Path(stdin).name)
-        args = _job_arguments(ad)
+        args = submitdesc.ad_arguments(ad)
         memory_limit = job.request()[1]
         common = dict(job_key=job.job_id, cwd=str(sandbox), env=env, stdin_path=stdin_path,
                       stdout_path=str(sandbox / "_condor_stdout"), stderr_path=str(sandbox / "_condor_stderr"),
@@ -735,22 +734,6 @@ def _listing(directory: Path) -> dict[str, tuple[float, int]]:
 
 def _split_list(value: object) -> list[str]:
     return [v.strip() for v in str(value or "").split(",") if v.strip()]
-
-
-def _parse_environment(value: object) -> dict[str, str]:
-    """The job ad's ``Environment`` (new syntax: space-separated ``name=value``, shell-like quoting)."""
-    env = {}
-    for item in shlex.split(str(value or "")):
-        name, sep, val = item.partition("=")
-        if sep:
-            env[name] = val
-    return env
-
-
-def _job_arguments(ad: classad2.ClassAd) -> list[str]:
-    if "Arguments" in ad:
-        return shlex.split(str(ad["Arguments"]).replace("''", "'"))
-    return str(ad.get("Args", "")).split()
 
 
 def _parse_remaps(value: object) -> dict[str, str]:

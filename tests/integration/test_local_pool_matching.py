@@ -66,3 +66,28 @@ queue
     finally:
         pool.close()
     assert (ad["JobStatus"], ad["HoldReasonCode"]) == (5, 46) and "allowed job duration" in ad["HoldReason"]
+
+
+def test_arguments_and_environment_reach_the_job_as_condor_submit_wrote_them(tmp_path):
+    """V2 quoting: single quotes group, '' is a quote; a double quote and a backslash are plain characters."""
+    (tmp_path / "show.sh").write_text('#!/bin/sh\nprintf "%s|" "$@" "$GREETING"\n')
+    (tmp_path / "show.sh").chmod(0o755)
+    log = tmp_path / "jobs.log"
+    pool = LocalPool(["cpus=1,memory=500"], state_dir=tmp_path / "state", monitor_period=0.1)
+    try:
+        pool.submit(htcondor2.Submit(f"""
+executable = show.sh
+arguments = "'a b' c""d e\\\\f 'it''s'"
+environment = "GREETING='hello world'"
+output = out.txt
+log = {log}
+request_memory = 50MB
+queue
+"""), submit_dir=tmp_path)
+        for _ in range(100):
+            if not pool.query():
+                break
+            time.sleep(0.05)
+    finally:
+        pool.close()
+    assert (tmp_path / "out.txt").read_text() == 'a b|c"d|e\\\\f|it\'s|hello world|'
