@@ -27,7 +27,7 @@ from condorexec import render
 from condorexec.errors import InvalidSpecError, JobFailed, JobHeld, ResourceExhausted
 from condorexec.files import FilePlan, plan_files
 from condorexec.payload import Call, read_outcomes, write_payload
-from condorexec.pools.base import Machine, Pool
+from condorexec.pools.base import Machine, Pool, largest
 from condorexec.sizing import AutoLabelSizer, FixedSizer, Size
 from condorexec.spec import ResourceSpec, parse_spec, validate_category
 from condorexec.tracker import EventLogTracker
@@ -308,13 +308,12 @@ class CondorExecutor(ParslExecutor):
         now = time.time()
         if self._machines is None or now - self._machines[0] > 60:
             machines = self.pool.describe_machines()
-            if not machines:
-                raise RuntimeError(f"the {self.pool.kind} pool reports no execute machines")
+            largest(machines, self.pool.kind)  # refuses an empty pool here, not later in a modulo
             self._machines = (now, machines)
         return self._machines[1]
 
     def _largest_machine(self) -> Machine:
-        return max(self._machine_list(), key=lambda m: (m.memory_mb, m.cpus, m.disk_mb))
+        return largest(self._machine_list(), self.pool.kind)
 
     def _check_fits(self, size: Size) -> None:
         machine = self._largest_machine()

@@ -41,6 +41,13 @@ class Machine:
     gpus: int = 0
 
 
+def largest(machines: Sequence[Machine], pool_kind: str) -> Machine:
+    """The machine a job asking for "everything" is sized to: most memory, then cores, then disk."""
+    if not machines:
+        raise RuntimeError(f"the {pool_kind} pool reports no execute machines")
+    return max(machines, key=lambda m: (m.memory_mb, m.cpus, m.disk_mb))
+
+
 class Pool(abc.ABC):
     """A place that runs HTCondor jobs. See the module docstring."""
 
@@ -95,10 +102,7 @@ class Pool(abc.ABC):
 
     def largest_machine(self) -> Machine:
         """The node a job that asks for "everything" would be sized to (autolabel's maximum)."""
-        machines = self.describe_machines()
-        if not machines:
-            raise RuntimeError(f"the {self.kind} pool reports no execute machines")
-        return max(machines, key=lambda m: (m.memory_mb, m.cpus, m.disk_mb))
+        return largest(self.describe_machines(), self.kind)
 
     def close(self) -> None:  # noqa: B027 - most pools hold nothing to release
         """Release what the pool holds in this process (threads, connections). Idempotent."""
