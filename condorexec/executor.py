@@ -231,8 +231,8 @@ class CondorExecutor(ParslExecutor):
         from condorexec.labels.poller import HistoryPoller
         from condorexec.labels.store import LabelStore
 
-        store = LabelStore(self.label_store)
-        self.poller = HistoryPoller(self.pool, LabelStore(self.label_store), source=self._history_source(),
+        store = LabelStore(self.label_store)  # thread-safe: the poller writes, the sizer reads; closed by the sizer
+        self.poller = HistoryPoller(self.pool, store, source=self._history_source(),
                                     constraint="CondorexecCategory =!= undefined",
                                     interval=1.0 if self.pool.kind == "local" else 10.0)
         self.poller.start()
