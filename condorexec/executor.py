@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +67,7 @@ class _Wrapper:
 @dataclass
 class _Task:
     id: int
-    future: Future
-    func: Any
-    args: tuple
-    kwargs: dict
+    future: Future  # the call itself lives only in its payload file: no arguments held in memory meanwhile
     spec: ResourceSpec
     category: str
     app: str
@@ -82,7 +79,6 @@ class _Task:
     probe: bool = False  # sent while its category was still learning (see CondorExecutor._held_back)
     probe_machine: Machine | None = None  # the machine a probe is sized to (None: the largest)
     retries: int = 0
-    history: list[str] = field(default_factory=list)
 
     def item(self) -> dict[str, str]:
         spec = self.spec
@@ -284,8 +280,7 @@ class CondorExecutor(ParslExecutor):
         task_dir = self.work_dir / "tasks" / str(task_id)
         task_dir.mkdir(parents=True, exist_ok=True)
         write_payload(task_dir, [Call(task_id, strip_parsl_error_wrapper(func), args, kwargs)])
-        task = _Task(task_id, Future(), func, args, kwargs, spec, category, app, task_dir, plan,
-                     Size(0, 0, 0), self._wrapper_for(func))
+        task = _Task(task_id, Future(), spec, category, app, task_dir, plan, Size(0, 0, 0), self._wrapper_for(func))
         with self._lock:
             self._outstanding[task_id] = task
             self._pending.append(task)
@@ -465,8 +460,8 @@ class CondorExecutor(ParslExecutor):
         if bigger is not None:
             task.retries += 1
             self.stats["retries"] += 1
-            task.history.append(f"{resource} {task.size.get(resource)} MB exhausted; retrying with "
-                                f"{bigger.get(resource)} MB")
+            log.info("job %s exhausted %s %s MB; retrying with %s MB", job_id, resource, task.size.get(resource),
+                     bigger.get(resource))
             task.size = bigger
             attr, value = (("RequestMemory", bigger.memory) if resource == "memory"
                            else ("RequestDisk", bigger.disk * 1024))
