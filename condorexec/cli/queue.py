@@ -26,10 +26,13 @@ def parser() -> CondorArgumentParser:
 
 
 def queued(target: Target, constraint: str) -> list[classad2.ClassAd]:
+    """Matching queued jobs in job-id order, as condor_q lists them (a schedd query has no set order)."""
     if target.pool is not None:
-        return list(target.pool.query(constraint))
-    expr = classad2.ExprTree(constraint)
-    return [ad for ad in localspool.read_queue(target.state_dir) if expr.eval(ad) is True]
+        ads = list(target.pool.query(constraint))
+    else:
+        expr = classad2.ExprTree(constraint)
+        ads = [ad for ad in localspool.read_queue(target.state_dir) if expr.eval(ad) is True]
+    return sorted(ads, key=lambda ad: (int(ad.get("ClusterId", 0)), int(ad.get("ProcId", 0))))
 
 
 def render(args, ads: list[classad2.ClassAd], target: Target, out: TextIO, *, history: bool) -> None:
