@@ -28,6 +28,8 @@ from functools import lru_cache
 import classad2
 import htcondor2
 
+from condorexec.condorfacts import JobStatus
+
 __all__ = ["SubmitDescriptionError", "parse_description", "expand_jobs", "job_ad_text", "dry_run_text"]
 
 
@@ -672,10 +674,14 @@ class _Context:
 
 _Getter = Callable[..., str | None]
 
-# attributes every job gets with the same value (what condor_submit -dry-run shows for a fresh job)
+#: CONDOR_HOLD_CODE::SubmittedOnHold, the code of ``hold = true``; condorfacts.HoldCode has no member for it
+_SUBMITTED_ON_HOLD = 15
+
+# attributes every job gets with the same value (what condor_submit -dry-run shows for a fresh job);
+# enum members go through int() because str() of an IntEnum member is its name before Python 3.11
 _CONSTANT = {
-    "MyType": '"Job"', "TargetType": '"Machine"', "JobStatus": "1", "NumJobStarts": "0", "MaxHosts": "1",
-    "MinHosts": "1", "NumCkpts": "0", "ExitStatus": "0", "NumRestarts": "0", "CurrentHosts": "0",
+    "MyType": '"Job"', "TargetType": '"Machine"', "JobStatus": str(int(JobStatus.IDLE)), "NumJobStarts": "0",
+    "MaxHosts": "1", "MinHosts": "1", "NumCkpts": "0", "ExitStatus": "0", "NumRestarts": "0", "CurrentHosts": "0",
     "ExitBySignal": "false", "RemoteSysCpu": "0.0", "CommittedTime": "0", "RemoteUserCpu": "0.0",
     "NumSystemHolds": "0", "JobSubmitMethod": "0", "JobLeaseDuration": "2400", "TotalSuspensions": "0",
     "CommittedSlotTime": "0", "NumJobCompletions": "0", "CumulativeSlotTime": "0", "LastSuspensionTime": "0",
@@ -864,9 +870,9 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
         if text:
             a[attr] = _int_cmd(key, text)
     if _bool_cmd("hold", get("hold"), False):
-        a["JobStatus"] = "5"
+        a["JobStatus"] = str(int(JobStatus.HELD))
         a["HoldReason"] = _s("submitted on hold at user's request")
-        a["HoldReasonCode"] = "15"
+        a["HoldReasonCode"] = str(_SUBMITTED_ON_HOLD)
     a["Requirements"] = _requirements(get("requirements"), should, uni, get("request_cpus") is not None,
                                       "RequestGPUs" in a)
 
