@@ -693,66 +693,15 @@ _CONSTANT = {
 
 def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -> dict[str, str]:
     """Every attribute of one proc's ad except ClusterId/ProcId, as ClassAd source text."""
-    a: dict[str, str] = {}
-    universe_text = get("universe") or "vanilla"
-    uni = _UNIVERSES.get(universe_text.strip().lower())
-    if uni is None:
-        raise SubmitDescriptionError(
-            f"universe = {universe_text}: unknown universe (one of {', '.join(sorted(_UNIVERSES))})")
-    a["JobUniverse"] = str(uni)
-    if uni in (7, 12):
-        a["KillSig"] = _s("SIGTERM")
-
-    # initial working directory: relative to the submit directory, and it must exist
-    iwd_text = get("initialdir") or get("iwd") or get("initial_dir") or get("job_iwd")
-    iwd = _compress(ctx.submit_dir) if not iwd_text else _full_path(iwd_text, ctx.submit_dir)
-    if not _isdir(iwd):
-        raise SubmitDescriptionError(f"initialdir = {iwd_text}: no such directory: {iwd}")
+    a = _universe_attrs(get)
+    iwd = _initial_dir(get, ctx.submit_dir)
     a["Iwd"] = _s(iwd)
-
-    # executable: relative to the submit directory (not Iwd), like condor's full_path(name, false)
-    if get("shell"):
-        raise SubmitDescriptionError("shell = ... is not supported; use executable and arguments")
-    exe = get("executable")
-    if not exe:
-        raise SubmitDescriptionError("no executable given (executable = ...)")
-    transfer_exe = _bool_cmd("transfer_executable", get("transfer_executable"), True)
-    cmd = _full_path(exe, ctx.submit_dir) if transfer_exe else exe
-    if transfer_exe and not _isfile(cmd):
-        raise SubmitDescriptionError(f"executable = {exe}: no such file: {cmd}")
-    a["Cmd"] = _s(cmd)
-    if not transfer_exe:
-        a["TransferExecutable"] = "false"
-    exe_kb = _size_kb(cmd) if transfer_exe else 0
-    a["ExecutableSize"] = str(exe_kb)
-
-    attr, value = _arguments(get("arguments") or get("args"), get("arguments2"))
-    a[attr] = _s(value)
-    env_key = get("environment") is None and get("env") is not None
-    for k, v in _environment(get("environment") or get("env"), get("environment2"), env_key, get("getenv")):
-        a[k] = v
-
-    for key, alt, attr_file, transfer_key, stream_key, tattr, sattr in (
-        ("input", "stdin", "In", "transfer_input", "stream_input", "TransferIn", "StreamIn"),
-        ("output", "stdout", "Out", "transfer_output", "stream_output", "TransferOut", "StreamOut"),
-        ("error", "stderr", "Err", "transfer_error", "stream_error", "TransferErr", "StreamErr"),
-    ):
-        name = get(key) or get(alt)
-        transfer = _bool_cmd(transfer_key, get(transfer_key), True)
-        stream = _bool_cmd(stream_key, get(stream_key), False)
-        if not name or name == "/dev/null":
-            name, transfer = "/dev/null", False
-        a[attr_file] = _s(name)
-        if transfer:
-            a[sattr] = _b(stream)
-            if get(transfer_key) is not None:
-                a[tattr] = "true"
-        else:
-            a[tattr] = "false"
-
-    log = get("log")
-    if log:
-        a["UserLog"] = _s(_full_path(log, iwd))
+    a |= _executable_attrs(get, ctx.submit_dir)
+    a |= _arguments_environment_attrs(get)
+    a |= _stdio_attrs(get)
+    a |= _user_log_attrs(get, iwd)
+    uni = int(a["JobUniverse"])
+    exe_kb = int(a["ExecutableSize"])
 
     # file transfer
     should = (get("should_transfer_files") or "IF_NEEDED").strip().upper()
@@ -883,6 +832,105 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     return a
 
 
+# Each group of attributes comes from one function of the proc's expanded submit commands (``get``, which
+# returns None for a command that is absent or empty) and of what earlier groups decided; it returns the
+# attributes it sets, as ClassAd source text, in the order condor_submit's SetXxx functions set them.
+# The groups run in condor_submit's order, which also decides which error a description with several
+# mistakes reports first.
+
+_Attrs = dict[str, str]
+
+#: the universes whose jobs run on the access point itself (no matchmaking, no file transfer)
+_ON_ACCESS_POINT = (7, 12)  # scheduler, local
+
+
+def _universe_attrs(get: _Getter) -> _Attrs:
+    """JobUniverse (vanilla unless ``universe`` says otherwise) and the KillSig of access-point jobs."""
+    text = get("universe") or "vanilla"
+    uni = _UNIVERSES.get(text.strip().lower())
+    if uni is None:
+        raise SubmitDescriptionError(
+            f"universe = {text}: unknown universe (one of {', '.join(sorted(_UNIVERSES))})")
+    a = {"JobUniverse": str(uni)}
+    if uni in _ON_ACCESS_POINT:
+        a["KillSig"] = _s("SIGTERM")
+    return a
+
+
+def _initial_dir(get: _Getter, submit_dir: str) -> str:
+    """The job's Iwd: ``initialdir`` (or its synonyms) relative to the submit directory; it must exist."""
+    text = get("initialdir") or get("iwd") or get("initial_dir") or get("job_iwd")
+    iwd = _compress(submit_dir) if not text else _full_path(text, submit_dir)
+    if not _isdir(iwd):
+        raise SubmitDescriptionError(f"initialdir = {text}: no such directory: {iwd}")
+    return iwd
+
+
+def _executable_attrs(get: _Getter, submit_dir: str) -> _Attrs:
+    """Cmd, TransferExecutable and ExecutableSize (KiB; 0 when the executable is not transferred).
+
+    A relative executable resolves against the submit directory, not Iwd (condor's full_path(name, false))."""
+    if get("shell"):
+        raise SubmitDescriptionError("shell = ... is not supported; use executable and arguments")
+    exe = get("executable")
+    if not exe:
+        raise SubmitDescriptionError("no executable given (executable = ...)")
+    transfer_exe = _bool_cmd("transfer_executable", get("transfer_executable"), True)
+    cmd = _full_path(exe, submit_dir) if transfer_exe else exe
+    if transfer_exe and not _isfile(cmd):
+        raise SubmitDescriptionError(f"executable = {exe}: no such file: {cmd}")
+    a = {"Cmd": _s(cmd)}
+    if not transfer_exe:
+        a["TransferExecutable"] = "false"
+    a["ExecutableSize"] = str(_size_kb(cmd) if transfer_exe else 0)
+    return a
+
+
+def _arguments_environment_attrs(get: _Getter) -> _Attrs:
+    """Args (V1) or Arguments (V2), then Environment (V2) or Env and EnvDelim (V1, asked for with ``env``)."""
+    attr, value = _arguments(get("arguments") or get("args"), get("arguments2"))
+    a = {attr: _s(value)}
+    env_key = get("environment") is None and get("env") is not None
+    a.update(_environment(get("environment") or get("env"), get("environment2"), env_key, get("getenv")))
+    return a
+
+
+# (command, its synonym, file attribute, transfer command, stream command, transfer attribute, stream attribute)
+_STDIO = (
+    ("input", "stdin", "In", "transfer_input", "stream_input", "TransferIn", "StreamIn"),
+    ("output", "stdout", "Out", "transfer_output", "stream_output", "TransferOut", "StreamOut"),
+    ("error", "stderr", "Err", "transfer_error", "stream_error", "TransferErr", "StreamErr"),
+)
+
+
+def _stdio_attrs(get: _Getter) -> _Attrs:
+    """In/Out/Err with their Transfer*/Stream* attributes.
+
+    A missing file is /dev/null and not transferred (Transfer* = false); a transferred one gets its Stream*
+    flag, and Transfer* = true only when the transfer_* command was given."""
+    a: _Attrs = {}
+    for key, alt, attr_file, transfer_key, stream_key, tattr, sattr in _STDIO:
+        name = get(key) or get(alt)
+        transfer = _bool_cmd(transfer_key, get(transfer_key), True)
+        stream = _bool_cmd(stream_key, get(stream_key), False)
+        if not name or name == "/dev/null":
+            name, transfer = "/dev/null", False
+        a[attr_file] = _s(name)
+        if transfer:
+            a[sattr] = _b(stream)
+            if get(transfer_key) is not None:
+                a[tattr] = "true"
+        else:
+            a[tattr] = "false"
+    return a
+
+
+def _user_log_attrs(get: _Getter, iwd: str) -> _Attrs:
+    """UserLog: the ``log`` file, relative to Iwd."""
+    log = get("log")
+    return {"UserLog": _s(_full_path(log, iwd))} if log else {}
+
+
 @lru_cache(maxsize=1024)
 def _isdir(path: str) -> bool:
     return os.path.isdir(path)
@@ -946,7 +994,7 @@ def _requirements(user: str | None, should: str, universe: int, cpus: bool, gpus
         parts.append("(TARGET.Cpus >= RequestCpus)")
     if gpus:
         parts.append("(TARGET.GPUs >= RequestGPUs)")
-    if universe not in (7, 12):  # scheduler and local universe jobs run on the access point
+    if universe not in _ON_ACCESS_POINT:  # scheduler and local universe jobs run on the access point
         parts.append("(TARGET.HasFileTransfer)" if should == "YES" else
                      "((TARGET.FileSystemDomain == MY.FileSystemDomain) || (TARGET.HasFileTransfer))")
     return " && ".join(parts)
