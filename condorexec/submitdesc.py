@@ -703,73 +703,11 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     uni = int(a["JobUniverse"])
     exe_kb = int(a["ExecutableSize"])
 
-    # file transfer
-    should = (get("should_transfer_files") or "IF_NEEDED").strip().upper()
-    if should not in ("YES", "NO", "IF_NEEDED"):
-        raise SubmitDescriptionError(f"should_transfer_files = {should}: must be YES, NO or IF_NEEDED")
-    when_text = get("when_to_transfer_output")
-    when = (when_text or "ON_EXIT").strip().upper()
-    if when not in ("ON_EXIT", "ON_EXIT_OR_EVICT", "ON_SUCCESS"):
-        raise SubmitDescriptionError(
-            f"when_to_transfer_output = {when_text}: must be ON_EXIT, ON_EXIT_OR_EVICT or ON_SUCCESS")
-    if when == "ON_EXIT_OR_EVICT" and should == "IF_NEEDED":
-        if get("should_transfer_files") is not None:
-            raise SubmitDescriptionError(
-                "when_to_transfer_output = ON_EXIT_OR_EVICT and should_transfer_files = IF_NEEDED are "
-                "incompatible; set should_transfer_files = YES or when_to_transfer_output = ON_EXIT")
-        should = "YES"
-    if should == "NO" and when_text is not None and when != "ON_EXIT":
-        raise SubmitDescriptionError(
-            f"when_to_transfer_output = {when_text} contradicts should_transfer_files = NO")
-    a["ShouldTransferFiles"] = _s(should)
-    if should != "NO":
-        a["WhenToTransferOutput"] = _s(when)
-    if should != "YES":
-        a["FileSystemDomain"] = _s(ctx.fs_domain)
+    should, when = _transfer_mode(get)
     inputs = _file_list(get("transfer_input_files"))
-    if inputs:
-        a["TransferInput"] = _s(",".join(inputs))
-    outputs = _file_list(get("transfer_output_files"))
-    if outputs:
-        a["TransferOutput"] = _s(",".join(outputs))
-    remaps = get("transfer_output_remaps")
-    if remaps:
-        a["TransferOutputRemaps"] = _s(remaps.strip().strip('"'))
-    input_kb = 0
-    stdin_name = get("input") or get("stdin")
-    if a.get("TransferIn") != "false" and stdin_name:
-        inputs_for_size = [stdin_name, *inputs]
-    else:
-        inputs_for_size = inputs
-    for f in inputs_for_size:
-        if "://" in f:
-            continue
-        path = _full_path(f, iwd)
-        if not os.path.lexists(path):
-            raise SubmitDescriptionError(f"transfer_input_files: no such file: {path}")
-        input_kb += _size_kb(path)
-    a["DiskUsage"] = str(exe_kb + input_kb)
-    a["TransferInputSizeMB"] = str((exe_kb + input_kb + 1023) // 1024)
-    image = get("image_size")
-    a["ImageSize"] = _size("image_size", image, 1024) if image else str(exe_kb)
-
-    # resource requests
-    cpus = _count_expr("request_cpus", get("request_cpus") or "1")
-    if cpus:
-        a["RequestCpus"] = cpus
-    mem = _size("request_memory", get("request_memory") or "128", 1 << 20)
-    if mem:
-        a["RequestMemory"] = mem
-    disk_text = get("request_disk")
-    disk = _size("request_disk", disk_text, 1024) if disk_text else \
-        "MAX({ 1024,(TransferInputSizeMB + 1) * 1.25 }) * 1024"
-    if disk:
-        a["RequestDisk"] = disk
-    gpus_text = get("request_gpus")
-    if gpus_text:
-        gpus = _count_expr("request_gpus", gpus_text)
-        if gpus:
-            a["RequestGPUs"] = gpus
+    a |= _transfer_attrs(get, should, when, inputs, ctx.fs_domain)
+    a |= _transfer_size_attrs(get, exe_kb, inputs, a.get("TransferIn") != "false", iwd)
+    a |= _request_attrs(get)
 
     # bookkeeping and policy
     batch = get("batch_name")
@@ -929,6 +867,97 @@ def _user_log_attrs(get: _Getter, iwd: str) -> _Attrs:
     """UserLog: the ``log`` file, relative to Iwd."""
     log = get("log")
     return {"UserLog": _s(_full_path(log, iwd))} if log else {}
+
+
+def _transfer_mode(get: _Getter) -> tuple[str, str]:
+    """(should_transfer_files, when_to_transfer_output) upper-cased and checked against each other.
+
+    ON_EXIT_OR_EVICT turns the default IF_NEEDED into YES (an explicit IF_NEEDED is refused)."""
+    should = (get("should_transfer_files") or "IF_NEEDED").strip().upper()
+    if should not in ("YES", "NO", "IF_NEEDED"):
+        raise SubmitDescriptionError(f"should_transfer_files = {should}: must be YES, NO or IF_NEEDED")
+    when_text = get("when_to_transfer_output")
+    when = (when_text or "ON_EXIT").strip().upper()
+    if when not in ("ON_EXIT", "ON_EXIT_OR_EVICT", "ON_SUCCESS"):
+        raise SubmitDescriptionError(
+            f"when_to_transfer_output = {when_text}: must be ON_EXIT, ON_EXIT_OR_EVICT or ON_SUCCESS")
+    if when == "ON_EXIT_OR_EVICT" and should == "IF_NEEDED":
+        if get("should_transfer_files") is not None:
+            raise SubmitDescriptionError(
+                "when_to_transfer_output = ON_EXIT_OR_EVICT and should_transfer_files = IF_NEEDED are "
+                "incompatible; set should_transfer_files = YES or when_to_transfer_output = ON_EXIT")
+        should = "YES"
+    if should == "NO" and when_text is not None and when != "ON_EXIT":
+        raise SubmitDescriptionError(
+            f"when_to_transfer_output = {when_text} contradicts should_transfer_files = NO")
+    return should, when
+
+
+def _transfer_attrs(get: _Getter, should: str, when: str, inputs: Sequence[str], fs_domain: str) -> _Attrs:
+    """ShouldTransferFiles, WhenToTransferOutput (unless NO), FileSystemDomain (unless YES), and the
+    comma-joined TransferInput/TransferOutput lists and TransferOutputRemaps when given."""
+    a = {"ShouldTransferFiles": _s(should)}
+    if should != "NO":
+        a["WhenToTransferOutput"] = _s(when)
+    if should != "YES":
+        a["FileSystemDomain"] = _s(fs_domain)
+    if inputs:
+        a["TransferInput"] = _s(",".join(inputs))
+    outputs = _file_list(get("transfer_output_files"))
+    if outputs:
+        a["TransferOutput"] = _s(",".join(outputs))
+    remaps = get("transfer_output_remaps")
+    if remaps:
+        a["TransferOutputRemaps"] = _s(remaps.strip().strip('"'))
+    return a
+
+
+def _transfer_size_attrs(get: _Getter, exe_kb: int, inputs: Sequence[str], stdin_transferred: bool,
+                         iwd: str) -> _Attrs:
+    """DiskUsage and TransferInputSizeMB from the executable, a transferred stdin and the input files
+    (each must exist; URLs count 0), and ImageSize (``image_size``, KiB, else the executable's size)."""
+    stdin_name = get("input") or get("stdin")
+    sent = [stdin_name, *inputs] if stdin_transferred and stdin_name else inputs
+    input_kb = 0
+    for f in sent:
+        if "://" in f:
+            continue
+        path = _full_path(f, iwd)
+        if not os.path.lexists(path):
+            raise SubmitDescriptionError(f"transfer_input_files: no such file: {path}")
+        input_kb += _size_kb(path)
+    a = {"DiskUsage": str(exe_kb + input_kb), "TransferInputSizeMB": str((exe_kb + input_kb + 1023) // 1024)}
+    image = get("image_size")
+    a["ImageSize"] = _size("image_size", image, 1024) if image else str(exe_kb)
+    return a
+
+
+#: condor_submit's RequestDisk when request_disk is not given (KiB: 1.25 times the input, at least 1 GiB)
+_DEFAULT_REQUEST_DISK = "MAX({ 1024,(TransferInputSizeMB + 1) * 1.25 }) * 1024"
+
+
+def _request_attrs(get: _Getter) -> _Attrs:
+    """RequestCpus (default 1), RequestMemory (MiB, default 128), RequestDisk (KiB) and RequestGPUs.
+
+    A plain number is in those units, K/M/G/T suffixes are binary and round up; an expression is copied;
+    ``undefined`` leaves the attribute out."""
+    a: _Attrs = {}
+    cpus = _count_expr("request_cpus", get("request_cpus") or "1")
+    if cpus:
+        a["RequestCpus"] = cpus
+    mem = _size("request_memory", get("request_memory") or "128", 1 << 20)
+    if mem:
+        a["RequestMemory"] = mem
+    disk_text = get("request_disk")
+    disk = _size("request_disk", disk_text, 1024) if disk_text else _DEFAULT_REQUEST_DISK
+    if disk:
+        a["RequestDisk"] = disk
+    gpus_text = get("request_gpus")
+    if gpus_text:
+        gpus = _count_expr("request_gpus", gpus_text)
+        if gpus:
+            a["RequestGPUs"] = gpus
+    return a
 
 
 @lru_cache(maxsize=1024)
