@@ -692,7 +692,13 @@ _CONSTANT = {
 
 
 def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Every attribute of one proc's ad except ClusterId/ProcId, as ClassAd source text."""
+    """Every attribute of one proc's ad except ClusterId/ProcId, as ClassAd source text.
+
+    One function per group of attributes, in a fixed order: it decides which error a description with
+    several mistakes reports, and a later group may use what an earlier one decided (Iwd, ExecutableSize,
+    whether stdin is transferred, RequestGPUs). The dict's own order matters only where a name is set
+    twice: the custom attributes come last and win, and in expand_jobs these attributes override the
+    constant ones (JobStatus of a held job). ClassAds keep no order; job_ad_text sorts for printing."""
     a = _universe_attrs(get)
     iwd = _initial_dir(get, ctx.submit_dir)
     a["Iwd"] = _s(iwd)
@@ -700,81 +706,31 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     a |= _arguments_environment_attrs(get)
     a |= _stdio_attrs(get)
     a |= _user_log_attrs(get, iwd)
-    uni = int(a["JobUniverse"])
-    exe_kb = int(a["ExecutableSize"])
-
     should, when = _transfer_mode(get)
     inputs = _file_list(get("transfer_input_files"))
     a |= _transfer_attrs(get, should, when, inputs, ctx.fs_domain)
-    a |= _transfer_size_attrs(get, exe_kb, inputs, a.get("TransferIn") != "false", iwd)
+    a |= _transfer_size_attrs(get, int(a["ExecutableSize"]), inputs, a.get("TransferIn") != "false", iwd)
     a |= _request_attrs(get)
-
-    # bookkeeping and policy
-    batch = get("batch_name")
-    if batch:
-        a["JobBatchName"] = _s(batch.strip().strip('"'))
-    prio = get("priority") or get("prio")
-    a["JobPrio"] = _int_cmd("priority", prio) if prio else "0"
-    duration = get("allowed_job_duration")
-    if duration:  # seconds, or an expression (condor_submit copies it as is; "undefined" = no limit)
-        a["AllowedJobDuration"] = duration.strip()
-    if _bool_cmd("nice_user", get("nice_user"), False):
-        a["AcctGroup"] = _s("nice-user")
-        a["AcctGroupUser"] = _s(ctx.owner)
-        a["AccountingGroup"] = _s(f"nice-user.{ctx.owner}")
-        a["MaxJobRetirementTime"] = "0"
-    else:
-        group = get("accounting_group")
-        if group:
-            user = get("accounting_group_user") or ctx.owner
-            a["AcctGroup"] = _s(group)
-            a["AcctGroupUser"] = _s(user)
-            a["AccountingGroup"] = _s(f"{group}.{user}")
-    _retries(get, a)
-    for key, attr in (("periodic_hold", "PeriodicHold"), ("periodic_remove", "PeriodicRemove"),
-                      ("periodic_release", "PeriodicRelease"), ("leave_in_queue", "LeaveJobInQueue"),
-                      ("job_max_vacate_time", "JobMaxVacateTime")):
-        text = get(key)
-        if text:
-            a[attr] = _expr(key, text)
-    a.setdefault("LeaveJobInQueue", "false")
-    rank = get("rank")
-    a["Rank"] = _expr("rank", rank) if rank else "0.0"
-    notify = get("notification")
-    if notify:
-        if notify.strip().lower() not in _NOTIFY:
-            raise SubmitDescriptionError(f"notification = {notify}: must be one of {', '.join(_NOTIFY)}")
-        a["JobNotification"] = str(_NOTIFY[notify.strip().lower()])
-    else:
-        a["JobNotification"] = "0"
-    for key, attr in (("notify_user", "NotifyUser"), ("description", "JobDescription"),
-                      ("concurrency_limits", "ConcurrencyLimits")):
-        text = get(key)
-        if text:
-            a[attr] = _s(text)
-    for key, attr in (("max_idle", "JobMaterializeMaxIdle"), ("max_materialize", "JobMaterializeLimit")):
-        text = get(key)
-        if text:
-            a[attr] = _int_cmd(key, text)
-    if _bool_cmd("hold", get("hold"), False):
-        a["JobStatus"] = str(int(JobStatus.HELD))
-        a["HoldReason"] = _s("submitted on hold at user's request")
-        a["HoldReasonCode"] = str(_SUBMITTED_ON_HOLD)
-    a["Requirements"] = _requirements(get("requirements"), should, uni, get("request_cpus") is not None,
-                                      "RequestGPUs" in a)
-
-    for name, key in custom:
-        text = get(key)
-        if text:
-            a[name] = _expr(key, text)
+    a |= _batch_attrs(get)
+    a |= _duration_attrs(get)
+    a |= _accounting_attrs(get, ctx.owner)
+    a |= _exit_attrs(get)
+    a |= _periodic_attrs(get)
+    a |= _rank_attrs(get)
+    a |= _notification_attrs(get)
+    a |= _description_attrs(get)
+    a |= _materialize_attrs(get)
+    a |= _hold_attrs(get)
+    a["Requirements"] = _requirements(get("requirements"), should, int(a["JobUniverse"]),
+                                      get("request_cpus") is not None, "RequestGPUs" in a)
+    a |= _custom_attrs(get, custom)  # last: a +Attr or MY.Attr replaces the value computed above
     return a
 
 
-# Each group of attributes comes from one function of the proc's expanded submit commands (``get``, which
-# returns None for a command that is absent or empty) and of what earlier groups decided; it returns the
-# attributes it sets, as ClassAd source text, in the order condor_submit's SetXxx functions set them.
-# The groups run in condor_submit's order, which also decides which error a description with several
-# mistakes reports first.
+# The groups of _job_attrs. Each is a function of the proc's expanded submit commands (``get``: None for
+# a command that is absent or empty) and of what earlier groups decided, and returns the attributes it
+# sets as ClassAd source text. A group reads a command only where the single function it came from did,
+# in the same order: get() can raise (a macro the binding cannot expand), and validation order is behaviour.
 
 _Attrs = dict[str, str]
 
@@ -960,33 +916,48 @@ def _request_attrs(get: _Getter) -> _Attrs:
     return a
 
 
-@lru_cache(maxsize=1024)
-def _isdir(path: str) -> bool:
-    return os.path.isdir(path)
+def _batch_attrs(get: _Getter) -> _Attrs:
+    """JobBatchName (``batch_name``, its quotes dropped) and JobPrio (``priority``/``prio``, default 0)."""
+    a: _Attrs = {}
+    batch = get("batch_name")
+    if batch:
+        a["JobBatchName"] = _s(batch.strip().strip('"'))
+    prio = get("priority") or get("prio")
+    a["JobPrio"] = _int_cmd("priority", prio) if prio else "0"
+    return a
 
 
-@lru_cache(maxsize=4096)
-def _isfile(path: str) -> bool:
-    return os.path.isfile(path)
+def _duration_attrs(get: _Getter) -> _Attrs:
+    """AllowedJobDuration: seconds or an expression, copied as is ("undefined" = no limit)."""
+    duration = get("allowed_job_duration")
+    return {"AllowedJobDuration": duration.strip()} if duration else {}
 
 
-def _int_cmd(key: str, text: str) -> str:
-    try:
-        return str(int(text.strip()))
-    except ValueError:
-        raise SubmitDescriptionError(f"{key} = {text} is invalid, must be an integer") from None
+def _accounting_attrs(get: _Getter, owner: str) -> _Attrs:
+    """AcctGroup, AcctGroupUser and AccountingGroup: the nice-user group (which also sets
+    MaxJobRetirementTime = 0) or ``accounting_group`` with ``accounting_group_user`` (default: the owner)."""
+    if _bool_cmd("nice_user", get("nice_user"), False):
+        return {"AcctGroup": _s("nice-user"), "AcctGroupUser": _s(owner),
+                "AccountingGroup": _s(f"nice-user.{owner}"), "MaxJobRetirementTime": "0"}
+    group = get("accounting_group")
+    if not group:
+        return {}
+    user = get("accounting_group_user") or owner
+    return {"AcctGroup": _s(group), "AcctGroupUser": _s(user), "AccountingGroup": _s(f"{group}.{user}")}
 
 
-def _retries(get: _Getter, a: dict[str, str]) -> None:
-    """max_retries / success_exit_code / retry_until → JobMaxRetries and OnExitRemove (SetJobRetries)."""
+def _exit_attrs(get: _Getter) -> _Attrs:
+    """OnExitRemove and OnExitHold; with max_retries / success_exit_code / retry_until also JobMaxRetries
+    (default 2) and JobSuccessExitCode, and the OnExitRemove that retries (condor_submit's SetJobRetries)."""
     erc, ehc = get("on_exit_remove"), get("on_exit_hold")
     retries, code, until = get("max_retries"), get("success_exit_code"), get("retry_until")
+    a: _Attrs = {}
     if retries is None and code is None and until is None:
         if erc:
             a["OnExitRemove"] = _expr("on_exit_remove", erc)
         if ehc:
             a["OnExitHold"] = _expr("on_exit_hold", ehc)
-        return
+        return a
     n = int(_int_cmd("max_retries", retries)) if retries is not None else 2
     if n < 0:
         raise SubmitDescriptionError(f"max_retries = {retries}: must not be negative")
@@ -1005,6 +976,100 @@ def _retries(get: _Getter, a: dict[str, str]) -> None:
     if erc:
         expr += f" || {_or_operand(_expr('on_exit_remove', erc))}"
     a["OnExitRemove"] = expr
+    return a
+
+
+_PERIODIC = (("periodic_hold", "PeriodicHold"), ("periodic_remove", "PeriodicRemove"),
+             ("periodic_release", "PeriodicRelease"), ("leave_in_queue", "LeaveJobInQueue"),
+             ("job_max_vacate_time", "JobMaxVacateTime"))
+
+
+def _periodic_attrs(get: _Getter) -> _Attrs:
+    """PeriodicHold/Remove/Release, LeaveJobInQueue (default false) and JobMaxVacateTime, each the
+    command's expression as written."""
+    a: _Attrs = {}
+    for key, attr in _PERIODIC:
+        text = get(key)
+        if text:
+            a[attr] = _expr(key, text)
+    a.setdefault("LeaveJobInQueue", "false")
+    return a
+
+
+def _rank_attrs(get: _Getter) -> _Attrs:
+    """Rank: the ``rank`` expression, default 0.0."""
+    rank = get("rank")
+    return {"Rank": _expr("rank", rank) if rank else "0.0"}
+
+
+def _notification_attrs(get: _Getter) -> _Attrs:
+    """JobNotification (never 0, always 1, complete 2, error 3; default never) and NotifyUser."""
+    notify = get("notification")
+    if notify:
+        if notify.strip().lower() not in _NOTIFY:
+            raise SubmitDescriptionError(f"notification = {notify}: must be one of {', '.join(_NOTIFY)}")
+        a = {"JobNotification": str(_NOTIFY[notify.strip().lower()])}
+    else:
+        a = {"JobNotification": "0"}
+    notify_user = get("notify_user")
+    if notify_user:
+        a["NotifyUser"] = _s(notify_user)
+    return a
+
+
+def _description_attrs(get: _Getter) -> _Attrs:
+    """JobDescription and ConcurrencyLimits: ``description`` and ``concurrency_limits`` as strings."""
+    a: _Attrs = {}
+    for key, attr in (("description", "JobDescription"), ("concurrency_limits", "ConcurrencyLimits")):
+        text = get(key)
+        if text:
+            a[attr] = _s(text)
+    return a
+
+
+def _materialize_attrs(get: _Getter) -> _Attrs:
+    """JobMaterializeMaxIdle and JobMaterializeLimit (``max_idle``, ``max_materialize``): integers."""
+    a: _Attrs = {}
+    for key, attr in (("max_idle", "JobMaterializeMaxIdle"), ("max_materialize", "JobMaterializeLimit")):
+        text = get(key)
+        if text:
+            a[attr] = _int_cmd(key, text)
+    return a
+
+
+def _hold_attrs(get: _Getter) -> _Attrs:
+    """``hold = true``: JobStatus held, with the HoldReason and HoldReasonCode condor_submit gives it."""
+    if not _bool_cmd("hold", get("hold"), False):
+        return {}
+    return {"JobStatus": str(int(JobStatus.HELD)), "HoldReason": _s("submitted on hold at user's request"),
+            "HoldReasonCode": str(_SUBMITTED_ON_HOLD)}
+
+
+def _custom_attrs(get: _Getter, custom: Sequence[tuple[str, str]]) -> _Attrs:
+    """The ``+Name`` / ``MY.Name`` attributes, given as (Name, submit key): each value an expression."""
+    a: _Attrs = {}
+    for name, key in custom:
+        text = get(key)
+        if text:
+            a[name] = _expr(key, text)
+    return a
+
+
+@lru_cache(maxsize=1024)
+def _isdir(path: str) -> bool:
+    return os.path.isdir(path)
+
+
+@lru_cache(maxsize=4096)
+def _isfile(path: str) -> bool:
+    return os.path.isfile(path)
+
+
+def _int_cmd(key: str, text: str) -> str:
+    try:
+        return str(int(text.strip()))
+    except ValueError:
+        raise SubmitDescriptionError(f"{key} = {text} is invalid, must be an integer") from None
 
 
 def _or_operand(expr: str) -> str:
