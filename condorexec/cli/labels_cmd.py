@@ -15,6 +15,7 @@ from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_op
 from condorexec.cli.routing import companion_target
 from condorexec.labels.policy import AllocationMode, Maximum
 from condorexec.labels.report import labels_table, plot_labels
+from condorexec.pools.base import largest
 from condorexec.pools.local import NodeSpec
 
 
@@ -48,8 +49,8 @@ def _maximum(args) -> Maximum:
     finally:
         target.close()
     nodes = [NodeSpec.parse(n, i) for i, n in enumerate(args.local_nodes)] or [NodeSpec.this_machine(target.state_dir)]
-    big = max(nodes, key=lambda n: (n.memory_mb, n.cpus, n.disk_mb))
-    return Maximum(big.cpus, big.memory_mb, big.disk_mb)
+    big = largest(nodes, "local")
+    return Maximum(big.cores, big.memory, big.disk)
 
 
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:

@@ -44,7 +44,7 @@ def category_of(description: htcondor2.Submit) -> str | None:
 
 def maximum_of(pool: Pool) -> Maximum:
     m = pool.largest_machine()
-    return Maximum(cores=max(m.cpus, 1), memory=max(m.memory_mb, 1), disk=max(m.disk_mb, 1))
+    return Maximum(cores=max(m.cores, 1), memory=max(m.memory, 1), disk=max(m.disk, 1))
 
 
 def history_source(pool: Pool) -> str:

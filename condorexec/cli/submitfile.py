@@ -20,6 +20,7 @@ import classad2
 import htcondor2
 
 from condorexec.pools.base import Machine
+from condorexec.resources import Resources
 from condorexec.submitdesc import SubmitDescriptionError
 
 STDIN_NAME = "<stdin>"
@@ -128,25 +129,21 @@ def local_pool_problems(description: htcondor2.Submit, ads: Sequence[classad2.Cl
             break
     for ad in ads:
         need = _request(ad)
-        if not any(_fits(need, m) for m in machines):
-            sizes = ", ".join(f"{m.name}: {m.cpus} cpus, {m.memory_mb} MB, {m.disk_mb} MB disk, {m.gpus} gpus"
+        if not any(need.fits_in(m.resources) for m in machines):
+            sizes = ", ".join(f"{m.name}: {m.cores} cpus, {m.memory} MB, {m.disk} MB disk, {m.gpus} gpus"
                               for m in machines)
-            errors.append(f"job {ad['ClusterId']}.{ad['ProcId']} requests {need[0]} cpus, {need[1]} MB memory, "
-                          f"{need[2]} MB disk, {need[3]} gpus: no local node is that big ({sizes})")
+            errors.append(f"job {ad['ClusterId']}.{ad['ProcId']} requests {need.cores} cpus, {need.memory} MB "
+                          f"memory, {need.disk} MB disk, {need.gpus} gpus: no local node is that big ({sizes})")
             break
     return errors, warnings
 
 
-def _request(ad: classad2.ClassAd) -> tuple[int, int, int, int]:
+def _request(ad: classad2.ClassAd) -> Resources:
     def value(attr: str, default: int) -> int:
         v = ad.eval(attr) if attr in ad else default
         if isinstance(v, bool | classad2.Value) or not isinstance(v, int | float):
             return default  # classad2.Value (undefined, error) is an int subclass
         return int(v)
 
-    return value("RequestCpus", 1), value("RequestMemory", 128), -(-value("RequestDisk", 1024) // 1024), \
-        value("RequestGPUs", 0)
-
-
-def _fits(need: tuple[int, int, int, int], m: Machine) -> bool:
-    return need[0] <= m.cpus and need[1] <= m.memory_mb and need[2] <= m.disk_mb and need[3] <= m.gpus
+    return Resources(value("RequestCpus", 1), value("RequestMemory", 128), -(-value("RequestDisk", 1024) // 1024),
+                     value("RequestGPUs", 0))

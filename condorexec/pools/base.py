@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import classad2
 import htcondor2
 
+from condorexec.resources import Resources
+
 
 @dataclass(frozen=True)
 class SubmitResult:
@@ -32,20 +34,26 @@ class SubmitResult:
 
 @dataclass(frozen=True)
 class Machine:
-    """One execute node as a submitter sees it: a partitionable slot's total resources."""
+    """One execute node as a submitter sees it: a partitionable slot's total resources
+    (memory and disk in MB, as everywhere in condorexec: :mod:`condorexec.resources`)."""
 
     name: str
-    cpus: int
-    memory_mb: int
-    disk_mb: int
+    cores: int
+    memory: int  # MB
+    disk: int  # MB
     gpus: int = 0
 
+    @property
+    def resources(self) -> Resources:
+        return Resources(self.cores, self.memory, self.disk, self.gpus)
 
-def largest(machines: Sequence[Machine], pool_kind: str) -> Machine:
-    """The machine a job asking for "everything" is sized to: most memory, then cores, then disk."""
+
+def largest(machines: Sequence[Machine], pool_name: str) -> Machine:
+    """The machine a job asking for "everything" is sized to, by :meth:`Resources.ordering_key`
+    (most memory, then cores, then disk). ``pool_name`` is for the message only."""
     if not machines:
-        raise RuntimeError(f"the {pool_kind} pool reports no execute machines")
-    return max(machines, key=lambda m: (m.memory_mb, m.cpus, m.disk_mb))
+        raise RuntimeError(f"the {pool_name} pool reports no execute machines")
+    return max(machines, key=lambda m: m.resources.ordering_key())
 
 
 class Pool(abc.ABC):

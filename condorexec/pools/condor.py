@@ -208,12 +208,12 @@ class CondorPool(Pool):
             name = host if per_host[host] == 1 else str(ad.get("Name", host))
             machines.append(Machine(
                 name=name,
-                cpus=int(_number(ad, "TotalSlotCpus")),
-                memory_mb=int(_number(ad, "TotalSlotMemory")),          # MiB already
-                disk_mb=int(_number(ad, "TotalSlotDisk") // 1024),       # KiB -> MiB
+                cores=int(_number(ad, "TotalSlotCpus")),
+                memory=int(_number(ad, "TotalSlotMemory")),          # MiB already
+                disk=int(_number(ad, "TotalSlotDisk") // 1024),       # KiB -> MiB
                 gpus=int(_number(ad, "TotalSlotGPUs")),
             ))
-        return sorted(machines, key=lambda m: (m.memory_mb, m.cpus, m.disk_mb, m.name), reverse=True)
+        return sorted(machines, key=lambda m: (*m.resources.ordering_key(), m.name), reverse=True)
 
     def condor_version(self) -> str:
         """The schedd's ``CondorVersion`` string (``$CondorVersion: 25.14.0 ... $``)."""

@@ -41,6 +41,7 @@ from condorexec.pools.base import Machine, Pool, SubmitResult
 from condorexec.pools.eventlog import EventLogs
 from condorexec.pools.historyfile import append_ads, read_history
 from condorexec.pools.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
+from condorexec.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,9 @@ BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
 
 
 @dataclass(frozen=True)
-class NodeSpec:
-    """One emulated execute node (a single partitionable slot)."""
-
-    name: str
-    cpus: int
-    memory_mb: int
-    disk_mb: int
-    gpus: int = 0
+class NodeSpec(Machine):
+    """One emulated execute node (a single partitionable slot): a :class:`Machine` that can be
+    parsed from the node-spec text users type (``"cpus=6,memory=6000"``) or taken from this host."""
 
     @classmethod
     def this_machine(cls, disk_path: str | os.PathLike) -> NodeSpec:
@@ -90,24 +86,38 @@ class NodeSpec:
                        int(values.get("disk", 100_000)), int(values.get("gpus", 0)))
         except (KeyError, ValueError) as exc:
             raise ValueError(f"node spec {text!r}: needs integer cpus= and memory= ({exc})") from None
-        if min(node.cpus, node.memory_mb, node.disk_mb) <= 0:
+        if min(node.cores, node.memory, node.disk) <= 0:
             raise ValueError(f"node spec {text!r}: sizes must be positive")
         return node
 
 
 @dataclass
 class _Node:
+    """A node and what of it is free now (plain ints: the scheduler updates them on every claim)."""
+
     spec: NodeSpec
-    free_cpus: int
-    free_memory_mb: int
-    free_disk_mb: int
+    free_cores: int
+    free_memory: int  # MB
+    free_disk: int  # MB
     free_gpus: int
     cache_dir: Path
     slots_used: int = 0
 
-    def fits(self, cpus: int, memory_mb: int, disk_mb: int, gpus: int) -> bool:
-        return (cpus <= self.free_cpus and memory_mb <= self.free_memory_mb
-                and disk_mb <= self.free_disk_mb and gpus <= self.free_gpus)
+    @classmethod
+    def empty(cls, spec: NodeSpec, cache_dir: Path) -> _Node:
+        return cls(spec, spec.cores, spec.memory, spec.disk, spec.gpus, cache_dir)
+
+    def fits(self, request: Resources) -> bool:
+        """Whether ``request`` fits in what is free now."""
+        return (request.cores <= self.free_cores and request.memory <= self.free_memory
+                and request.disk <= self.free_disk and request.gpus <= self.free_gpus)
+
+    def take(self, amount: Resources, sign: int = 1) -> None:
+        """Claim ``amount`` (``sign=-1``: give it back)."""
+        self.free_cores -= sign * amount.cores
+        self.free_memory -= sign * amount.memory
+        self.free_disk -= sign * amount.disk
+        self.free_gpus -= sign * amount.gpus
 
 
 @dataclass
@@ -124,7 +134,7 @@ class _Job:
     peak_memory_mb: int = 0
     inputs_snapshot: dict[str, tuple[float, int]] = field(default_factory=dict)
     image_sizes_logged: set[int] = field(default_factory=set)
-    cached_request: tuple[int, int, int, int] | None = None
+    cached_request: Resources | None = None
     priority: int = 0
     status: int = IDLE  # mirrors ad["JobStatus"], read without a ClassAd lookup
 
@@ -137,9 +147,10 @@ class _Job:
     def job_id(self) -> str:
         return f"{self.cluster}.{self.proc}"
 
-    def request(self) -> tuple[int, int, int, int]:
-        """cpus, memory MB, disk MB, gpus — as the ad says now; cached (the scheduler asks on every pass,
-        and ClassAd lookups are not cheap), so ``edit`` must call ``forget_request``."""
+    def request(self) -> Resources:
+        """What the job asks for (RequestCpus/Memory/Disk/GPUs; disk KiB -> MB) as the ad says now; cached
+        (the scheduler asks on every pass, and ClassAd lookups are not cheap), so ``edit`` must call
+        ``forget_request``."""
         if self.cached_request is None:
             self.cached_request = self._request_from_ad()
         return self.cached_request
@@ -147,7 +158,7 @@ class _Job:
     def forget_request(self) -> None:
         self.cached_request = None
 
-    def _request_from_ad(self) -> tuple[int, int, int, int]:
+    def _request_from_ad(self) -> Resources:
         def value(attr: str, default: int) -> int:
             v = self.ad.eval(attr) if attr in self.ad else default
             # classad2.Value (Undefined/Error) subclasses int: an undefined request is not the number 2
@@ -156,8 +167,8 @@ class _Job:
             return int(v)
 
         disk_kib = value("RequestDisk", 1024)
-        return (value("RequestCpus", 1), value("RequestMemory", 128), -(-disk_kib // 1024),
-                value("RequestGPUs", 0))
+        return Resources(value("RequestCpus", 1), value("RequestMemory", 128), -(-disk_kib // 1024),
+                         value("RequestGPUs", 0))
 
 
 class LocalPool(Pool):
@@ -184,9 +195,7 @@ class LocalPool(Pool):
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"node names must be unique, got {names}")
-        self._nodes = [
-            _Node(s, s.cpus, s.memory_mb, s.disk_mb, s.gpus, self.state_dir / "nodes" / s.name) for s in specs
-        ]
+        self._nodes = [_Node.empty(s, self.state_dir / "nodes" / s.name) for s in specs]
         for node in self._nodes:
             node.cache_dir.mkdir(parents=True, exist_ok=True)
         self.history_path = self.state_dir / "spool" / "history"
@@ -283,8 +292,8 @@ class LocalPool(Pool):
             self._wake.notify_all()
 
     def describe_machines(self) -> list[Machine]:
-        return sorted((Machine(n.spec.name, n.spec.cpus, n.spec.memory_mb, n.spec.disk_mb, n.spec.gpus)
-                       for n in self._nodes), key=lambda m: (-m.memory_mb, -m.cpus))
+        machines = [Machine(n.spec.name, n.spec.cores, n.spec.memory, n.spec.disk, n.spec.gpus) for n in self._nodes]
+        return sorted(machines, key=lambda m: m.resources.ordering_key(), reverse=True)
 
     def close(self) -> None:
         with self._lock:
@@ -323,19 +332,19 @@ class LocalPool(Pool):
 
     def _match(self) -> list[_Job]:
         """Matchmaking: in queue order (JobPrio, then submission), each idle job that fits is claimed."""
-        if not any(n.free_cpus > 0 for n in self._nodes):
+        if not any(n.free_cores > 0 for n in self._nodes):
             return []  # every core is taken: nothing can start (the common case while a big queue drains)
         claimed = []
         reserved: dict[str, int] = {}  # node name -> priority of the waiting job that reserved it
         for _, cluster, proc in list(self._idle):  # a copy: claiming takes jobs out of self._idle
-            if not any(n.free_cpus > 0 for n in self._nodes):
+            if not any(n.free_cores > 0 for n in self._nodes):
                 break
             job = self._queue[(cluster, proc)]
             if job.removing:
                 continue
             request = job.request()
             usable = [n for n in self._nodes if reserved.get(n.spec.name, job.priority) <= job.priority]
-            node = next((n for n in usable if n.fits(*request)), None)
+            node = next((n for n in usable if n.fits(request)), None)
             if node is not None:
                 self._claim(job, node, request)
                 claimed.append(job)
@@ -347,19 +356,13 @@ class LocalPool(Pool):
         return claimed
 
     @staticmethod
-    def _node_to_drain(request: tuple[int, int, int, int], nodes: list[_Node]) -> _Node | None:
+    def _node_to_drain(request: Resources, nodes: list[_Node]) -> _Node | None:
         """The node a waiting job would fit once empty (the biggest such node)."""
-        cpus, memory_mb, disk_mb, gpus = request
-        fitting = [n for n in nodes if cpus <= n.spec.cpus and memory_mb <= n.spec.memory_mb
-                   and disk_mb <= n.spec.disk_mb and gpus <= n.spec.gpus]
-        return max(fitting, key=lambda n: (n.spec.memory_mb, n.spec.cpus), default=None)
+        fitting = [n for n in nodes if request.fits_in(n.spec.resources)]
+        return max(fitting, key=lambda n: n.spec.resources.ordering_key(), default=None)
 
-    def _claim(self, job: _Job, node: _Node, request: tuple[int, int, int, int]) -> None:
-        cpus, memory_mb, disk_mb, gpus = request
-        node.free_cpus -= cpus
-        node.free_memory_mb -= memory_mb
-        node.free_disk_mb -= disk_mb
-        node.free_gpus -= gpus
+    def _claim(self, job: _Job, node: _Node, request: Resources) -> None:
+        node.take(request)
         node.slots_used += 1
         job.node = node
         job.slot_name = f"slot1_{node.slots_used}@{node.spec.name}"
@@ -375,7 +378,8 @@ class LocalPool(Pool):
         ad["JobStartDate"] = int(ad.get("JobStartDate", now))
         ad["JobCurrentStartDate"] = int(now)
         ad["RemoteHost"] = job.slot_name
-        ad["CpusProvisioned"], ad["MemoryProvisioned"], ad["DiskProvisioned"] = cpus, memory_mb, disk_mb * 1024
+        ad["CpusProvisioned"], ad["MemoryProvisioned"] = request.cores, request.memory
+        ad["DiskProvisioned"] = request.disk * 1024  # KiB
         self._set_status(job, RUNNING, now)
 
     def _launch(self, job: _Job) -> None:
@@ -400,10 +404,10 @@ class LocalPool(Pool):
                 self._wake.notify_all()
                 self.events_written.set()
                 return
-            cpus, memory_mb, disk_mb, _ = job.request()
+            asked = job.request()
             self._log(job).execute(
                 job.cluster, job.proc, now, host=f"<127.0.0.1:0?alias={job.node.spec.name}>",
-                slot_name=job.slot_name, cpus=cpus, memory_mb=memory_mb, disk_kib=disk_mb * 1024,
+                slot_name=job.slot_name, cpus=asked.cores, memory_mb=asked.memory, disk_kib=asked.disk * 1024,
                 scratch_dir=str(job.sandbox))
         try:
             self._launcher.launch(request)
@@ -452,12 +456,12 @@ class LocalPool(Pool):
             "_CONDOR_SCRATCH_DIR": str(sandbox),
             "_CONDOR_SLOT": job.slot_name.split("@")[0],
             "CONDOREXEC_NODE_CACHE": str(job.node.cache_dir) if job.node else "",
-            "OMP_NUM_THREADS": str(job.request()[0]),
+            "OMP_NUM_THREADS": str(job.request().cores),
         })
         stdin = ad.get("In", "/dev/null")
         stdin_path = None if stdin in ("/dev/null", "") else str(sandbox / Path(stdin).name)
         args = submitdesc.ad_arguments(ad)
-        memory_limit = job.request()[1]
+        memory_limit = job.request().memory
         common = dict(job_key=job.job_id, cwd=str(sandbox), env=env, stdin_path=stdin_path,
                       stdout_path=str(sandbox / "_condor_stdout"), stderr_path=str(sandbox / "_condor_stderr"),
                       memory_limit_mb=memory_limit)
@@ -536,7 +540,7 @@ class LocalPool(Pool):
                 self._finish(job, REMOVED, now)
             elif result.over_memory:
                 used = job.ad["MemoryUsage"]
-                requested = job.request()[1]
+                requested = job.request().memory
                 reason = (f"Error from {job.slot_name}: Job has gone over memory limit of {requested} megabytes. "
                           f"Peak usage: {used} megabytes.")
                 self._log(job).evicted(job.cluster, job.proc, now, reason=reason,
@@ -578,15 +582,15 @@ class LocalPool(Pool):
             ad["ExitBySignal"], ad["ExitSignal"] = True, result.signal
         else:
             ad["ExitBySignal"], ad["ExitCode"] = False, result.exit_code
-        request_cpus, request_memory, request_disk_mb, _ = job.request()
+        asked = job.request()
         self._finish(job, COMPLETED, now)  # history first: whoever reads the event finds the record
         self._log(job).terminated(
             job.cluster, job.proc, now, return_value=result.exit_code, signal=result.signal,
             user_cpu_s=result.user_cpu_s, sys_cpu_s=result.sys_cpu_s, bytes_sent=0, bytes_received=0,
-            cpus_usage=float(ad["CpusUsage"]), request_cpus=request_cpus, allocated_cpus=request_cpus,
-            disk_usage_kib=int(ad["DiskUsage"]), request_disk_kib=request_disk_mb * 1024,
-            allocated_disk_kib=request_disk_mb * 1024, memory_usage_mb=int(ad["MemoryUsage"]),
-            request_memory_mb=request_memory, allocated_memory_mb=request_memory,
+            cpus_usage=float(ad["CpusUsage"]), request_cpus=asked.cores, allocated_cpus=asked.cores,
+            disk_usage_kib=int(ad["DiskUsage"]), request_disk_kib=asked.disk * 1024,
+            allocated_disk_kib=asked.disk * 1024, memory_usage_mb=int(ad["MemoryUsage"]),
+            request_memory_mb=asked.memory, allocated_memory_mb=asked.memory,
             time_execute_s=int(now - job.started_at))
 
     # ---- state changes ------------------------------------------------------------------------
@@ -647,12 +651,9 @@ class LocalPool(Pool):
     def _release_resources(self, job: _Job) -> None:
         if job.node is None:
             return
-        cpus, memory_mb, disk_mb, gpus = (int(job.ad["CpusProvisioned"]), int(job.ad["MemoryProvisioned"]),
-                                          int(job.ad["DiskProvisioned"]) // 1024, job.request()[3])
-        job.node.free_cpus += cpus
-        job.node.free_memory_mb += memory_mb
-        job.node.free_disk_mb += disk_mb
-        job.node.free_gpus += gpus
+        provisioned = Resources(int(job.ad["CpusProvisioned"]), int(job.ad["MemoryProvisioned"]),
+                                int(job.ad["DiskProvisioned"]) // 1024, job.request().gpus)
+        job.node.take(provisioned, sign=-1)
         job.node = None
 
     def _cleanup_sandbox(self, job: _Job) -> None:

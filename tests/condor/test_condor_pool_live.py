@@ -106,11 +106,11 @@ def test_describe_machines_and_condor_version(condor_pool):
     machines = condor_pool.describe_machines()
     assert len(machines) == 1, machines  # the test pool: one partitionable slot of the whole machine
     [machine] = machines
-    assert machine.cpus == os.cpu_count()
+    assert machine.cores == os.cpu_count()
     total_mib = psutil.virtual_memory().total / 2**20
-    assert 0.8 * total_mib <= machine.memory_mb <= 1.05 * total_mib
+    assert 0.8 * total_mib <= machine.memory <= 1.05 * total_mib
     free_mib = shutil.disk_usage("/var/lib/condor-pool/execute").free / 2**20
-    assert 0.5 * free_mib <= machine.disk_mb <= 1.5 * free_mib  # KiB -> MiB, not KB or bytes
+    assert 0.5 * free_mib <= machine.disk <= 1.5 * free_mib  # KiB -> MiB, not KB or bytes
     assert machine.gpus == 0
     assert condor_pool.largest_machine() == machine
 

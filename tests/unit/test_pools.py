@@ -1,0 +1,36 @@
+"""The pool seam's own vocabulary: Machine and NodeSpec sizes as Resources, "the largest machine"."""
+
+from __future__ import annotations
+
+import pytest
+
+from condorexec.pools.base import Machine, largest
+from condorexec.pools.local import NodeSpec
+from condorexec.resources import Resources
+
+
+def test_machine_sizes_are_the_one_vocabulary() -> None:
+    m = Machine("n1", cores=4, memory=8000, disk=20000, gpus=1)
+    assert m.resources == Resources(cores=4, memory=8000, disk=20000, gpus=1)
+    assert Resources(2, 4000, 100).fits_in(m.resources)
+
+
+def test_largest_orders_by_memory_then_cores_then_disk() -> None:
+    machines = [Machine("cores", 64, 4000, 900000), Machine("mem", 2, 8000, 10),
+                Machine("mem-more-cores", 4, 8000, 5), Machine("mem-more-cores-disk", 4, 8000, 6)]
+    assert largest(machines, "test").name == "mem-more-cores-disk"
+    assert max(m.resources.ordering_key() for m in machines) == largest(machines, "test").resources.ordering_key()
+    with pytest.raises(RuntimeError, match="the test pool reports no execute machines"):
+        largest([], "test")
+
+
+def test_node_spec_text_is_what_users_type() -> None:
+    node = NodeSpec.parse("cpus=6,memory=6000,name=big")
+    assert isinstance(node, Machine)
+    assert (node.name, node.cores, node.memory, node.disk, node.gpus) == ("big", 6, 6000, 100_000, 0)
+    assert NodeSpec.parse("cpus=1,memory=500,disk=7,gpus=2", 2).resources == Resources(1, 500, 7, 2)
+    assert NodeSpec.parse("cpus=1,memory=500", 2).name == "node3"
+    with pytest.raises(ValueError, match="unknown keys"):
+        NodeSpec.parse("cores=1,memory=500")
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        NodeSpec.parse("cpus=0,memory=500")
