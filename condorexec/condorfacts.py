@@ -54,6 +54,19 @@ class HoldSubCode(enum.IntEnum):
     DISK = 104
 
 
+class Universe(enum.IntEnum):
+    """``JobUniverse`` values (``CONDOR_UNIVERSE`` in ``src/condor_includes/condor_universe.h``);
+    docker and container jobs are vanilla-universe jobs with an image."""
+
+    VANILLA = 5
+    SCHEDULER = 7
+    GRID = 9
+    JAVA = 10
+    PARALLEL = 11
+    LOCAL = 12
+    VM = 13
+
+
 _BY_SUBCODE: dict[int, Resource] = {HoldSubCode.CPUS: "cores", HoldSubCode.MEMORY: "memory",
                                     HoldSubCode.DISK: "disk"}
 

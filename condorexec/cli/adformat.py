@@ -12,8 +12,15 @@ from collections.abc import Sequence
 
 import classad2
 
-STATUS_LETTER = {1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: ">", 7: "S"}
-STATUS_NAME = {1: "idle", 2: "running", 3: "removed", 4: "completed", 5: "held", 6: "transferring", 7: "suspended"}
+from condorexec.condorfacts import JobStatus
+
+#: condor_q's ST column
+STATUS_LETTER = {JobStatus.IDLE: "I", JobStatus.RUNNING: "R", JobStatus.REMOVED: "X", JobStatus.COMPLETED: "C",
+                 JobStatus.HELD: "H", JobStatus.TRANSFERRING_OUTPUT: ">", JobStatus.SUSPENDED: "S"}
+#: condor_q's summary line's words
+STATUS_NAME = {JobStatus.IDLE: "idle", JobStatus.RUNNING: "running", JobStatus.REMOVED: "removed",
+               JobStatus.COMPLETED: "completed", JobStatus.HELD: "held", JobStatus.TRANSFERRING_OUTPUT: "transferring",
+               JobStatus.SUSPENDED: "suspended"}
 
 #: the attributes the default columns need (the projection sent to a schedd)
 COLUMN_ATTRS = ("ClusterId", "ProcId", "Owner", "QDate", "RemoteWallClockTime", "JobCurrentStartDate", "JobStatus",
@@ -43,7 +50,7 @@ def _date(epoch: float) -> str:
 
 def run_time(ad: classad2.ClassAd, now: float) -> float:
     total = _num(ad, "RemoteWallClockTime")
-    if ad.get("JobStatus") == 2 and "JobCurrentStartDate" in ad:
+    if ad.get("JobStatus") == JobStatus.RUNNING and "JobCurrentStartDate" in ad:
         total += now - _num(ad, "JobCurrentStartDate", now)
     return total
 

@@ -18,11 +18,11 @@ import classad2
 import htcondor2
 
 from condorexec.cli import localspool
+from condorexec.condorfacts import JobStatus
 from condorexec.pools.base import Pool
 
 POLL_S = 0.5
 LINE_EVERY_S = 5.0
-IDLE, RUNNING, HELD = 1, 2, 5
 
 
 @dataclass
@@ -56,7 +56,8 @@ class Progress:
 
 def _counts(ads: list[classad2.ClassAd], total: int) -> tuple[int, int, int, int]:
     status = [ad.get("JobStatus") for ad in ads]
-    idle, running, held = status.count(IDLE), status.count(RUNNING), status.count(HELD)
+    idle, running, held = (status.count(JobStatus.IDLE), status.count(JobStatus.RUNNING),
+                           status.count(JobStatus.HELD))
     return idle, running, total - len(ads), held
 
 
@@ -81,7 +82,7 @@ def run_foreground(pool: Pool, cluster: int, total: int, state_dir: Path, err: T
             idle, running, done, held = _counts(ours, total)
             progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held")
             if idle == 0 and running == 0:
-                outcome.held = [ad for ad in ours if ad.get("JobStatus") == HELD]
+                outcome.held = [ad for ad in ours if ad.get("JobStatus") == JobStatus.HELD]
                 progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held",
                                 final=True)
                 return outcome

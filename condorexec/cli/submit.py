@@ -22,6 +22,7 @@ import htcondor2
 from condorexec.cli import foreground, learned, localspool
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options, backend, state_dir
 from condorexec.cli.submitfile import STDIN_NAME, assemble, local_pool_problems, locate, read_description
+from condorexec.condorfacts import JobStatus
 from condorexec.pools.base import Pool
 from condorexec.pools.select import choose_pool
 from condorexec.submitdesc import SubmitDescriptionError, dry_run_text, expand_jobs, job_ad_text, parse_description
@@ -205,7 +206,7 @@ def _run_locally(pool: Pool, result, where, err: TextIO) -> int:
         print(f"interrupted: the jobs of cluster {result.cluster} were removed", file=err)
         return 130
     bad = [f"{ad['ClusterId']}.{ad['ProcId']}={ad.get('ExitCode')}" for ad in
-           pool.history(f"ClusterId == {result.cluster} && JobStatus == 4 && ExitCode =!= 0",
+           pool.history(f"ClusterId == {result.cluster} && JobStatus == {int(JobStatus.COMPLETED)} && ExitCode =!= 0",
                         ["ClusterId", "ProcId", "ExitCode"])]
     if bad:
         print(f"note: {len(bad)} job(s) exited with a non-zero status: {' '.join(sorted(bad))}", file=err)

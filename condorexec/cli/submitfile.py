@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import classad2
 import htcondor2
 
+from condorexec.condorfacts import Universe
 from condorexec.pools.base import Machine
 from condorexec.resources import Resources
 from condorexec.submitdesc import SubmitDescriptionError
@@ -122,8 +123,8 @@ def local_pool_problems(description: htcondor2.Submit, ads: Sequence[classad2.Cl
         warnings.append("should_transfer_files = NO: the local pool still runs each job in a sandbox and "
                         "transfers files as with YES (new files in the sandbox come back to initialdir)")
     for ad in ads:
-        uni = ad.get("JobUniverse", 5)
-        if uni != 5:
+        uni = ad.get("JobUniverse", Universe.VANILLA)
+        if uni != Universe.VANILLA:
             errors.append(f"job {ad['ClusterId']}.{ad['ProcId']}: JobUniverse {uni} ({universe}): the local "
                           "pool runs only vanilla-universe jobs")
             break

@@ -23,15 +23,15 @@ import time
 from dataclasses import dataclass
 
 import classad2
+import htcondor2
 
 __all__ = ["DEFAULT_SUBMIT_HOST", "EventLogWriter", "EventLogs", "ResourceUsage"]
 
 #: what the local pool claims as its schedd address in submit events (HTCondor writes a sinful string)
 DEFAULT_SUBMIT_HOST = "<127.0.0.1:0?addrs=127.0.0.1-0&alias=localpool>"
 
-# Event numbers (ULogEventNumber in condor_event.h / htcondor2.JobEventType).
-SUBMIT, EXECUTE, JOB_EVICTED, JOB_TERMINATED, IMAGE_SIZE = 0, 1, 4, 5, 6
-JOB_ABORTED, JOB_HELD, JOB_RELEASED = 9, 12, 13
+#: event numbers: ULogEventNumber in condor_event.h, which is htcondor2's own JobEventType
+ET = htcondor2.JobEventType
 
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x00\x1c-\x1e\x85\u2028\u2029]+")
 
@@ -182,7 +182,7 @@ class EventLogWriter:
             raise ValueError(f"event log field 'when' must be a non-negative epoch time, got {when!r}")
         second = int(when)
         stamp = self._stamp_text if second == self._stamp_second else self._format_time(second)
-        return f"{number:03d} ({cluster:03d}.{proc:03d}.000) {stamp} "
+        return f"{int(number):03d} ({cluster:03d}.{proc:03d}.000) {stamp} "
 
     def _format_time(self, second: int) -> str:
         # HTCondor's default (ISO_DATE) header time, in local time, whole seconds
@@ -206,13 +206,13 @@ class EventLogWriter:
     # -- events ----------------------------------------------------------------------------------
 
     def submit(self, cluster: int, proc: int, when: float) -> None:
-        self._emit(SUBMIT, cluster, proc, when, f"Job submitted from host: {self.submit_host}\n")
+        self._emit(ET.SUBMIT, cluster, proc, when, f"Job submitted from host: {self.submit_host}\n")
 
     def execute(self, cluster: int, proc: int, when: float, *, host: str, slot_name: str,
                 cpus: int, memory_mb: int, disk_kib: int, scratch_dir: str) -> None:
         """The execute event with the slot's ``ExecuteProps`` (sorted, as ``sPrintAdAttrs`` does)."""
         scratch = _old_classad_string(_one_line(scratch_dir, "scratch_dir"))
-        self._emit(EXECUTE, cluster, proc, when,
+        self._emit(ET.EXECUTE, cluster, proc, when,
                    f"Job executing on host: {_one_line(host, 'host')}\n"
                    f"\tSlotName: {_one_line(slot_name, 'slot_name')}\n"
                    f"\tCondorScratchDir = {scratch}\n"
@@ -223,7 +223,7 @@ class EventLogWriter:
 
     def image_size(self, cluster: int, proc: int, when: float, *, image_size_kib: int, memory_usage_mb: int,
                    resident_set_size_kib: int) -> None:
-        self._emit(IMAGE_SIZE, cluster, proc, when,
+        self._emit(ET.IMAGE_SIZE, cluster, proc, when,
                    f"Image size of job updated: {_int(image_size_kib, 'image_size_kib')}\n"
                    f"\t{_int(memory_usage_mb, 'memory_usage_mb')}  -  MemoryUsage of job (MB)\n"
                    f"\t{_int(resident_set_size_kib, 'resident_set_size_kib')}"
@@ -255,7 +255,7 @@ class EventLogWriter:
             time_execute_s=time_execute_s,
             time_slot_busy_s=time_execute_s if time_slot_busy_s is None else time_slot_busy_s,
         )
-        self._emit(JOB_TERMINATED, cluster, proc, when,
+        self._emit(ET.JOB_TERMINATED, cluster, proc, when,
                    "Job terminated.\n" + outcome
                    + f"\t{cpu}  -  Run Remote Usage\n\t{local}  -  Run Local Usage\n"
                    f"\t{cpu}  -  Total Remote Usage\n\t{local}  -  Total Local Usage\n"
@@ -265,13 +265,13 @@ class EventLogWriter:
 
     def held(self, cluster: int, proc: int, when: float, *, reason: str, code: int, subcode: int) -> None:
         text = _one_line(reason, "reason") or "Reason unspecified"
-        self._emit(JOB_HELD, cluster, proc, when,
+        self._emit(ET.JOB_HELD, cluster, proc, when,
                    f"Job was held.\n\t{text}\n"
                    f"\tCode {_int(code, 'code')} Subcode {_int(subcode, 'subcode')}\n")
 
     def released(self, cluster: int, proc: int, when: float, *, reason: str = "via condor_release") -> None:
         text = _one_line(reason, "reason")
-        self._emit(JOB_RELEASED, cluster, proc, when, "Job was released.\n" + (f"\t{text}\n" if text else ""))
+        self._emit(ET.JOB_RELEASED, cluster, proc, when, "Job was released.\n" + (f"\t{text}\n" if text else ""))
 
     def evicted(self, cluster: int, proc: int, when: float, *, reason: str, code: int, subcode: int,
                 user_cpu_s: float = 0, sys_cpu_s: float = 0, bytes_sent: int = 0, bytes_received: int = 0,
@@ -281,7 +281,7 @@ class EventLogWriter:
         code, subcode = _int(code, "code"), _int(subcode, "subcode")
         first = f"Job was evicted. Code {code} Subcode {subcode}\n" if code != 0 else "Job was evicted.\n"
         text = _one_line(reason, "reason")
-        self._emit(JOB_EVICTED, cluster, proc, when,
+        self._emit(ET.JOB_EVICTED, cluster, proc, when,
                    first + "\t(0) CPU times\n"
                    f"\t{_rusage(user_cpu_s, sys_cpu_s)}  -  Run Remote Usage\n"
                    f"\t{_rusage(0, 0)}  -  Run Local Usage\n"
@@ -292,7 +292,7 @@ class EventLogWriter:
 
     def aborted(self, cluster: int, proc: int, when: float, *, reason: str) -> None:
         text = _one_line(reason, "reason")
-        self._emit(JOB_ABORTED, cluster, proc, when, "Job was aborted.\n" + (f"\t{text}\n" if text else ""))
+        self._emit(ET.JOB_ABORTED, cluster, proc, when, "Job was aborted.\n" + (f"\t{text}\n" if text else ""))
 
     def close(self) -> None:
         """Close the file; idempotent. Writing afterwards raises ValueError."""

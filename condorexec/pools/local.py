@@ -18,6 +18,7 @@ interpreter instead of exec'ing the wrapper — same sandbox, same files.
 from __future__ import annotations
 
 import bisect
+import errno
 import fcntl
 import getpass
 import logging
@@ -37,6 +38,7 @@ import platformdirs
 import psutil
 
 from condorexec import submitdesc
+from condorexec.condorfacts import HoldCode, HoldSubCode, JobStatus, Universe
 from condorexec.pools.base import Machine, Pool, SubmitResult
 from condorexec.pools.eventlog import EventLogs
 from condorexec.pools.historyfile import append_ads, read_history
@@ -45,14 +47,8 @@ from condorexec.resources import Resources
 
 log = logging.getLogger(__name__)
 
-IDLE, RUNNING, REMOVED, COMPLETED, HELD = 1, 2, 3, 4, 5
-
-#: HTCondor's hold codes the local pool produces.
-HOLD_OUT_OF_RESOURCES, SUBCODE_MEMORY = 34, 102
-HOLD_TRANSFER_OUTPUT = 12
-HOLD_BY_USER = 1
-HOLD_EXEC_FAILED = 6
-HOLD_JOB_DURATION = 46  # allowed_job_duration exceeded
+#: a transfer or exec failure's hold subcode is the errno, as the starter sets it
+_SUBCODE_NO_SUCH_FILE = errno.ENOENT
 
 #: The environment a starter gives a job that sets none (HTCondor passes no PATH by default).
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -136,7 +132,7 @@ class _Job:
     image_sizes_logged: set[int] = field(default_factory=set)
     cached_request: Resources | None = None
     priority: int = 0
-    status: int = IDLE  # mirrors ad["JobStatus"], read without a ClassAd lookup
+    status: int = JobStatus.IDLE  # mirrors ad["JobStatus"], read without a ClassAd lookup
 
     @property
     def queue_key(self) -> tuple[int, int, int]:
@@ -229,13 +225,13 @@ class LocalPool(Pool):
         if not ads:
             raise ValueError("the submit description queues no jobs")
         for ad in ads:
-            universe = ad.get("JobUniverse", 5)
-            if universe != 5:
+            universe = ad.get("JobUniverse", Universe.VANILLA)
+            if universe != Universe.VANILLA:
                 raise ValueError(f"the local pool runs only vanilla-universe jobs, not JobUniverse={universe}")
         with self._lock:
             for ad in ads:
                 job = _Job(ad, cluster, int(ad["ProcId"]), priority=int(ad.get("JobPrio", 0)))
-                ad["JobStatus"] = IDLE
+                ad["JobStatus"] = JobStatus.IDLE
                 ad["EnteredCurrentStatus"] = now
                 self._queue[(cluster, job.proc)] = job
                 bisect.insort(self._idle, job.queue_key)
@@ -263,10 +259,11 @@ class LocalPool(Pool):
                 status = job.status
                 if action == htcondor2.JobAction.Remove:
                     self._remove(job, now)
-                elif action == htcondor2.JobAction.Hold and status in (IDLE, RUNNING):
-                    self._hold(job, now, f"via condor_hold (by user {self._owner})", HOLD_BY_USER, 0)
-                elif action == htcondor2.JobAction.Release and status == HELD:
-                    self._set_status(job, IDLE, now)
+                elif action == htcondor2.JobAction.Hold and status in (JobStatus.IDLE, JobStatus.RUNNING):
+                    self._hold(job, now, f"via condor_hold (by user {self._owner})",
+                               HoldCode.USER_REQUEST, HoldSubCode.UNSPECIFIED)
+                elif action == htcondor2.JobAction.Release and status == JobStatus.HELD:
+                    self._set_status(job, JobStatus.IDLE, now)
                     self._log(job).released(job.cluster, job.proc, now)
                 elif action not in (htcondor2.JobAction.Remove, htcondor2.JobAction.Hold,
                                     htcondor2.JobAction.Release):
@@ -287,7 +284,7 @@ class LocalPool(Pool):
                 if attr.lower() == "jobprio" and isinstance(evaluated, int):
                     self._unqueue_idle(job)
                     job.priority = evaluated
-                    if job.status == IDLE:
+                    if job.status == JobStatus.IDLE:
                         bisect.insort(self._idle, job.queue_key)
             self._wake.notify_all()
 
@@ -309,7 +306,7 @@ class LocalPool(Pool):
         with self._lock:  # jobs whose exit never came (killed while being launched) still leave the queue
             for job in list(self._queue.values()):
                 self._release_resources(job)
-                self._finish(job, REMOVED, time.time())
+                self._finish(job, JobStatus.REMOVED, time.time())
         self._trash.put(None)
         self._cleaner.join(timeout=30)
         self._logs.close_all()
@@ -380,7 +377,7 @@ class LocalPool(Pool):
         ad["RemoteHost"] = job.slot_name
         ad["CpusProvisioned"], ad["MemoryProvisioned"] = request.cores, request.memory
         ad["DiskProvisioned"] = request.disk * 1024  # KiB
-        self._set_status(job, RUNNING, now)
+        self._set_status(job, JobStatus.RUNNING, now)
 
     def _launch(self, job: _Job) -> None:
         """Transfer input files and start a claimed job (called without the lock)."""
@@ -395,12 +392,12 @@ class LocalPool(Pool):
                 self._release_resources(job)
                 self._cleanup_sandbox(job)
                 if job.removing:
-                    self._finish(job, REMOVED, now)
+                    self._finish(job, JobStatus.REMOVED, now)
                 elif job.holding:
                     self._hold(job, now, *job.holding)
                 else:
                     self._hold(job, now, f"Error from {job.slot_name}: failed to transfer input files: {error}",
-                               13, 2)
+                               HoldCode.TRANSFER_INPUT_ERROR, _SUBCODE_NO_SUCH_FILE)
                 self._wake.notify_all()
                 self.events_written.set()
                 return
@@ -415,10 +412,10 @@ class LocalPool(Pool):
             with self._lock:
                 self._release_resources(job)
                 if job.removing:  # e.g. the pool is closing: the launcher refused, the job was going anyway
-                    self._finish(job, REMOVED, now)
+                    self._finish(job, JobStatus.REMOVED, now)
                 else:
                     self._hold(job, now, f"Error from {job.slot_name}: failed to execute: {exc}",
-                               HOLD_EXEC_FAILED, 2)
+                               HoldCode.FAILED_TO_CREATE_PROCESS, _SUBCODE_NO_SUCH_FILE)
                 self._wake.notify_all()
         else:
             with self._lock:
@@ -506,13 +503,13 @@ class LocalPool(Pool):
         cluster, proc = (int(x) for x in job_key.split("."))
         with self._lock:
             job = self._queue.get((cluster, proc))
-            if job is None or job.status != RUNNING:
+            if job is None or job.status != JobStatus.RUNNING:
                 return
             limit = job.ad.eval("AllowedJobDuration") if "AllowedJobDuration" in job.ad else None
             if (isinstance(limit, int | float) and not isinstance(limit, bool | classad2.Value)
                     and job.holding is None and time.time() - job.started_at > limit):
                 self._hold(job, time.time(), f"Error from {job.slot_name}: The job exceeded allowed job duration "
-                           f"of {limit:g} seconds", HOLD_JOB_DURATION, 0)
+                           f"of {limit:g} seconds", HoldCode.JOB_DURATION_EXCEEDED, HoldSubCode.UNSPECIFIED)
                 return
             memory_mb = -(-tree_rss_kib // 1024)
             if memory_mb > job.peak_memory_mb:
@@ -537,23 +534,22 @@ class LocalPool(Pool):
             now = result.ended_at
             self._release_resources(job)
             if job.removing:
-                self._finish(job, REMOVED, now)
+                self._finish(job, JobStatus.REMOVED, now)
             elif result.over_memory:
                 used = job.ad["MemoryUsage"]
                 requested = job.request().memory
                 reason = (f"Error from {job.slot_name}: Job has gone over memory limit of {requested} megabytes. "
                           f"Peak usage: {used} megabytes.")
                 self._log(job).evicted(job.cluster, job.proc, now, reason=reason,
-                                                            code=HOLD_OUT_OF_RESOURCES, subcode=SUBCODE_MEMORY,
-                                                            user_cpu_s=result.user_cpu_s,
-                                                            sys_cpu_s=result.sys_cpu_s)
-                self._hold(job, now, reason, HOLD_OUT_OF_RESOURCES, SUBCODE_MEMORY)
+                                       code=HoldCode.JOB_OUT_OF_RESOURCES, subcode=HoldSubCode.MEMORY,
+                                       user_cpu_s=result.user_cpu_s, sys_cpu_s=result.sys_cpu_s)
+                self._hold(job, now, reason, HoldCode.JOB_OUT_OF_RESOURCES, HoldSubCode.MEMORY)
             elif job.holding is not None:
                 self._hold(job, now, *job.holding)
             else:
                 error = self._transfer_output(job)
                 if error:
-                    self._hold(job, now, error, HOLD_TRANSFER_OUTPUT, 2)
+                    self._hold(job, now, error, HoldCode.TRANSFER_OUTPUT_ERROR, _SUBCODE_NO_SUCH_FILE)
                 else:
                     self._complete(job, result, now)
             self._cleanup_sandbox(job)
@@ -583,7 +579,7 @@ class LocalPool(Pool):
         else:
             ad["ExitBySignal"], ad["ExitCode"] = False, result.exit_code
         asked = job.request()
-        self._finish(job, COMPLETED, now)  # history first: whoever reads the event finds the record
+        self._finish(job, JobStatus.COMPLETED, now)  # history first: whoever reads the event finds the record
         self._log(job).terminated(
             job.cluster, job.proc, now, return_value=result.exit_code, signal=result.signal,
             user_cpu_s=result.user_cpu_s, sys_cpu_s=result.sys_cpu_s, bytes_sent=0, bytes_received=0,
@@ -596,9 +592,9 @@ class LocalPool(Pool):
     # ---- state changes ------------------------------------------------------------------------
 
     def _set_status(self, job: _Job, status: int, now: float) -> None:
-        if job.status == IDLE and status != IDLE:
+        if job.status == JobStatus.IDLE and status != JobStatus.IDLE:
             self._unqueue_idle(job)
-        elif status == IDLE and job.status != IDLE:
+        elif status == JobStatus.IDLE and job.status != JobStatus.IDLE:
             bisect.insort(self._idle, job.queue_key)
         job.ad["LastJobStatus"] = job.status
         job.ad["JobStatus"] = job.status = status
@@ -610,7 +606,7 @@ class LocalPool(Pool):
             del self._idle[i]
 
     def _hold(self, job: _Job, now: float, reason: str, code: int, subcode: int) -> None:
-        if job.status == RUNNING and job.sandbox is not None and job.node is not None:
+        if job.status == JobStatus.RUNNING and job.sandbox is not None and job.node is not None:
             job.holding = (reason, code, subcode)  # the exit handler finishes the hold
             self._launcher.kill(job.job_id)
             return
@@ -619,7 +615,7 @@ class LocalPool(Pool):
         ad["HoldReason"], ad["HoldReasonCode"], ad["HoldReasonSubCode"] = reason, code, subcode
         ad["LastHoldReason"], ad["LastHoldReasonCode"], ad["LastHoldReasonSubCode"] = reason, code, subcode
         ad["NumHolds"] = int(ad.get("NumHolds", 0)) + 1
-        self._set_status(job, HELD, now)
+        self._set_status(job, JobStatus.HELD, now)
         self._log(job).held(job.cluster, job.proc, now, reason=reason, code=code,
                                                  subcode=subcode)
 
@@ -628,16 +624,16 @@ class LocalPool(Pool):
             return
         job.removing = True
         job.ad["RemoveReason"] = reason or f"via condor_rm (by user {self._owner})"
-        if job.status == RUNNING and job.node is not None:
+        if job.status == JobStatus.RUNNING and job.node is not None:
             self._launcher.kill(job.job_id)  # _on_exit finishes the removal
         else:
-            self._finish(job, REMOVED, now)
+            self._finish(job, JobStatus.REMOVED, now)
 
     def _finish(self, job: _Job, status: int, now: float) -> None:
         """The job leaves the queue: history record, then event. As the schedd does, a removed job gets no
         CompletionDate and a removed held job keeps its hold only as LastHoldReason*."""
         self._set_status(job, status, now)
-        if status == COMPLETED:
+        if status == JobStatus.COMPLETED:
             job.ad["CompletionDate"] = int(now)
         else:
             for attr in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode"):
@@ -645,7 +641,7 @@ class LocalPool(Pool):
                     del job.ad[attr]
         del self._queue[(job.cluster, job.proc)]
         append_ads(self.history_path, [job.ad])
-        if status == REMOVED:
+        if status == JobStatus.REMOVED:
             self._log(job).aborted(job.cluster, job.proc, now, reason=str(job.ad["RemoveReason"]))
 
     def _release_resources(self, job: _Job) -> None:

@@ -34,3 +34,12 @@ def test_node_spec_text_is_what_users_type() -> None:
         NodeSpec.parse("cores=1,memory=500")
     with pytest.raises(ValueError, match="sizes must be positive"):
         NodeSpec.parse("cpus=0,memory=500")
+
+
+def test_the_htcondor_numbers_the_pools_and_cli_use_are_htcondors() -> None:
+    from condorexec.cli.adformat import STATUS_LETTER
+    from condorexec.condorfacts import JobStatus, Universe
+
+    assert int(Universe.VANILLA) == 5 and int(Universe.SCHEDULER) == 7 and int(Universe.LOCAL) == 12
+    assert [STATUS_LETTER[s] for s in (1, 2, 3, 4, 5, 6, 7)] == ["I", "R", "X", "C", "H", ">", "S"]
+    assert set(STATUS_LETTER) == set(JobStatus)
