@@ -1,4 +1,4 @@
-"""Rendering submit descriptions and wrappers from the Jinja2 templates in ``condorexec/templates``.
+"""Rendering submit descriptions and wrappers from the Jinja2 templates in the top-level ``templates/``.
 
 Nothing user-controlled is pasted raw into the submit language. Two layers make sure of it:
 
@@ -12,6 +12,7 @@ Nothing user-controlled is pasted raw into the submit language. Two layers make 
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import re
 import shlex
 from collections.abc import Mapping
@@ -23,7 +24,8 @@ import jinja2
 
 from condorexec.errors import UnsafeValueError
 
-TEMPLATE_DIR = Path(__file__).parent / "templates"
+#: templates/ of the source tree, installed as the package condorexec.templates (see setup.py)
+TEMPLATE_DIR = Path(str(importlib.resources.files("condorexec.templates")))
 
 #: The per-call variables of job.sub.j2, in the order they appear in each itemdata row. The ce_ prefix
 #: keeps them apart from submit commands: an item variable named "priority" would shadow the command.

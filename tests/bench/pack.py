@@ -26,6 +26,7 @@ import jinja2
 
 import condorexec
 from condorexec.pack import PackedEnv, unpack_template_vars
+from condorexec.render import TEMPLATE_DIR
 
 REPO = Path(condorexec.__file__).resolve().parent.parent
 UNRELATED = ["requests", "pyyaml", "jinja2", "pygments", "sympy", "six"]
@@ -68,7 +69,7 @@ def _node_run(env: PackedEnv, sandbox: Path, node_cache: Path | None) -> float:
     sandbox.mkdir(parents=True)
     shutil.copy(env.archive, sandbox / env.archive.name)
     loader = jinja2.ChoiceLoader([jinja2.DictLoader({"n.sh": NODE}),
-                                  jinja2.FileSystemLoader(str(REPO / "condorexec" / "templates"))])
+                                  jinja2.FileSystemLoader(str(TEMPLATE_DIR))])
     (sandbox / "n.sh").write_text(jinja2.Environment(loader=loader).get_template("n.sh").render(
         **unpack_template_vars(env)))
     environ = {"PATH": "/usr/bin:/bin"}

@@ -23,6 +23,7 @@ import pytest
 import condorexec
 from condorexec.pack import ScanResult, pack_distributions, unpack_template_vars
 from condorexec.payload import Call, read_outcomes, write_payload
+from condorexec.render import TEMPLATE_DIR
 
 REPO = Path(condorexec.__file__).resolve().parent.parent
 RUNNER = REPO / "condorexec" / "runner.py"
@@ -51,7 +52,7 @@ def _job_script(env) -> str:
             {% include "unpack.sh.j2" %}
             "$PY" runner.py payload.pkl result.pkl
             """)}),
-        jinja2.FileSystemLoader(str(REPO / "condorexec" / "templates")),
+        jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
     ])
     return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined).get_template("job.sh").render(
         **unpack_template_vars(env)

@@ -14,11 +14,11 @@ from pathlib import Path
 import jinja2
 import pytest
 
-import condorexec
 from condorexec.pack.build import unpack_template_vars
 from condorexec.pack.cache import PackedEnv
+from condorexec.render import TEMPLATE_DIR
 
-TEMPLATES = Path(condorexec.__file__).parent / "templates"
+TEMPLATES = TEMPLATE_DIR
 KEY = "0123456789abcdef0123456789abcdef"
 ARCHIVE = f"condorexec-env-{KEY}.tar.gz"
 

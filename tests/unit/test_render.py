@@ -4,12 +4,14 @@ import htcondor2
 import pytest
 
 from condorexec import render
+from condorexec.condorfacts import LEASE_ATTR, lease_periodic_remove
 from condorexec.errors import UnsafeValueError
 
 CONTEXT = {
     "batch_name": "condorexec-test-run1", "wrapper": "/opt/run dir/wrapper-plain.sh",
     "runner": "/site/condorexec/runner.py", "log": "/runs/$HOME/jobs.log", "run_id": "run1",
-    "fast_launch": True, "lease_expires": 1800000000, "wrapper_inputs": "",
+    "fast_launch": True, "lease_attr": LEASE_ATTR, "lease_expires": 1800000000,
+    "lease_remove": lease_periodic_remove(), "wrapper_inputs": "",
 }
 
 
@@ -44,6 +46,15 @@ def test_description_parses_and_carries_sizes_with_units():
     assert job.expand("MY.CondorexecCategory") == '"align"'
     assert job.expand("MY.CondorexecFastLaunch") == "true"
     assert job.expand("log") == "/runs/$HOME/jobs.log"  # "$" is literal, not a macro
+
+
+def test_only_a_pool_that_fast_launches_gets_the_fast_launch_attribute_and_every_job_has_the_lease():
+    fast = _expand(render.job_description(CONTEXT), _row())
+    plain = _expand(render.job_description({**CONTEXT, "fast_launch": False}), _row())
+    assert "MY.CondorexecFastLaunch" in fast.keys() and "MY.CondorexecFastLaunch" not in plain.keys()
+    for job in (fast, plain):
+        assert job.expand(f"MY.{LEASE_ATTR}") == "1800000000"
+        assert job.expand("periodic_remove") == lease_periodic_remove()
 
 
 def test_inputs_extend_the_transfer_list():
