@@ -17,8 +17,8 @@ from typing import TextIO
 import classad2
 import htcondor2
 
-from condorexec.cli import localspool
 from condorexec.condorfacts import JobStatus
+from condorexec.pools import localspool
 from condorexec.pools.base import Pool
 
 POLL_S = 0.5

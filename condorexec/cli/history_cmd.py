@@ -1,7 +1,7 @@
 """``condorexec history``: jobs that left the queue, newest first, like ``condor_history``.
 
 On the local pool it reads ``spool/history`` (the local pool writes it in the schedd's own format);
-on HTCondor it asks the schedd.
+on HTCondor it asks the schedd; both through the same ``history`` call.
 """
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from condorexec.cli import localspool
 from condorexec.cli.jobsel import add_output_options, constraint_for
 from condorexec.cli.options import CondorArgumentParser, add_pool_options
 from condorexec.cli.queue import render
 from condorexec.cli.routing import companion_target
-from condorexec.pools.historyfile import read_history
 
 
 def parser() -> CondorArgumentParser:
@@ -31,11 +29,7 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     constraint = constraint_for(args.selectors, args.constraint)
     target = companion_target(args)
     try:
-        if target.pool is not None:
-            ads = list(target.pool.history(constraint, (), args.limit))
-        else:
-            path = localspool.history_path(target.state_dir)
-            ads = list(read_history(path, constraint, (), args.limit)) if path.exists() else []
+        ads = list(target.source.history(constraint, (), args.limit))
         render(args, ads, target, out, history=True)
     finally:
         target.close()

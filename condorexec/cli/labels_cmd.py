@@ -15,8 +15,6 @@ from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_op
 from condorexec.cli.routing import companion_target
 from condorexec.labels.policy import AllocationMode, Maximum
 from condorexec.labels.report import labels_table, plot_labels
-from condorexec.pools.base import largest
-from condorexec.pools.local import NodeSpec
 
 
 def parser() -> CondorArgumentParser:
@@ -44,13 +42,9 @@ def _maximum(args) -> Maximum:
         return Maximum(cores, memory, disk)
     target = companion_target(args)
     try:
-        if target.pool is not None:
-            return learned.maximum_of(target.pool)
+        return learned.maximum_of(target.source)
     finally:
         target.close()
-    nodes = [NodeSpec.parse(n, i) for i, n in enumerate(args.local_nodes)] or [NodeSpec.this_machine(target.state_dir)]
-    big = largest(nodes, "local")
-    return Maximum(big.cores, big.memory, big.disk)
 
 
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:

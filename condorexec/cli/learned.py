@@ -19,8 +19,9 @@ from condorexec.labels.policy import AllocationMode, Label, Maximum
 from condorexec.labels.poller import CATEGORY_ATTR, HistoryPoller
 from condorexec.labels.store import LabelStore
 from condorexec.pools.base import Pool
+from condorexec.pools.localspool import SpoolView
 
-#: submit commands a label fills in, and how its value is written (explicit units, DESIGN.md §3)
+#: submit commands a label fills in, and how its value is written (explicit units, docs/design.md §3)
 _REQUESTS = (("request_cpus", "cores", "{}"), ("request_memory", "memory", "{}MB"), ("request_disk", "disk", "{}MB"))
 MODE = AllocationMode.MAX_THROUGHPUT
 WINDOW = 1
@@ -42,21 +43,15 @@ def category_of(description: htcondor2.Submit) -> str | None:
     return value
 
 
-def maximum_of(pool: Pool) -> Maximum:
+def maximum_of(pool: Pool | SpoolView) -> Maximum:
+    """What a learning category asks for: the largest machine of ``pool``."""
     m = pool.largest_machine()
     return Maximum(cores=max(m.cores, 1), memory=max(m.memory, 1), disk=max(m.disk, 1))
 
 
-def history_source(pool: Pool) -> str:
-    """The poller cursor's name: one per history being read."""
-    if pool.kind == "local":
-        return f"local:{getattr(pool, 'history_path', '')}"
-    return f"condor:{getattr(pool, 'schedd_name', None) or 'default'}"
-
-
 def learn(pool: Pool, store: LabelStore) -> int:
     """Feed every finished, categorised job not yet read into the store; returns the samples added."""
-    poller = HistoryPoller(pool, store, source=history_source(pool), constraint=f"{CATEGORY_ATTR} =!= undefined")
+    poller = HistoryPoller(pool, store, source=pool.profile.history_source, constraint=f"{CATEGORY_ATTR} =!= undefined")
     return poller.poll_once()
 
 

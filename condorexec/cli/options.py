@@ -13,7 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
-import platformdirs
+from condorexec.pools.localspool import default_state_dir
 
 #: environment variable naming the local pool's state directory (``--state-dir`` wins over it)
 STATE_DIR_ENV = "CONDOREXEC_STATE_DIR"
@@ -53,13 +53,13 @@ def add_pool_options(parser: CondorArgumentParser) -> None:
                            f"(default: ${BACKEND_ENV} or auto)")
     parser.add_option("state-dir", dest="state_dir", metavar="DIR",
                       help=f"the local pool's state directory (default: ${STATE_DIR_ENV} or "
-                           f"{platformdirs.user_state_dir('condorexec')})")
+                           f"{default_state_dir()})")
 
 
 def state_dir(option: str | None) -> Path:
     """The local pool's state directory: the option, the environment, or the platform default."""
-    chosen = option or os.environ.get(STATE_DIR_ENV) or platformdirs.user_state_dir("condorexec")
-    return Path(chosen).expanduser().absolute()
+    chosen = option or os.environ.get(STATE_DIR_ENV)
+    return Path(chosen).expanduser().absolute() if chosen else default_state_dir()
 
 
 def backend(args: argparse.Namespace) -> str:

@@ -1,7 +1,8 @@
 """``condorexec q``: the queue, like ``condor_q -nobatch`` (plus the jobs' requests).
 
 On HTCondor it asks the schedd. On the local pool it reads the queue snapshots that running
-``condorexec submit`` processes publish in the spool (see :mod:`condorexec.cli.localspool`).
+``condorexec submit`` processes publish in the spool (see :mod:`condorexec.pools.localspool`); both
+through the same ``query`` call.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TextIO
 
 import classad2
 
-from condorexec.cli import adformat, localspool
+from condorexec.cli import adformat
 from condorexec.cli.jobsel import add_output_options, constraint_for
 from condorexec.cli.options import CondorArgumentParser, add_pool_options
 from condorexec.cli.routing import Target, companion_target
@@ -27,11 +28,7 @@ def parser() -> CondorArgumentParser:
 
 def queued(target: Target, constraint: str) -> list[classad2.ClassAd]:
     """Matching queued jobs in job-id order, as condor_q lists them (a schedd query has no set order)."""
-    if target.pool is not None:
-        ads = list(target.pool.query(constraint))
-    else:
-        expr = classad2.ExprTree(constraint)
-        ads = [ad for ad in localspool.read_queue(target.state_dir) if expr.eval(ad) is True]
+    ads = list(target.source.query(constraint))
     return sorted(ads, key=lambda ad: (int(ad.get("ClusterId", 0)), int(ad.get("ProcId", 0))))
 
 
@@ -43,8 +40,7 @@ def render(args, ads: list[classad2.ClassAd], target: Target, out: TextIO, *, hi
     elif args.json:
         out.write(adformat.json_form(ads))
     else:
-        where = f"Schedd ({target.reason})" if target.kind == "condor" else f"Local pool: {target.state_dir}"
-        out.write(f"\n\n-- {where}\n")
+        out.write(f"\n\n-- {target.source.where}\n")
         out.write(adformat.table(ads, history=history))
         if not history:
             out.write("\n" + adformat.summary(ads))

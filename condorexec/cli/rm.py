@@ -1,26 +1,21 @@
 """``condorexec rm``: remove jobs, like ``condor_rm``.
 
 On HTCondor the schedd does it. On the local pool the jobs belong to a ``condorexec submit``
-process in some other terminal, so rm writes a removal request into the spool naming the matching
-job ids, waits (up to ``WAIT_S``) until those jobs have left the published queues, then deletes the
-request (see :mod:`condorexec.cli.localspool`).
+process in some other terminal, so the spool view writes a removal request naming the matching job
+ids and waits until those jobs have left the published queues (see
+:meth:`condorexec.pools.localspool.SpoolView.act`).
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
-import classad2
 import htcondor2
 
-from condorexec.cli import localspool
 from condorexec.cli.jobsel import constraint_for
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options
 from condorexec.cli.routing import companion_target
-
-WAIT_S = 10.0
 
 
 def parser() -> CondorArgumentParser:
@@ -48,39 +43,12 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     constraint = "true" if args.all and not args.constraint else constraint_for(args.selectors, args.constraint)
     target = companion_target(args)
     try:
-        if target.pool is not None:
-            matching = target.pool.query(constraint, ["ClusterId", "ProcId"])
-            if not matching:
-                print(f"Couldn't find/remove all jobs matching constraint ({constraint})", file=err)
-                return 1
-            target.pool.act(htcondor2.JobAction.Remove, constraint)
-            print(f"{_describe(args)} marked for removal.", file=out)
-            return 0
-        return _remove_local(args, target.state_dir, constraint, out, err)
+        if not target.source.query(constraint, ["ClusterId", "ProcId"]):
+            print(f"Couldn't find/remove all jobs matching constraint ({constraint}) in {target.source.where}",
+                  file=err)
+            return 1
+        target.source.act(htcondor2.JobAction.Remove, constraint)
+        print(f"{_describe(args)} marked for removal.", file=out)
+        return 0
     finally:
         target.close()
-
-
-def _remove_local(args, state_dir, constraint: str, out: TextIO, err: TextIO) -> int:
-    expr = classad2.ExprTree(constraint)
-    ids = [f"{ad['ClusterId']}.{ad['ProcId']}" for ad in localspool.read_queue(state_dir) if expr.eval(ad) is True]
-    if not ids:
-        print(f"Couldn't find/remove all jobs matching constraint ({constraint}) in the local pool at {state_dir}",
-              file=err)
-        return 1
-    request = localspool.write_removal_request(state_dir, ids, "via condorexec rm")
-    try:
-        deadline = time.monotonic() + WAIT_S
-        left = set(ids)
-        while left and time.monotonic() < deadline:
-            time.sleep(0.1)
-            queued = {f"{ad['ClusterId']}.{ad['ProcId']}" for ad in localspool.read_queue(state_dir)}
-            left &= queued
-    finally:
-        request.unlink(missing_ok=True)
-    if left:
-        print(f"Job(s) {' '.join(sorted(left))} still queued after {WAIT_S:g}s: the submitting process did not "
-              "act on the request", file=err)
-        return 1
-    print(f"{_describe(args)} marked for removal.", file=out)
-    return 0

@@ -1,10 +1,11 @@
 """``condorexec submit``: condor_submit's command line, on HTCondor or on the embedded local pool.
 
-On HTCondor it does what condor_submit does: queue the cluster and return. On the local pool the
-pool lives in this process, so it runs the jobs in the foreground until they have all left the
-queue (see :mod:`condorexec.cli.foreground`). The description is always expanded offline first
-(``submitdesc``): that is the ``-dry-run`` output, the ``-maxjobs`` count, and the check that the
-local pool can honour it, all before anything is queued.
+On HTCondor it does what condor_submit does: queue the cluster and return. A pool whose jobs live
+in this process (``PoolProfile.in_process``: the local pool) would lose them at exit, so then it
+runs the jobs in the foreground until they have all left the queue (see
+:mod:`condorexec.cli.foreground`). The description is always expanded offline first
+(``submitdesc``): that is the ``-dry-run`` output and the ``-maxjobs`` count; then the pool checks
+what it cannot honour (``Pool.prepare``), all before anything is queued.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import TextIO
 import classad2
 import htcondor2
 
-from condorexec.cli import foreground, learned, localspool
+from condorexec.cli import foreground, learned
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options, backend, state_dir
-from condorexec.cli.submitfile import STDIN_NAME, assemble, local_pool_problems, locate, read_description
+from condorexec.cli.submitfile import STDIN_NAME, assemble, locate, read_description
 from condorexec.condorfacts import JobStatus
+from condorexec.pools import localspool
 from condorexec.pools.base import Pool
-from condorexec.pools.select import choose_pool
+from condorexec.pools.select import open_pool
 from condorexec.submitdesc import SubmitDescriptionError, dry_run_text, expand_jobs, job_ad_text, parse_description
 
 DRY_RUN_CLUSTER = 1
@@ -130,10 +132,9 @@ def _range(cluster: int, first: int, count: int) -> str:
 
 
 def _make_pool(args) -> tuple[Pool, str]:
-    kind = backend(args)
-    if kind == "condor":
-        return choose_pool("condor", schedd=args.name, collector=args.pool)
-    return choose_pool(kind, state_dir=str(state_dir(args.state_dir)), nodes=args.local_nodes or None)
+    """The pool the options choose; each pool takes its own options and leaves the other's."""
+    return open_pool(backend(args), schedd=args.name, collector=args.pool, state_dir=str(state_dir(args.state_dir)),
+                     nodes=args.local_nodes or None)
 
 
 def _submit(args, description: htcondor2.Submit, nprocs: int, name: str, out: TextIO, err: TextIO) -> int:
@@ -146,20 +147,16 @@ def _submit(args, description: htcondor2.Submit, nprocs: int, name: str, out: Te
             store = learned.open_store(args.label_store)
             learned.learn(pool, store)  # whatever finished since the last run
             learned.apply_label(description, category, store, pool, err)
-        if pool.kind == "local":
-            errors, warnings = local_pool_problems(description, _expand(description, name), pool.describe_machines())
-            for w in warnings:
-                print(f"WARNING: {name}: {w}", file=err)
-            if errors:
-                for e in errors:
-                    print(f"ERROR: {name}: {e}", file=err)
-                return 1
-            _ensure_log(description, state_dir(args.state_dir))
-            result = pool.submit(description, submit_dir=os.getcwd())
-        else:
-            result = pool.submit(description)
+        errors, warnings = pool.prepare(description, os.getcwd())
+        for w in warnings:
+            print(f"WARNING: {name}: {w}", file=err)
+        if errors:
+            for e in errors:
+                print(f"ERROR: {name}: {e}", file=err)
+            return 1
+        result = pool.submit(description)
         _report_submit(args, pool, result, out)
-        if pool.kind != "local":
+        if not pool.profile.in_process:
             return 0
         status = _run_locally(pool, result, state_dir(args.state_dir), err)
         if store is not None:
@@ -169,15 +166,6 @@ def _submit(args, description: htcondor2.Submit, nprocs: int, name: str, out: Te
         pool.close()
         if store is not None:
             store.close()
-
-
-def _ensure_log(description: htcondor2.Submit, where) -> None:
-    """The local pool writes every job's events to its ``log``; a description without one gets a
-    private log in the spool (LocalPool cannot run a job without a log file)."""
-    if "log" not in {k.lower() for k in description.keys()}:
-        logs = localspool.spool_dir(where) / "logs"
-        logs.mkdir(exist_ok=True)
-        description["log"] = str(logs / f"submit.{os.getpid()}.{time.time_ns()}.log")
 
 
 def _report_submit(args, pool: Pool, result, out: TextIO) -> None:

@@ -5,11 +5,15 @@ its methods mirror the htcondor2 ``Schedd`` calls they stand for (``submit``, ``
 ``history``, ``act``, ``edit``) so that code above this layer cannot tell the two apart. Job
 state does not come through here: every job description names a job event log (``log = ...``)
 and callers read that log with ``htcondor2.JobEventLog``, exactly as they would on HTCondor.
+
+Where the two pools differ in what they can do, the pool says so in its :class:`PoolProfile`;
+code above ``pools/`` reads the profile and never asks which pool it has (docs/design.md §2.1).
 """
 
 from __future__ import annotations
 
 import abc
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,11 +60,31 @@ def largest(machines: Sequence[Machine], pool_name: str) -> Machine:
     return max(machines, key=lambda m: m.resources.ordering_key())
 
 
+@dataclass(frozen=True)
+class PoolProfile:
+    """What a pool can do, for the code above ``pools/`` to read instead of asking which pool it is."""
+
+    #: "local" / "condor": for messages only, never branched on
+    name: str
+    #: seconds between reads of a job event log when nothing wakes the reader (``Pool.events_written``)
+    event_poll_interval: float
+    #: seconds between the label poller's passes over the history
+    history_poll_interval: float
+    #: a stable id of the history this pool's finished jobs go to: names the label poller's cursor and
+    #: keys samples, so every process reading one history (an executor, ``condorexec submit``) shares it
+    history_source: str
+    #: the pool can start condorexec's plain-Python wrapper by forking a warm interpreter
+    #: (jobs marked ``CondorexecFastLaunch``) instead of exec'ing it
+    fast_launch: bool = False
+    #: the pool's jobs run inside this process and die with it: whoever submits must stay and wait
+    in_process: bool = False
+    #: the pool's threads hand jobs to each other in this interpreter, so a shorter thread switch
+    #: interval (``sys.setswitchinterval``) speeds it up
+    tune_switch_interval: bool = False
+
+
 class Pool(abc.ABC):
     """A place that runs HTCondor jobs. See the module docstring."""
-
-    #: short name shown to users: "local" or "condor"
-    kind: str = "abstract"
 
     #: set whenever the pool has written new job events, so that a tracker waiting on the log can
     #: wake at once instead of at its next poll (a real schedd has no such hook; it stays unset).
@@ -68,6 +92,19 @@ class Pool(abc.ABC):
 
     def __init__(self) -> None:
         self.events_written = threading.Event()
+
+    @property
+    @abc.abstractmethod
+    def profile(self) -> PoolProfile:
+        """What this pool can do (see :class:`PoolProfile`)."""
+
+    def prepare(self, description: htcondor2.Submit,
+                submit_dir: str | os.PathLike | None = None) -> tuple[list[str], list[str]]:
+        """Check ``description`` before it is submitted from ``submit_dir`` (default: the working
+        directory) and fill in what this pool needs that a schedd does not: ``(errors, warnings)``, each
+        a list of messages naming the command at fault. With errors, do not submit. A schedd takes
+        whatever condor_submit would, so the default finds nothing and changes nothing."""
+        return [], []
 
     @abc.abstractmethod
     def submit(
@@ -108,9 +145,14 @@ class Pool(abc.ABC):
     def describe_machines(self) -> list[Machine]:
         """The execute nodes' partitionable slots, largest first."""
 
+    @property
+    def where(self) -> str:
+        """Where this pool is, for people (a heading, a message)."""
+        return f"{self.profile.name} pool"
+
     def largest_machine(self) -> Machine:
         """The node a job that asks for "everything" would be sized to (autolabel's maximum)."""
-        return largest(self.describe_machines(), self.kind)
+        return largest(self.describe_machines(), self.profile.name)
 
     def close(self) -> None:  # noqa: B027 - most pools hold nothing to release
         """Release what the pool holds in this process (threads, connections). Idempotent."""

@@ -29,7 +29,7 @@ import classad2
 import htcondor2
 
 from condorexec.errors import CondorexecError
-from condorexec.pools.base import Machine, Pool, SubmitResult
+from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 
 #: what describe_machines asks the collector for, per partitionable slot
 MACHINE_PROJECTION = ["Machine", "Name", "TotalSlotCpus", "TotalSlotMemory", "TotalSlotDisk", "TotalSlotGPUs"]
@@ -39,7 +39,7 @@ MACHINE_PROJECTION = ["Machine", "Name", "TotalSlotCpus", "TotalSlotMemory", "To
 #: (measured: 1,000 rows 3 ms, 10,000 rows 1.3 s, 40,000 rows 13 s; tests/bench/submit_scale.py)
 RECOMMENDED_ROWS_PER_SUBMIT = 1000
 
-#: ``retry_request_memory`` appeared in HTCondor 25.2.1 (see DESIGN.md §3)
+#: ``retry_request_memory`` appeared in HTCondor 25.2.1 (see docs/design.md §3)
 RETRY_REQUEST_MEMORY_SINCE = (25, 2, 1)
 
 _JOB_ID = re.compile(r"\d+(\.\d+)?")
@@ -115,10 +115,22 @@ def _with_accounting_user(description: htcondor2.Submit) -> htcondor2.Submit:
     return copy
 
 
+#: seconds between reads of the job event log when nothing wakes the reader (the schedd cannot)
+EVENT_POLL_INTERVAL = 1.0
+#: seconds between the label poller's history queries (each is a schedd round trip)
+HISTORY_POLL_INTERVAL = 10.0
+
+
+def history_source_of(location: classad2.ClassAd, fallback: str) -> str:
+    """The id of the history a schedd's finished jobs go to: ``condor:<schedd Name>``, from the schedd's
+    own location ad, so every way of reaching one schedd (its default, ``-name``, a collector) names
+    one history; ``fallback`` only for an ad without a Name (then MyAddress, if any)."""
+    name = location.get("Name") or location.get("MyAddress") or fallback
+    return f"condor:{name}"
+
+
 class CondorPool(Pool):
     """A Pool backed by an HTCondor schedd (``schedd`` like ``-name``, ``collector`` like ``-pool``)."""
-
-    kind = "condor"
 
     def __init__(self, schedd: str | None = None, collector: str | None = None, *,
                  bindings: CondorBindings | None = None):
@@ -134,6 +146,18 @@ class CondorPool(Pool):
         self._b = bindings
         location = bindings.location
         self.schedd_label = f"{location.get('Name', where)} at {location.get('MyAddress', '?')}"
+        self._profile = PoolProfile(
+            name="condor", event_poll_interval=EVENT_POLL_INTERVAL, history_poll_interval=HISTORY_POLL_INTERVAL,
+            history_source=history_source_of(location, where), fast_launch=False, in_process=False,
+            tune_switch_interval=False)
+
+    @property
+    def profile(self) -> PoolProfile:
+        return self._profile
+
+    @property
+    def where(self) -> str:
+        return f"Schedd: {self.schedd_label}"
 
     # -- submit ---------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The embedded local pool: HTCondor execute nodes with partitionable slots, made of this machine.
 
 It is the default when no HTCondor is configured and the test bed for everything end to end, so it
-behaves like a schedd plus startds (DESIGN.md §4): it turns submit descriptions into the same job
+behaves like a schedd plus startds (docs/design.md §4): it turns submit descriptions into the same job
 ads (``submitdesc.expand_jobs``), starts a job only when its request fits in what a node has free
 (smaller jobs may pass a waiting big one), runs it in a private sandbox with HTCondor's file-transfer
 semantics, measures it like a starter, holds it with code 34/102 when it outgrows its memory
@@ -34,15 +34,16 @@ from pathlib import Path
 
 import classad2
 import htcondor2
-import platformdirs
 import psutil
 
 from condorexec import submitdesc
 from condorexec.condorfacts import HoldCode, HoldSubCode, JobStatus, Universe
-from condorexec.pools.base import Machine, Pool, SubmitResult
+from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 from condorexec.pools.eventlog import EventLogs
 from condorexec.pools.historyfile import append_ads, read_history
 from condorexec.pools.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
+from condorexec.pools.localspool import SpoolLayout
+from condorexec.pools.localsupport import local_pool_problems
 from condorexec.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,12 @@ class NodeSpec(Machine):
 
     @classmethod
     def this_machine(cls, disk_path: str | os.PathLike) -> NodeSpec:
-        disk = shutil.disk_usage(disk_path).free // 2**20
+        """One node the size of this machine; its disk is what is free where ``disk_path`` is (or
+        would be: a state directory not made yet is measured at its nearest existing parent)."""
+        where = Path(disk_path).absolute()
+        while not where.exists():
+            where = where.parent
+        disk = shutil.disk_usage(where).free // 2**20
         return cls(socket.gethostname() or "localhost", os.cpu_count() or 1,
                    psutil.virtual_memory().total // 2**20, int(disk))
 
@@ -167,10 +173,34 @@ class _Job:
                          value("RequestGPUs", 0))
 
 
+def node_specs(nodes: Sequence[NodeSpec | str] | None = None,
+               state_dir: SpoolLayout | str | os.PathLike | None = None) -> list[NodeSpec]:
+    """The nodes a :class:`LocalPool` made with these arguments has: ``nodes`` parsed, or one node the
+    size of this machine (its disk: what is free where ``state_dir`` is)."""
+    specs = [NodeSpec.parse(n, i) if isinstance(n, str) else n for i, n in enumerate(nodes or [])]
+    if not specs:
+        layout = state_dir if isinstance(state_dir, SpoolLayout) else SpoolLayout(state_dir)
+        specs = [NodeSpec.this_machine(layout.root)]
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"node names must be unique, got {names}")
+    return specs
+
+
+def local_machines(nodes: Sequence[NodeSpec | str] | None = None,
+                   state_dir: SpoolLayout | str | os.PathLike | None = None) -> list[Machine]:
+    """What :meth:`LocalPool.describe_machines` would say for these arguments, without starting a pool
+    (for the companion commands, which must not start one)."""
+    return _described(node_specs(nodes, state_dir))
+
+
+def _described(specs: Iterable[NodeSpec]) -> list[Machine]:
+    machines = [Machine(s.name, s.cores, s.memory, s.disk, s.gpus) for s in specs]
+    return sorted(machines, key=lambda m: m.resources.ordering_key(), reverse=True)
+
+
 class LocalPool(Pool):
     """See the module docstring. ``nodes`` defaults to one node the size of this machine."""
-
-    kind = "local"
 
     def __init__(
         self,
@@ -182,19 +212,16 @@ class LocalPool(Pool):
         preload: Sequence[str] = (),
     ):
         super().__init__()
-        self.state_dir = Path(state_dir or platformdirs.user_state_dir("condorexec")) / "localpool"
-        for sub in ("execute", "spool", "nodes"):
-            (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
-        specs = [NodeSpec.parse(n, i) if isinstance(n, str) else n for i, n in enumerate(nodes or [])]
-        if not specs:
-            specs = [NodeSpec.this_machine(self.state_dir)]
-        names = [s.name for s in specs]
-        if len(set(names)) != len(names):
-            raise ValueError(f"node names must be unique, got {names}")
-        self._nodes = [_Node.empty(s, self.state_dir / "nodes" / s.name) for s in specs]
+        #: where this pool keeps its state (the one definition of the layout: pools/localspool.py)
+        self.spool = SpoolLayout(state_dir)
+        self.spool.create()
+        self._nodes = [_Node.empty(s, self.spool.nodes / s.name) for s in node_specs(nodes, self.spool)]
         for node in self._nodes:
             node.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.history_path = self.state_dir / "spool" / "history"
+        self._profile = PoolProfile(
+            name="local", event_poll_interval=0.05, history_poll_interval=1.0,
+            history_source=f"local:{self.spool.history}", fast_launch=True, in_process=True,
+            tune_switch_interval=True)
         self.keep_sandboxes = keep_sandboxes
         self._owner = getpass.getuser()
         self._lock = threading.RLock()
@@ -215,6 +242,28 @@ class LocalPool(Pool):
         self._cleaner.start()
 
     # ---- Pool interface -------------------------------------------------------------------------
+
+    @property
+    def profile(self) -> PoolProfile:
+        return self._profile
+
+    @property
+    def where(self) -> str:
+        return f"Local pool: {self.spool.state_dir}"
+
+    def prepare(self, description: htcondor2.Submit,
+                submit_dir: str | os.PathLike | None = None) -> tuple[list[str], list[str]]:
+        """What of ``description`` this pool cannot honour (:mod:`condorexec.pools.localsupport`); when
+        it can run it and the description names no ``log``, a private one in the spool (the events of
+        every job here are written to its log, and a user running the jobs in the foreground has no
+        schedd to ask)."""
+        ads = submitdesc.expand_jobs(description, cluster_id=1, submit_dir=str(submit_dir or os.getcwd()),
+                                     owner=self._owner, qdate=int(time.time()))
+        errors, warnings = local_pool_problems(description, ads, self.describe_machines())
+        if not errors and "log" not in {k.lower() for k in description.keys()}:
+            self.spool.logs.mkdir(parents=True, exist_ok=True)
+            description["log"] = str(self.spool.logs / f"submit.{os.getpid()}.{time.time_ns()}.log")
+        return errors, warnings
 
     def submit(self, description: htcondor2.Submit, itemdata: Sequence[Mapping[str, str]] | None = None,
                count: int = 0, *, submit_dir: str | os.PathLike | None = None) -> SubmitResult:
@@ -248,9 +297,9 @@ class LocalPool(Pool):
 
     def history(self, constraint: str = "true", projection: Sequence[str] = (), match: int = -1,
                 since: int | str | None = None) -> Iterator[classad2.ClassAd]:
-        if not self.history_path.exists():
+        if not self.spool.history.exists():
             return iter(())
-        return read_history(self.history_path, constraint, projection, match, since)
+        return read_history(self.spool.history, constraint, projection, match, since)
 
     def act(self, action: htcondor2.JobAction, job_spec: str | Iterable[str]) -> None:
         now = time.time()
@@ -289,8 +338,7 @@ class LocalPool(Pool):
             self._wake.notify_all()
 
     def describe_machines(self) -> list[Machine]:
-        machines = [Machine(n.spec.name, n.spec.cores, n.spec.memory, n.spec.disk, n.spec.gpus) for n in self._nodes]
-        return sorted(machines, key=lambda m: m.resources.ordering_key(), reverse=True)
+        return _described(n.spec for n in self._nodes)
 
     def close(self) -> None:
         with self._lock:
@@ -370,7 +418,7 @@ class LocalPool(Pool):
         ad = job.ad
         ad["NumJobStarts"] = starts = int(ad.get("NumJobStarts", 0)) + 1
         # unique per start: the previous attempt's sandbox may still be in the cleaner's queue
-        job.sandbox = (self.state_dir / "execute" / node.spec.name /
+        job.sandbox = (self.spool.execute / node.spec.name /
                        f"dir_{job.cluster}_{job.proc}_{os.getpid()}_{starts}")
         ad["JobStartDate"] = int(ad.get("JobStartDate", now))
         ad["JobCurrentStartDate"] = int(now)
@@ -640,7 +688,7 @@ class LocalPool(Pool):
                 if attr in job.ad:
                     del job.ad[attr]
         del self._queue[(job.cluster, job.proc)]
-        append_ads(self.history_path, [job.ad])
+        append_ads(self.spool.history, [job.ad])
         if status == JobStatus.REMOVED:
             self._log(job).aborted(job.cluster, job.proc, now, reason=str(job.ad["RemoveReason"]))
 
@@ -688,7 +736,7 @@ class LocalPool(Pool):
 
     def _next_cluster_id(self) -> int:
         """Cluster ids are unique across every process sharing this state directory."""
-        path = self.state_dir / "spool" / "next_cluster"
+        path = self.spool.next_cluster
         with open(path, "a+") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             f.seek(0)

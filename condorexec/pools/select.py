@@ -1,5 +1,8 @@
 """Choosing the pool: a real HTCondor schedd when one answers, else the embedded local pool.
 
+The rule lives here once (:func:`resolve_kind`); :func:`choose_pool` and :func:`open_pool` build the
+chosen pool, :func:`open_view` gives the commands that must not start a pool what they look at.
+
 The probe runs in a child process with a hard timeout. The htcondor2 bindings hold the GIL while
 they wait on a socket (up to HTCondor's ``QUERY_TIMEOUT``, 60 s by default), so neither a thread
 nor a signal can cut a hung call short in this process; killing a child always can. The child costs
@@ -12,9 +15,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from condorexec.pools.base import Pool
+from condorexec.pools.localspool import SpoolView
 
 KINDS = ("auto", "local", "condor")
 
@@ -28,50 +33,73 @@ PROBE_TIMEOUT = 5.0
 CONFIG_LOCATIONS = ("/etc/condor/condor_config", "/usr/local/etc/condor_config", "~condor/condor_config")
 
 
-def choose_pool(kind: str = "auto", **options: Any) -> tuple[Pool, str]:
-    """The pool to run on and a one-line reason for the choice.
+def resolve_kind(kind: str = "auto", *, schedd: str | None = None, collector: str | None = None,
+                 probe_timeout: float = PROBE_TIMEOUT) -> tuple[str, str]:
+    """Which pool ``kind`` means here and now: ``("local" | "condor", one-line reason)``. The one home
+    of the "auto" rule, for :func:`choose_pool` and for the commands that must not start a pool.
 
-    ``kind``: "local" (the embedded pool), "condor" (a schedd, which must answer) or "auto" (the
-    schedd if HTCondor is configured and answers within ``probe_timeout`` seconds, else local).
-    ``schedd``/``collector`` go to :class:`~condorexec.pools.condor.CondorPool`; every other option
-    goes to :class:`~condorexec.pools.local.LocalPool`."""
+    "local" is the embedded pool; "condor" a schedd, which must answer within ``probe_timeout``
+    seconds (else :class:`~condorexec.pools.condor.CondorPoolError`); "auto" the schedd if HTCondor
+    is configured (or ``schedd``/``collector`` name one) and it answers in time, else local."""
     if kind not in KINDS:
         raise ValueError(f"pool kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    timeout = options.pop("probe_timeout", PROBE_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f"probe_timeout must be a positive number of seconds, got {timeout!r}")
-    condor_opts = {k: options.pop(k) for k in CONDOR_OPTIONS if k in options}
-    local_opts = options
-    explicit_condor = {k: v for k, v in condor_opts.items() if v is not None}
-
+    if isinstance(probe_timeout, bool) or not isinstance(probe_timeout, (int, float)) or probe_timeout <= 0:
+        raise ValueError(f"probe_timeout must be a positive number of seconds, got {probe_timeout!r}")
     if kind == "local":
-        if explicit_condor:
-            raise ValueError(f"pool kind 'local' takes no HTCondor options, got {explicit_condor}")
-        return _local(local_opts), "local: the embedded local pool, as asked"
-
-    if kind == "condor":
-        stray = {k: v for k, v in local_opts.items() if v is not None}
-        if stray:
-            raise ValueError(f"pool kind 'condor' takes only {', '.join(CONDOR_OPTIONS)}; got {stray}")
-        ok, detail = probe_schedd(timeout=timeout, **condor_opts)
-        if not ok:
-            from condorexec.pools.condor import CondorPoolError
-
-            where = condor_opts.get("schedd") or "(local)"
-            raise CondorPoolError("probe", where, f"no answer within {timeout:g}s: {detail}")
-        return _condor(condor_opts), f"condor: HTCondor schedd at {detail} answered"
-
-    # auto
-    if not explicit_condor:
-        config = condor_config_source()
-        if config is None:
-            return _local(local_opts), ("auto: no HTCondor configuration (CONDOR_CONFIG unset and "
-                                        "/etc/condor/condor_config missing), using the embedded local pool")
-    ok, detail = probe_schedd(timeout=timeout, **condor_opts)
+        return "local", "local: the embedded local pool, as asked"
+    if kind == "auto" and schedd is None and collector is None and condor_config_source() is None:
+        return "local", ("auto: no HTCondor configuration (CONDOR_CONFIG unset and "
+                         "/etc/condor/condor_config missing), using the embedded local pool")
+    ok, detail = probe_schedd(schedd, collector, timeout=probe_timeout)
     if ok:
-        return _condor(condor_opts), f"auto: HTCondor schedd at {detail} answered"
-    return _local(local_opts), (f"auto: schedd did not answer within {timeout:g}s: {detail}; "
-                                "using the embedded local pool")
+        return "condor", f"{kind}: HTCondor schedd at {detail} answered"
+    if kind == "condor":
+        from condorexec.pools.condor import CondorPoolError
+
+        raise CondorPoolError("probe", schedd or "(local)", f"no answer within {probe_timeout:g}s: {detail}")
+    return "local", (f"auto: schedd did not answer within {probe_timeout:g}s: {detail}; "
+                     "using the embedded local pool")
+
+
+def choose_pool(kind: str = "auto", **options: Any) -> tuple[Pool, str]:
+    """The pool to run on and a one-line reason for the choice (:func:`resolve_kind`).
+
+    ``schedd``/``collector`` go to :class:`~condorexec.pools.condor.CondorPool`; every other option
+    (but ``probe_timeout``) goes to :class:`~condorexec.pools.local.LocalPool`. Options for the pool
+    ``kind`` rules out are an error."""
+    if kind not in KINDS:
+        raise ValueError(f"pool kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    condor_opts = {k: options.pop(k) for k in CONDOR_OPTIONS if k in options}
+    timeout = options.pop("probe_timeout", PROBE_TIMEOUT)
+    explicit_condor = {k: v for k, v in condor_opts.items() if v is not None}
+    if kind == "local" and explicit_condor:
+        raise ValueError(f"pool kind 'local' takes no HTCondor options, got {explicit_condor}")
+    stray = {k: v for k, v in options.items() if v is not None}
+    if kind == "condor" and stray:
+        raise ValueError(f"pool kind 'condor' takes only {', '.join(CONDOR_OPTIONS)}; got {stray}")
+    return open_pool(kind, probe_timeout=timeout, **condor_opts, **options)
+
+
+def open_pool(kind: str = "auto", *, schedd: str | None = None, collector: str | None = None,
+              probe_timeout: float = PROBE_TIMEOUT, **local_options: Any) -> tuple[Pool, str]:
+    """Like :func:`choose_pool`, for a caller that holds options for either pool (a command line):
+    the chosen pool gets its own, the other pool's are dropped."""
+    chosen, reason = resolve_kind(kind, schedd=schedd, collector=collector, probe_timeout=probe_timeout)
+    if chosen == "condor":
+        return _condor({"schedd": schedd, "collector": collector}), reason
+    return _local(local_options), reason
+
+
+def open_view(kind: str = "auto", *, schedd: str | None = None, collector: str | None = None,
+              state_dir: str | os.PathLike | None = None, nodes: Sequence[str] = (),
+              probe_timeout: float = PROBE_TIMEOUT) -> tuple[Pool | SpoolView, str]:
+    """What a command that must not start a pool of its own looks at (``q``, ``history``, ``rm``,
+    ``labels``), and why: the schedd, or else the spool of the local pools that ``condorexec submit``
+    processes run under ``state_dir`` (sized as ``nodes`` say, for the largest machine)."""
+    chosen, reason = resolve_kind(kind, schedd=schedd, collector=collector, probe_timeout=probe_timeout)
+    if chosen == "condor":
+        return _condor({"schedd": schedd, "collector": collector}), reason
+    return SpoolView(state_dir, nodes=nodes), reason
 
 
 def condor_config_source() -> str | None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import classad2
 import pytest
 
-from condorexec.cli import adformat, localspool, main
+from condorexec.cli import adformat, main
 from condorexec.pack import cache
+from condorexec.pools import localspool
 
 LOGS = Path("/work/shared/condor-fixtures/logs")
 
@@ -113,6 +114,7 @@ def test_history_limit_json_and_empty(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out == "[]\n"
     from condorexec.pools.historyfile import append_ads
 
+    localspool.SpoolLayout(tmp_path).create()  # as a local pool that ran there would have
     append_ads(localspool.history_path(tmp_path),
                [_ad(ClusterId=1, ProcId=p, JobStatus=4, CompletionDate=1_700_000_000 + p, Owner="ann",
                     Cmd="/bin/true", EnteredCurrentStatus=1_700_000_000 + p) for p in range(4)])
@@ -130,6 +132,17 @@ def test_labels_table_of_an_empty_store(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "maximum 4 cores, 8000 MB memory, 20000 MB disk" in out and "no categories learned yet" in out
     assert main(["labels", "--label-store", store, "--maximum", "4,8000"]) == 1
+
+
+def test_labels_on_a_fresh_machine_says_nothing_is_learned_and_exits_0(tmp_path: Path, monkeypatch, capsys) -> None:
+    """No state directory, no store, no --maximum: the maximum is this machine, measured where the
+    state directory will be (it used to fail with ENOENT on the missing directory)."""
+    monkeypatch.delenv("CONDOR_CONFIG", raising=False)
+    fresh = tmp_path / "never-made" / "state"
+    assert main(["labels", "-backend", "local", "--state-dir", str(fresh),
+                 "--label-store", str(tmp_path / "labels.sqlite")]) == 0
+    assert "no categories learned yet" in capsys.readouterr().out
+    assert not fresh.exists()  # a read-only command makes no state directory
 
 
 def test_pack_list_show_clear(tmp_path: Path, capsys) -> None:

@@ -19,7 +19,7 @@ import htcondor2
 import pytest
 
 from condorexec.pools import select
-from condorexec.pools.base import Machine, SubmitResult
+from condorexec.pools.base import Machine, PoolProfile, SubmitResult
 from condorexec.pools.condor import (
     MACHINE_PROJECTION,
     CondorBindings,
@@ -27,6 +27,7 @@ from condorexec.pools.condor import (
     CondorPoolError,
     parse_condor_version,
 )
+from condorexec.pools.local import LocalPool
 
 VERSION = "$CondorVersion: 25.14.0 2026-11-26 PRE-RELEASE-UWCS $"
 
@@ -388,6 +389,30 @@ def test_constructor_reports_an_unreachable_collector():
     assert time.monotonic() - start < 30  # a refused connection, not a timeout
 
 
+# -- the profile --------------------------------------------------------------------------------
+
+def test_profile_says_what_a_schedd_can_do():
+    pool, fake = make_pool()
+    assert pool.profile == PoolProfile(name="condor", event_poll_interval=1.0, history_poll_interval=10.0,
+                                       history_source="condor:alice@submit.example", fast_launch=False,
+                                       in_process=False, tune_switch_interval=False)
+    assert fake.calls == []  # the location ad the seam already holds: no daemon is asked
+    assert pool.where == "Schedd: alice@submit.example at <10.0.0.1:9618>"
+    assert pool.prepare(description()) == ([], [])  # a schedd takes whatever condor_submit would
+
+
+def test_history_source_comes_from_the_schedd_not_from_how_it_was_named():
+    """The executor used to name the cursor condor:condor and the CLI condor:default (or the -name
+    argument): two cursors, and samples read twice, for one schedd's history."""
+    by_default = CondorPool(bindings=RecordingBindings())
+    by_name = CondorPool(schedd="alice@submit.example", collector="cm.example", bindings=RecordingBindings())
+    by_alias = CondorPool(schedd="submit.example", bindings=RecordingBindings())
+    assert {p.profile.history_source for p in (by_default, by_name, by_alias)} == {"condor:alice@submit.example"}
+    nameless = RecordingBindings()
+    nameless.location = classad2.ClassAd({"MyAddress": "<10.0.0.2:9618>"})
+    assert CondorPool(bindings=nameless).profile.history_source == "condor:<10.0.0.2:9618>"
+
+
 # -- choose_pool ----------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -467,7 +492,7 @@ def test_condor_config_source(monkeypatch, no_config, tmp_path):
 def test_auto_without_configuration_uses_the_local_pool(no_config, tmp_path):
     pool, reason = select.choose_pool("auto", schedd=None, **local_options(tmp_path))
     try:
-        assert pool.kind == "local"
+        assert isinstance(pool, LocalPool)
         assert reason == ("auto: no HTCondor configuration (CONDOR_CONFIG unset and "
                           "/etc/condor/condor_config missing), using the embedded local pool")
     finally:
@@ -479,7 +504,7 @@ def test_auto_with_a_dead_pool_falls_back_to_local_quickly(dead_pool_config, tmp
     pool, reason = select.choose_pool(**local_options(tmp_path))
     elapsed = time.monotonic() - start
     try:
-        assert pool.kind == "local"
+        assert isinstance(pool, LocalPool)
         assert reason.startswith("auto: schedd did not answer within 5s: ")
         assert "HTCondorException" in reason and reason.endswith("using the embedded local pool")
     finally:
@@ -494,7 +519,7 @@ def test_auto_with_a_hung_collector_is_cut_off_at_the_timeout(dead_pool_config, 
                                       **local_options(tmp_path))
     elapsed = time.monotonic() - start
     try:
-        assert pool.kind == "local"
+        assert isinstance(pool, LocalPool)
         assert reason.startswith("auto: schedd did not answer within 0.5s: "
                                  "no answer after 0.5s (probe killed)")
         assert elapsed < 30, elapsed  # HTCondor's own QUERY_TIMEOUT would be 60 s
@@ -511,7 +536,7 @@ def test_condor_kind_fails_clearly_when_no_schedd_answers(dead_pool_config):
 def test_local_kind_builds_the_local_pool(tmp_path):
     pool, reason = select.choose_pool("local", **local_options(tmp_path))
     try:
-        assert pool.kind == "local" and reason == "local: the embedded local pool, as asked"
+        assert isinstance(pool, LocalPool) and reason == "local: the embedded local pool, as asked"
     finally:
         pool.close()
 

@@ -13,7 +13,7 @@ import pytest
 from condorexec.errors import InvalidSpecError
 from condorexec.labels.poller import HistoryPoller, exhausted_resource, sample_from_ad
 from condorexec.labels.store import LabelStore
-from condorexec.pools.base import Pool
+from condorexec.pools.base import Pool, PoolProfile
 
 FIXTURE = Path("/work/shared/condor-fixtures/logs/condor_history-l.ads")
 
@@ -23,7 +23,8 @@ class ListPool(Pool):
     ``since``/``match``/``projection`` semantics; it records every call and how many records each
     scanned, so tests can see what the poller asked for."""
 
-    kind = "list"
+    profile = PoolProfile(name="list", event_poll_interval=1.0, history_poll_interval=60.0,
+                          history_source="list:history")
 
     def __init__(self, ads: list[classad2.ClassAd]):
         super().__init__()

@@ -43,3 +43,51 @@ def test_the_htcondor_numbers_the_pools_and_cli_use_are_htcondors() -> None:
     assert int(Universe.VANILLA) == 5 and int(Universe.SCHEDULER) == 7 and int(Universe.LOCAL) == 12
     assert [STATUS_LETTER[s] for s in (1, 2, 3, 4, 5, 6, 7)] == ["I", "R", "X", "C", "H", ">", "S"]
     assert set(STATUS_LETTER) == set(JobStatus)
+
+
+def test_local_profile_and_spool_layout(tmp_path, monkeypatch) -> None:
+    import dataclasses
+
+    from condorexec.pools.base import PoolProfile
+    from condorexec.pools.local import LocalPool, local_machines
+    from condorexec.pools.localspool import SpoolLayout
+
+    monkeypatch.chdir(tmp_path)
+    pool = LocalPool(["cpus=2,memory=2000,name=a", "cpus=4,memory=1000,name=b"], state_dir="rel")
+    try:
+        layout = SpoolLayout(tmp_path / "rel")
+        history = tmp_path / "rel" / "localpool" / "spool" / "history"
+        assert pool.profile == PoolProfile(name="local", event_poll_interval=0.05, history_poll_interval=1.0,
+                                           history_source=f"local:{history}", fast_launch=True, in_process=True,
+                                           tune_switch_interval=True)
+        assert pool.profile.history_source == f"local:{layout.history}"  # absolute: not the cwd's
+        assert all(p.is_dir() for p in (layout.execute, layout.nodes, layout.spool))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            pool.profile.name = "condor"  # type: ignore[misc]
+        assert pool.describe_machines() == local_machines(["cpus=2,memory=2000,name=a", "cpus=4,memory=1000,name=b"])
+        assert [m.name for m in pool.describe_machines()] == ["a", "b"]
+        assert pool.where == f"Local pool: {tmp_path / 'rel'}"
+    finally:
+        pool.close()
+
+
+def test_local_pool_prepare_refuses_what_it_cannot_run_and_adds_a_log(tmp_path) -> None:
+    import htcondor2
+
+    from condorexec.pools.local import LocalPool
+
+    pool = LocalPool(["cpus=1,memory=500"], state_dir=tmp_path)
+    try:
+        too_big = htcondor2.Submit({"executable": "/bin/true", "request_memory": "4000MB", "rank": "Memory"})
+        errors, warnings = pool.prepare(too_big, tmp_path)
+        assert len(errors) == 1 and "no local node is that big" in errors[0]
+        assert warnings == ["rank = Memory: ignored on the local pool"]
+        assert "log" not in too_big.keys()
+        fits = htcondor2.Submit({"executable": "/bin/true", "request_memory": "100MB"})
+        assert pool.prepare(fits, tmp_path) == ([], [])
+        assert fits["log"].startswith(str(tmp_path / "localpool" / "spool" / "logs" / "submit."))
+        own = htcondor2.Submit({"executable": "/bin/true", "log": "mine.log"})
+        pool.prepare(own, tmp_path)
+        assert own["log"] == "mine.log"
+    finally:
+        pool.close()

@@ -1,0 +1,299 @@
+"""The local pool's state directory: its one path layout, and a read-only view of its spool for the
+companion commands.
+
+:class:`SpoolLayout` is the only place that says where the local pool keeps things under a state
+directory: ``<state dir>/localpool/{execute,nodes,spool}``, the history file ``spool/history``, the
+cluster-id counter, private job logs, queue snapshots and removal requests. :class:`LocalPool
+<condorexec.pools.local.LocalPool>` writes through it and the CLI reads through it.
+
+The embedded local pool lives inside the ``condorexec submit`` process that runs it, so a
+``condorexec q`` or ``condorexec rm`` in another terminal cannot ask it anything directly. The
+submitting process therefore publishes its queue as a file, ``spool/queue.<pid>.ads`` (job ads in
+HTCondor's long form, blank-line separated, rewritten atomically whenever the queue changes and
+deleted at exit); readers merge every such file whose process is still alive, ignoring stale ones.
+Removal goes the other way: ``rm`` writes ``spool/rm.<unique>.req`` naming job ids, every running
+``submit`` applies the ids that are its own, and ``rm`` deletes the request once the jobs are gone.
+History needs nothing extra: the local pool appends it to ``spool/history`` (:class:`SpoolView`
+reads it like ``Schedd.history``).
+
+Reading never creates anything: on a machine where no local pool ever ran, the view is just empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import classad2
+import htcondor2
+import platformdirs
+import psutil
+
+from condorexec.errors import CondorexecError
+from condorexec.pools.base import Machine, largest
+from condorexec.pools.historyfile import read_history
+
+#: removal requests older than this are ignored and cleaned up by ``rm``
+REQUEST_TTL_S = 120.0
+
+_QUEUE_GLOB = "queue.*.ads"
+_REQUEST_GLOB = "rm.*.req"
+
+
+class SpoolError(CondorexecError):
+    """The submitting processes did not act on a request written into the spool."""
+
+
+def default_state_dir() -> Path:
+    """The state directory when none is given (e.g. ``~/.local/state/condorexec``)."""
+    return Path(platformdirs.user_state_dir("condorexec"))
+
+
+@dataclass(frozen=True)
+class SpoolLayout:
+    """Where the local pool keeps its state under ``state_dir`` (made absolute: the history path names
+    the label poller's cursor, which must not depend on the working directory)."""
+
+    state_dir: Path
+
+    def __init__(self, state_dir: str | os.PathLike | None = None):
+        chosen = Path(state_dir) if state_dir else default_state_dir()
+        object.__setattr__(self, "state_dir", chosen.expanduser().absolute())
+
+    @property
+    def root(self) -> Path:
+        """``<state dir>/localpool``: everything of the local pool is under here."""
+        return self.state_dir / "localpool"
+
+    @property
+    def execute(self) -> Path:
+        """Job sandboxes, one directory per node."""
+        return self.root / "execute"
+
+    @property
+    def nodes(self) -> Path:
+        """Per-node caches (``CONDOREXEC_NODE_CACHE``), one directory per node."""
+        return self.root / "nodes"
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "spool"
+
+    @property
+    def history(self) -> Path:
+        """Finished jobs' ads, in the schedd's history-file format."""
+        return self.spool / "history"
+
+    @property
+    def next_cluster(self) -> Path:
+        """The cluster-id counter shared by every process using this state directory."""
+        return self.spool / "next_cluster"
+
+    @property
+    def logs(self) -> Path:
+        """Job event logs of descriptions that name none (the local pool needs one per job)."""
+        return self.spool / "logs"
+
+    def queue_snapshot(self, pid: int) -> Path:
+        return self.spool / f"queue.{pid}.ads"
+
+    def create(self) -> None:
+        """Make the directories the local pool writes to."""
+        for path in (self.execute, self.nodes, self.spool):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def _layout(where: SpoolLayout | str | os.PathLike) -> SpoolLayout:
+    return where if isinstance(where, SpoolLayout) else SpoolLayout(where)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def ads_text(ads: Iterable[classad2.ClassAd]) -> str:
+    """Ads in the long ("old") form, each followed by a blank line, as ``condor_q -long`` prints them."""
+    return "".join(ad.printOld() + "\n" for ad in ads)
+
+
+def history_path(state_dir: SpoolLayout | str | os.PathLike) -> Path:
+    """The local pool's history file under ``state_dir``."""
+    return _layout(state_dir).history
+
+
+class QueueSnapshot:
+    """The publishing side: one file per submitting process, written only when its content changes."""
+
+    def __init__(self, state_dir: SpoolLayout | str | os.PathLike, pid: int | None = None):
+        self.path = _layout(state_dir).queue_snapshot(pid or os.getpid())
+        self._last: str | None = None
+
+    def write(self, ads: Sequence[classad2.ClassAd]) -> bool:
+        """Publish ``ads``; returns whether the file changed."""
+        text = ads_text(ads)
+        if text == self._last:
+            return False
+        _atomic_write(self.path, text)
+        self._last = text
+        return True
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self._last = None
+
+
+def _pid_of(path: Path) -> int | None:
+    try:
+        return int(path.name.split(".")[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def read_queue(state_dir: SpoolLayout | str | os.PathLike) -> list[classad2.ClassAd]:
+    """Every live submitting process's queued jobs, in (ClusterId, ProcId) order."""
+    ads: list[classad2.ClassAd] = []
+    for path in _layout(state_dir).spool.glob(_QUEUE_GLOB):
+        pid = _pid_of(path)
+        if pid is None or not psutil.pid_exists(pid):
+            continue  # a process that died without cleaning up: its jobs died with it
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            continue  # it exited between glob and read
+        ads.extend(classad2.parseAds(text, classad2.ParserType.Old))
+    return sorted(ads, key=lambda ad: (ad.get("ClusterId", 0), ad.get("ProcId", 0)))
+
+
+def write_removal_request(state_dir: SpoolLayout | str | os.PathLike, job_ids: Sequence[str], reason: str) -> Path:
+    """Ask every running local pool to remove ``job_ids`` (``"C.P"``); returns the request file."""
+    path = _layout(state_dir).spool / f"rm.{time.time():.6f}.{uuid.uuid4().hex[:8]}.req"
+    _atomic_write(path, json.dumps({"jobs": list(job_ids), "reason": reason, "time": time.time()}))
+    return path
+
+
+def pending_removals(state_dir: SpoolLayout | str | os.PathLike, seen: set[str]) -> list[tuple[list[str], str]]:
+    """Requests not handled yet by this process: (job ids, reason) each; ``seen`` is updated."""
+    out = []
+    now = time.time()
+    for path in sorted(_layout(state_dir).spool.glob(_REQUEST_GLOB)):
+        if path.name in seen:
+            continue
+        seen.add(path.name)
+        try:
+            request = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if now - float(request.get("time", 0)) > REQUEST_TTL_S:
+            continue
+        out.append(([str(j) for j in request.get("jobs", [])], str(request.get("reason", ""))))
+    return out
+
+
+def clean_stale(state_dir: SpoolLayout | str | os.PathLike) -> None:
+    """Delete queue files of dead processes and expired removal requests."""
+    now = time.time()
+    spool = _layout(state_dir).spool
+    for path in spool.glob(_QUEUE_GLOB):
+        pid = _pid_of(path)
+        if pid is not None and not psutil.pid_exists(pid):
+            path.unlink(missing_ok=True)
+    for path in spool.glob(_REQUEST_GLOB):
+        try:
+            if now - path.stat().st_mtime > REQUEST_TTL_S:
+                path.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
+
+
+class SpoolView:
+    """A read-only view of a local pool's spool for the companion commands (``q``, ``history``,
+    ``rm``, ``labels``), asked with the same calls as a :class:`~condorexec.pools.base.Pool`: the
+    queue the running ``submit`` processes publish, the history they append, removal by request, and
+    the machines a local pool with ``nodes`` would have. It never starts a pool."""
+
+    #: seconds :meth:`act` waits for the submitting processes to remove the jobs
+    REMOVE_WAIT_S = 10.0
+
+    def __init__(self, state_dir: SpoolLayout | str | os.PathLike | None = None, *, nodes: Sequence[str] = ()):
+        self.layout = _layout(state_dir)
+        self.nodes = list(nodes)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.layout.state_dir
+
+    @property
+    def where(self) -> str:
+        return f"Local pool: {self.layout.state_dir}"
+
+    def query(self, constraint: str = "true", projection: Sequence[str] = ()) -> list[classad2.ClassAd]:
+        """Queued jobs of every live submitting process that match ``constraint``, in job-id order."""
+        expr = classad2.ExprTree(constraint or "true")
+        return [_project(ad, projection) for ad in read_queue(self.layout) if expr.eval(ad) is True]
+
+    def history(self, constraint: str = "true", projection: Sequence[str] = (), match: int = -1,
+                since: int | str | None = None) -> Iterator[classad2.ClassAd]:
+        """Finished jobs, newest first, as ``Schedd.history`` returns them."""
+        if not self.layout.history.exists():
+            return iter(())
+        return read_history(self.layout.history, constraint, projection, match, since)
+
+    def act(self, action: htcondor2.JobAction, job_spec: str | Iterable[str]) -> None:
+        """Remove jobs (the only action a spool can ask for): a removal request the submitting processes
+        act on, waited for up to ``REMOVE_WAIT_S``; :class:`SpoolError` if they did not."""
+        if action != htcondor2.JobAction.Remove:
+            raise ValueError(f"the local pool's spool can only ask for removal, not {action!r}")
+        if isinstance(job_spec, str):
+            ids = [f"{ad['ClusterId']}.{ad['ProcId']}" for ad in self.query(job_spec, ["ClusterId", "ProcId"])]
+        else:
+            ids = [str(j) for j in job_spec]
+        if not ids:
+            return
+        request = write_removal_request(self.layout, ids, "via condorexec rm")
+        try:
+            deadline = time.monotonic() + self.REMOVE_WAIT_S
+            left = set(ids)
+            while left and time.monotonic() < deadline:
+                time.sleep(0.1)
+                left &= {f"{ad['ClusterId']}.{ad['ProcId']}" for ad in read_queue(self.layout)}
+        finally:
+            request.unlink(missing_ok=True)
+        if left:
+            raise SpoolError(f"job(s) {' '.join(sorted(left))} still queued after {self.REMOVE_WAIT_S:g}s: the "
+                             f"submitting process did not act on the removal request")
+
+    def describe_machines(self) -> list[Machine]:
+        """The machines of a local pool with these ``nodes`` (none: this machine), largest first."""
+        from condorexec.pools.local import local_machines  # the local pool imports this module
+
+        return local_machines(self.nodes, self.layout)
+
+    def largest_machine(self) -> Machine:
+        return largest(self.describe_machines(), "local")
+
+    def close(self) -> None:
+        """Nothing to release (the same call as ``Pool.close``)."""
+
+
+def _project(ad: classad2.ClassAd, projection: Sequence[str]) -> classad2.ClassAd:
+    if not projection:
+        return ad
+    out = classad2.ClassAd()
+    for attr in projection:
+        if attr in ad:
+            out[attr] = ad.lookup(attr)
+    return out
