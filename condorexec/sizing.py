@@ -1,33 +1,26 @@
 """How big each job is: the user's spec, then learned labels (autolabel), then the defaults.
 
-User-given values always win; autolabel only fills what the user left out (DESIGN.md §5). A job
+User-given values always win; autolabel only fills what the user left out (docs/design.md §5). A job
 that exhausts a *learned* size is retried bigger; one that exhausts a *user-given* size fails,
 because silently overriding the user would hide a wrong spec.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from condorexec.pools.base import Machine
+from condorexec.resources import SIZED, Resources
 from condorexec.spec import DEFAULT_CORES, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, ResourceSpec
 
-
-@dataclass(frozen=True)
-class Size:
-    cores: int
-    memory: int  # MB
-    disk: int  # MB
-
-    def get(self, resource: str) -> int:
-        return getattr(self, resource)
+#: a call's size: what its job requests
+Size = Resources
 
 
 class FixedSizer:
     """Autolabel off: the spec, and the documented defaults for what it leaves out."""
 
     def initial(self, category: str, spec: ResourceSpec, machine: Machine | None = None) -> Size:
-        return Size(spec.cores or DEFAULT_CORES, spec.memory or DEFAULT_MEMORY_MB, spec.disk or DEFAULT_DISK_MB)
+        return Size(spec.cores or DEFAULT_CORES, spec.memory or DEFAULT_MEMORY_MB, spec.disk or DEFAULT_DISK_MB,
+                    spec.gpus or 0)
 
     def learning(self, category: str, spec: ResourceSpec) -> bool:
         return False
@@ -48,26 +41,22 @@ class AutoLabelSizer:
         self.store = store
         self.mode = AllocationMode(mode)
         self.window = window
-        self.maximum = Maximum(cores=maximum.cpus, memory=maximum.memory_mb, disk=maximum.disk_mb)
+        self.maximum = Maximum(cores=maximum.cores, memory=maximum.memory, disk=maximum.disk)
 
     def initial(self, category: str, spec: ResourceSpec, machine: Machine | None = None) -> Size:
         """User value, else label, else the whole machine: ``machine`` (a probe's) or the largest."""
         label = self.store.label(category, self.mode, self.maximum, self.window)
-        whole = (Size(machine.cpus, machine.memory_mb, machine.disk_mb) if machine is not None
-                 else Size(self.maximum.cores, self.maximum.memory, self.maximum.disk))
-        return Size(
-            spec.cores if spec.cores is not None else (label.cores or whole.cores),
-            spec.memory if spec.memory is not None else (label.memory or whole.memory),
-            spec.disk if spec.disk is not None else (label.disk or whole.disk),
-        )
+        whole = machine if machine is not None else self.maximum
+        return Size(*(spec.get(r) if spec.get(r) is not None else (getattr(label, r) or getattr(whole, r))
+                      for r in SIZED), spec.gpus or 0)
 
     def learning(self, category: str, spec: ResourceSpec) -> bool:
         """True while some size the user left out has no label yet (it would be the maximum)."""
         label = self.store.label(category, self.mode, self.maximum, self.window)
-        return any(getattr(spec, r) is None and getattr(label, r) is None for r in ("cores", "memory", "disk"))
+        return any(spec.get(r) is None and getattr(label, r) is None for r in SIZED)
 
     def retry(self, category: str, spec: ResourceSpec, resource: str, size: Size, used: float | None) -> Size | None:
-        if getattr(spec, resource) is not None:
+        if spec.get(resource) is not None:
             return None  # the user's value is never overridden
         from condorexec.labels.policy import NoLargerAllocation, retry_request
 
@@ -76,7 +65,7 @@ class AutoLabelSizer:
             new = retry_request(resource, used or current, current, getattr(self.maximum, resource))
         except NoLargerAllocation:
             return None  # already at the pool's maximum: the exhaustion is final
-        return Size(**{**size.__dict__, resource: new}) if new > current else None
+        return size.with_(resource, new) if new > current else None
 
     def close(self) -> None:
         self.store.close()

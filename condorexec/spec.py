@@ -56,6 +56,10 @@ class ResourceSpec:
     running_time_min: int | None = None
     category: str | None = None
 
+    def get(self, resource: str) -> int | None:
+        """The user's value for ``resource`` (``"cores"``, ``"memory"``, ``"disk"``, ``"gpus"``), or None."""
+        return getattr(self, resource)
+
     def given(self) -> dict[str, int]:
         """The sizes the user set explicitly (these always win over learned labels)."""
         return {k: v for k in ("cores", "memory", "disk") if (v := getattr(self, k)) is not None}

@@ -3,7 +3,8 @@
 This is how condorexec learns job state on every pool: the log is read incrementally with
 ``htcondor2.JobEventLog(path).events(stop_after=0)`` (never ``condor_q`` scraping), so the same code
 serves a schedd and the embedded pool. A pool that can say "I just wrote events" (the local pool's
-``events_written``) wakes the reader at once; otherwise it polls.
+``events_written``) wakes the reader at once; otherwise it polls. Which event means what is
+:data:`condorexec.condorfacts.EVENT_TRANSITIONS`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Protocol
 
 import htcondor2
 
-log = logging.getLogger(__name__)
+from condorexec.condorfacts import EVENT_TRANSITIONS, Transition
 
-ET = htcondor2.JobEventType
+log = logging.getLogger(__name__)
 
 
 class EventHandler(Protocol):
@@ -25,15 +26,20 @@ class EventHandler(Protocol):
     def on_terminated(self, job_id: str, event: htcondor2.JobEvent) -> None: ...
     def on_held(self, job_id: str, code: int | None, subcode: int | None, reason: str) -> None: ...
     def on_aborted(self, job_id: str, reason: str) -> None: ...
-    def on_idle_poll(self) -> None: ...
 
 
 class EventLogTracker:
+    """Reads one job event log on its own thread and dispatches each event to ``handler``.
+
+    :meth:`read_available` may also be called from other threads (a queue cross-check wants the log
+    read before it trusts the queue); a lock keeps the reader and the dispatch order single-file."""
+
     def __init__(self, path: str | Path, handler: EventHandler, wake: threading.Event | None = None,
                  poll_interval: float = 0.5):
         self.path = Path(path)
         self.path.touch(exist_ok=True)
         self._reader = htcondor2.JobEventLog(str(self.path))
+        self._read_lock = threading.Lock()
         self._handler = handler
         self._wake = wake or threading.Event()
         self._poll_interval = poll_interval
@@ -53,30 +59,30 @@ class EventLogTracker:
     def read_available(self) -> int:
         """Dispatch every complete event now in the log; returns how many were read."""
         count = 0
-        for event in self._reader.events(stop_after=0):
-            count += 1
-            try:
-                self._dispatch(event)
-            except Exception:  # one bad event must not stop tracking of all other jobs
-                log.exception("error handling %s event for job %s.%s", event.type, event.cluster, event.proc)
+        with self._read_lock:
+            for event in self._reader.events(stop_after=0):
+                count += 1
+                try:
+                    self._dispatch(event)
+                except BaseException:  # noqa: BLE001 - one bad event (or callback) must not stop tracking of all others
+                    log.exception("error handling %s event for job %s.%s", event.type, event.cluster, event.proc)
         return count
 
     def _dispatch(self, event: htcondor2.JobEvent) -> None:
         job_id = f"{event.cluster}.{event.proc}"
-        kind = event.type
-        if kind == ET.EXECUTE:
+        transition = EVENT_TRANSITIONS.get(event.type)
+        if transition is Transition.RUNNING:
             self._handler.on_execute(job_id)
-        elif kind == ET.JOB_TERMINATED:
+        elif transition is Transition.TERMINATED:
             self._handler.on_terminated(job_id, event)
-        elif kind == ET.JOB_HELD:
+        elif transition is Transition.HELD:
             self._handler.on_held(job_id, event.get("HoldReasonCode"), event.get("HoldReasonSubCode"),
                                   str(event.get("HoldReason", "")))
-        elif kind == ET.JOB_ABORTED:
+        elif transition is Transition.ABORTED:
             self._handler.on_aborted(job_id, str(event.get("Reason", "")))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self._poll_interval)
             self._wake.clear()
-            if self.read_available() == 0:
-                self._handler.on_idle_poll()
+            self.read_available()

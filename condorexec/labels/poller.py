@@ -21,10 +21,12 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 import classad2
 
+from condorexec.condorfacts import REQUEST_ATTRS, JobStatus, classify_hold
 from condorexec.errors import InvalidSpecError
 from condorexec.labels.store import LabelStore, Sample
 from condorexec.pools.base import Pool
@@ -33,10 +35,6 @@ log = logging.getLogger(__name__)
 
 #: the job attribute naming an app's category; jobs without it are not learned from
 CATEGORY_ATTR = "CondorexecCategory"
-
-JOB_STATUS_REMOVED, JOB_STATUS_COMPLETED = 3, 4
-HOLD_POLICY, HOLD_SYSTEM_POLICY, HOLD_OUT_OF_RESOURCES = 21, 26, 34
-SUBCODE_CORES, SUBCODE_MEMORY, SUBCODE_DISK = 101, 102, 104
 
 #: the attributes the poller asks the schedd for (MemoryUsage and RequestDisk are expressions over
 #: ResidentSetSize and TransferInputSizeMB, so those come along)
@@ -48,8 +46,6 @@ PROJECTION = (
     "HoldReasonCode", "HoldReasonSubCode", "HoldReason",
     "LastHoldReasonCode", "LastHoldReasonSubCode", "LastHoldReason",
 )
-
-_REQUEST_ATTR = {"cores": "RequestCpus", "memory": "RequestMemory", "disk": "RequestDisk"}  # disk: KiB
 
 #: how far back (s) the time bound of the cursor reaches behind the newest record read
 CURSOR_OVERLAP_S = 300
@@ -73,22 +69,6 @@ def _string(ad: classad2.ClassAd, attr: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _classify_hold(code: float | None, subcode: float | None, reason: str) -> str | None:
-    """Which resource a hold says the job ran out of, or None for holds of other kinds."""
-    text = reason.lower()
-    by_text = ("memory" if "memory" in text else "disk" if "disk" in text
-               else "cores" if "cpu" in text or "core" in text else None)
-    by_subcode = {SUBCODE_MEMORY: "memory", SUBCODE_DISK: "disk", SUBCODE_CORES: "cores"}.get(
-        int(subcode) if subcode is not None else -1)
-    if code == HOLD_OUT_OF_RESOURCES:  # the starter (cgroup OOM: 34/102; 34/0 before 24.0.12)
-        return by_subcode or ("disk" if by_text == "disk" else "memory")
-    if code == HOLD_POLICY:  # a job or pool policy expression, e.g. POLICY:HOLD_IF_MEMORY_EXCEEDED (21/102)
-        return by_subcode or by_text
-    if code == HOLD_SYSTEM_POLICY:  # SYSTEM_PERIODIC_HOLD: only the admin's reason text tells
-        return by_text
-    return None
-
-
 def exhausted_resource(ad: classad2.ClassAd) -> str | None:
     """The resource a job was held for running out of, from its current or its last hold (a job
     removed while held keeps the hold only as ``LastHoldReason*``)."""
@@ -97,7 +77,7 @@ def exhausted_resource(ad: classad2.ClassAd) -> str | None:
         if code is None:
             continue
         subcode = _number(ad, f"{prefix}HoldReasonSubCode")
-        found = _classify_hold(code, subcode, _string(ad, f"{prefix}HoldReason"))
+        found = classify_hold(code, subcode, _string(ad, f"{prefix}HoldReason"))
         if found:
             return found
     return None
@@ -116,7 +96,7 @@ def sample_from_ad(ad: classad2.ClassAd) -> Sample | None:
     for name, value in (("ClusterId", cluster), ("ProcId", proc)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidSpecError(name, value, "history ad lacks an integer job id")
-    normal = _number(ad, "JobStatus") == JOB_STATUS_COMPLETED and _number(ad, "ExitCode") is not None
+    normal = _number(ad, "JobStatus") == JobStatus.COMPLETED and _number(ad, "ExitCode") is not None
     exhausted = None if normal else exhausted_resource(ad)
     if not normal and exhausted is None:
         return None
@@ -134,9 +114,10 @@ def sample_from_ad(ad: classad2.ClassAd) -> Sample | None:
     usage = {"cores": max(cores, 0.0), "memory": max(memory, 0.0), "disk": max(disk_kib / 1024, 0.0)}
     if exhausted is not None:
         # it ran out of its request, so it needed at least that: the sampled usage may lag behind
-        request = _number(ad, _REQUEST_ATTR[exhausted])
+        attr, per_mb = REQUEST_ATTRS[exhausted]
+        request = _number(ad, attr)
         if request is not None:
-            usage[exhausted] = max(usage[exhausted], request / 1024 if exhausted == "disk" else request)
+            usage[exhausted] = max(usage[exhausted], request / per_mb)
     completed = _number(ad, "CompletionDate") or 0.0
     if completed <= 0:
         completed = _number(ad, "EnteredCurrentStatus") or 0.0
@@ -168,6 +149,8 @@ class HistoryPoller:
         self.max_pages = 100
         self._poll_lock = threading.Lock()
         self._stop = threading.Event()
+        self._soon = threading.Event()
+        self._listeners: list[Callable[[int], None]] = []
         self._thread: threading.Thread | None = None
 
     # -- the cursor -----------------------------------------------------------------------------
@@ -249,12 +232,32 @@ class HistoryPoller:
 
     # -- background -----------------------------------------------------------------------------
 
+    def add_listener(self, listener: Callable[[int, float], None]) -> None:
+        """Call ``listener(samples_added, started)`` on the poller's thread after each background poll,
+        ``started`` being the poll's start (``time.monotonic()``): what finished before it was read."""
+        self._listeners.append(listener)
+
+    def poll_soon(self) -> None:
+        """Ask the background thread to poll now instead of at its next tick. Returns at once: a caller
+        such as the event tracker must never wait on the schedd's history."""
+        self._soon.set()
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.is_set():
+            self._soon.wait(self.interval)
+            self._soon.clear()
+            if self._stop.is_set():
+                return
+            added, started = 0, time.monotonic()
             try:
-                self.poll_once()
+                added = self.poll_once()
             except Exception:  # noqa: BLE001 - a failing poll must not kill learning for the run
                 log.exception("history poll of %s failed; trying again in %g s", self.source, self.interval)
+            for listener in self._listeners:
+                try:
+                    listener(added, started)
+                except Exception:  # noqa: BLE001 - a listener's bug must not stop polling
+                    log.exception("history poll listener failed")
 
     def start(self) -> None:
         """Poll every ``interval`` seconds in a daemon thread until :meth:`stop`."""
@@ -268,6 +271,7 @@ class HistoryPoller:
         """Stop the thread, then poll once more so that jobs that finished last are learned too."""
         thread, self._thread = self._thread, None
         self._stop.set()
+        self._soon.set()
         if thread is not None:
             thread.join()
         try:

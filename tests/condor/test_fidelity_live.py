@@ -18,8 +18,8 @@ import htcondor2
 import pytest
 
 from condorexec import CondorExecutor
+from condorexec.condorfacts import classify_hold
 from condorexec.errors import ResourceExhausted
-from condorexec.executor import exhausted_resource as executor_exhausted
 from condorexec.labels import poller
 from condorexec.labels.policy import BUCKET_SIZE
 from condorexec.labels.store import LabelStore
@@ -208,7 +208,7 @@ def test_both_memory_holds_are_classified_as_memory_exhaustion(runs):
         [held] = [e for events in run["events"].values() for e in events if e.type == ET.JOB_HELD]
         code, subcode, reason = held["HoldReasonCode"], held["HoldReasonSubCode"], held["HoldReason"]
         codes[kind] = (code, subcode)
-        assert executor_exhausted(code, subcode, reason) == "memory", (kind, code, subcode, reason)
+        assert classify_hold(code, subcode, reason) == "memory", (kind, code, subcode, reason)
         [ad] = [ad for ad in run["ads"] if short(ad) == "hog"]
         assert ad["JobStatus"] == 3  # removed after the hold: condorexec leaves no held job behind
         assert poller.exhausted_resource(ad) == "memory"

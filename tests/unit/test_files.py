@@ -2,7 +2,7 @@ import pytest
 from parsl.data_provider.files import File
 
 from condorexec.errors import InvalidSpecError, MissingInputError, UnsafeValueError
-from condorexec.files import plan_files
+from condorexec.parslfiles import plan_files
 
 
 def test_inputs_become_sandbox_names_and_transfers(tmp_path):

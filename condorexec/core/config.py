@@ -1,0 +1,57 @@
+"""The core's options, each checked once, with an error that names the parameter and its value."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from condorexec.errors import InvalidSpecError
+from condorexec.labels.policy import AllocationMode
+
+
+def _number(name: str, value: object, *, integer: bool, minimum: float, strict: bool = False) -> None:
+    kind = "an int" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise InvalidSpecError(name, value, f"must be {kind}, not {type(value).__name__}")
+    if value < minimum or (strict and value == minimum):
+        raise InvalidSpecError(name, value, f"must be {'>' if strict else '>='} {minimum:g}")
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """How the core batches, sizes, retries and keeps its jobs alive (see CondorExecutor's docstring)."""
+
+    worker_python: str = field(default_factory=lambda: sys.executable)
+    autolabel: bool = False
+    allocation_mode: str = "max_throughput"
+    autolabel_window: int = 1
+    label_store: str | None = None
+    pack: bool = False
+    batch_window: float = 0.02
+    max_batch: int = 1000
+    max_retries: int = 3
+    lease_minutes: int = 30
+    #: the interpreter's thread switch interval while an in-process pool runs (None: leave it alone)
+    switch_interval: float | None = 0.0002
+
+    def __post_init__(self) -> None:
+        _number("batch_window", self.batch_window, integer=False, minimum=0)
+        _number("max_batch", self.max_batch, integer=True, minimum=1)
+        _number("max_retries", self.max_retries, integer=True, minimum=0)
+        _number("autolabel_window", self.autolabel_window, integer=True, minimum=1)
+        _number("lease_minutes", self.lease_minutes, integer=True, minimum=1)
+        if self.switch_interval is not None:
+            _number("switch_interval", self.switch_interval, integer=False, minimum=0, strict=True)
+            if self.switch_interval > 0.1:
+                raise InvalidSpecError("switch_interval", self.switch_interval, "must be seconds in (0, 0.1], or None")
+        modes = [mode.value for mode in AllocationMode]
+        if self.allocation_mode not in modes:
+            raise InvalidSpecError("allocation_mode", self.allocation_mode, f"must be one of {modes}")
+        if self.label_store is not None and not isinstance(self.label_store, str):
+            raise InvalidSpecError("label_store", self.label_store, "must be a path (str) or None")
+        if not isinstance(self.worker_python, str) or not self.worker_python:
+            raise InvalidSpecError("worker_python", self.worker_python, "must be a path to a Python interpreter")
+
+    @property
+    def lease_seconds(self) -> int:
+        return self.lease_minutes * 60

@@ -1,0 +1,386 @@
+"""The core: calls in, one HTCondor job per call out, futures back (docs/design.md §2).
+
+Data flows one way: a call is validated and sized (spec, then learned label, then defaults), its
+payload written, and it waits in a queue; the batcher thread sends calls that arrive together as ONE
+cluster; the event tracker thread turns the job event log into results, retries and failures; the
+lease thread keeps the run's jobs alive and cross-checks the queue; the label poller's thread learns
+from history and lets a learning category's waiting calls go.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import htcondor2
+
+from condorexec import render
+from condorexec.condorfacts import (
+    LEASE_ATTR,
+    USAGE_ATTRS,
+    job_constraint,
+    lease_periodic_remove,
+    lease_value,
+    run_constraint,
+)
+from condorexec.core import holds
+from condorexec.core.calls import CallRequest, Task, Wrapper
+from condorexec.core.config import CoreConfig
+from condorexec.core.lease import Periodic, renew_period
+from condorexec.core.probes import ProbeGate
+from condorexec.core.wrappers import WrapperCache
+from condorexec.errors import InvalidSpecError, JobFailed
+from condorexec.payload import Call, read_outcomes, write_payload
+from condorexec.pools.base import Machine, Pool, largest
+from condorexec.resources import Resources
+from condorexec.sizing import AutoLabelSizer, FixedSizer
+from condorexec.tracker import EventLogTracker
+
+log = logging.getLogger(__name__)
+
+RUNNER_PATH = Path(__file__).resolve().parent.parent / "runner.py"
+
+#: seconds between checks that every job the core waits for is still in the queue
+CROSS_CHECK_PERIOD = 60.0
+
+#: seconds a machine list read from the pool is trusted (a collector query on HTCondor)
+MACHINES_TTL = 60.0
+
+
+class Core:
+    """Runs calls as HTCondor jobs on ``pool``; see the module docstring.
+
+    ``work_dir`` holds the run's job event log, wrappers and one directory per call; ``run_token``
+    names the run in every job (``CondorexecRun``) so that shutdown removes exactly its jobs."""
+
+    def __init__(self, pool: Pool, config: CoreConfig, work_dir: Path, run_token: str, batch_name: str,
+                 *, owns_pool: bool = True):
+        self.pool, self.config, self.work_dir = pool, config, Path(work_dir)
+        self.run_token, self.batch_name, self.owns_pool = run_token, batch_name, owns_pool
+        self.profile = pool.profile
+        self.stats = {"clusters": 0, "jobs": 0, "retries": 0}
+        self.poller = None
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        self._pending: list[Task] = []
+        self._pending_ready = threading.Condition(self._lock)
+        self._by_job: dict[str, Task] = {}
+        self._outstanding: dict[int, Task] = {}
+        self._stopping = False
+        self._started = False
+        self._machines: tuple[float, list[Machine]] | None = None
+        self._saved_switch_interval: float | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        (self.work_dir / "tasks").mkdir(parents=True, exist_ok=True)
+        self.fast_launch = (self.profile.fast_launch and not self.config.pack
+                            and self.config.worker_python == sys.executable)
+        if self.profile.tune_switch_interval and self.config.switch_interval is not None:
+            self._saved_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(self.config.switch_interval)
+        self.wrappers = WrapperCache(self.work_dir, self.config.worker_python, self.config.pack)
+        self.sizer = self._make_sizer()
+        self.probes = ProbeGate(lambda task: self.sizer.learning(task.category, task.spec))
+        self.log_path = self.work_dir / "jobs.log"
+        self.tracker = EventLogTracker(self.log_path, self, self.pool.events_written,
+                                       poll_interval=self.profile.event_poll_interval)
+        self.tracker.start()
+        self._timer = Periodic(f"{self.batch_name}-lease", [
+            (renew_period(self.config.lease_seconds), self.renew_lease),
+            (CROSS_CHECK_PERIOD, self.cross_check),
+        ])
+        self._timer.start()
+        self._batcher = threading.Thread(target=self._batch_loop, name=f"{self.batch_name}-batcher", daemon=True)
+        self._batcher.start()
+        self._started = True
+
+    def _make_sizer(self):
+        if not self.config.autolabel:
+            return FixedSizer()
+        from condorexec.labels.poller import CATEGORY_ATTR, HistoryPoller
+        from condorexec.labels.store import LabelStore
+
+        store = LabelStore(self.config.label_store)  # thread-safe: the poller writes, the sizer reads
+        self.poller = HistoryPoller(self.pool, store, source=self.profile.history_source,
+                                    constraint=f"{CATEGORY_ATTR} =!= undefined",
+                                    interval=self.profile.history_poll_interval)
+        self.poller.add_listener(self._history_polled)
+        self.poller.start()
+        return AutoLabelSizer(store, self._largest_machine(), mode=self.config.allocation_mode,
+                              window=self.config.autolabel_window)
+
+    def shutdown(self) -> None:
+        """Remove this run's jobs that are still queued or running; fail their futures."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            self._pending_ready.notify_all()
+        if not self._started:
+            return
+        self._batcher.join(timeout=10)
+        self._timer.stop()
+        try:
+            self.pool.act(htcondor2.JobAction.Remove, run_constraint(self.run_token))
+        except Exception as exc:  # noqa: BLE001 - shutdown must go on
+            log.warning("could not remove this run's jobs: %s", exc)
+        if self.poller is not None:
+            self.poller.stop()
+        self.tracker.stop()
+        for task in list(self._outstanding.values()):
+            self._fail(task, JobFailed("the executor was shut down before this call finished"))
+        self.sizer.close()
+        if self.owns_pool:
+            self.pool.close()
+        if self._saved_switch_interval is not None:
+            sys.setswitchinterval(self._saved_switch_interval)
+
+    def outstanding(self) -> int:
+        with self._lock:
+            return len(self._outstanding)
+
+    # ---- submission --------------------------------------------------------------------------
+
+    def submit(self, call: CallRequest) -> Future:
+        """Queue ``call``; its future gets the function's return value or its exception.
+
+        Raises InvalidSpecError (naming the resource) at once for a size no machine of the pool has."""
+        if not self._started or self._stopping:
+            raise RuntimeError(f"{self.batch_name} is not running")
+        self._check_fits(self.sizer.initial(call.category, call.spec))
+        wrapper = self.wrappers.for_function(call.source or call.func)
+        task_id = next(self._ids)
+        task_dir = self.work_dir / "tasks" / str(task_id)
+        task_dir.mkdir(parents=True, exist_ok=True)
+        write_payload(task_dir, [Call(task_id, call.func, call.args, call.kwargs)])
+        task = Task(task_id, Future(), call.spec, call.category, call.app, task_dir, call.plan, wrapper)
+        with self._lock:
+            self._outstanding[task_id] = task
+            self._pending.append(task)
+            self._pending_ready.notify()
+        return task.future
+
+    def _machine_list(self) -> list[Machine]:
+        """The pool's machines; asked again at most once a minute (a collector query on HTCondor)."""
+        now = time.time()
+        if self._machines is None or now - self._machines[0] > MACHINES_TTL:
+            machines = self.pool.describe_machines()
+            largest(machines, self.profile.name)  # refuses an empty pool here, not later in a modulo
+            self._machines = (now, machines)
+        return self._machines[1]
+
+    def _largest_machine(self) -> Machine:
+        return largest(self._machine_list(), self.profile.name)
+
+    def _check_fits(self, size: Resources) -> None:
+        machine = self._largest_machine()
+        for resource in ("cores", "memory", "disk", "gpus"):
+            have = getattr(machine, resource)
+            if size.get(resource) > have:
+                raise InvalidSpecError(resource, size.get(resource),
+                                       f"no machine in the {self.profile.name} pool has that much "
+                                       f"(largest: {machine.name} with {have})")
+
+    def _batch_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._ready_to_send() and not self._stopping:
+                    self._pending_ready.wait(timeout=1.0)
+                if self._stopping:
+                    return
+            time.sleep(self.config.batch_window)  # let a burst of calls gather into one cluster
+            with self._lock:
+                batch = self._take_batch()
+            for task in batch:  # sized now, not at submit(): a category may have learned meanwhile
+                task.size = self.sizer.initial(task.category, task.spec, task.probe_machine)
+            groups: dict[Wrapper, list[Task]] = {}
+            for task in batch:
+                groups.setdefault(task.wrapper, []).append(task)
+            for wrapper, tasks in groups.items():
+                self._submit_cluster(wrapper, tasks)
+
+    def _ready_to_send(self) -> bool:
+        return any(not self.probes.held_back(t) for t in self._pending)
+
+    def _take_batch(self) -> list[Task]:
+        batch, waiting = [], []
+        for task in self._pending:
+            if len(batch) >= self.config.max_batch or self.probes.held_back(task):
+                waiting.append(task)
+                continue
+            self.probes.admit(task, self._machine_list())
+            batch.append(task)
+        self._pending = waiting
+        return batch
+
+    def _submit_cluster(self, wrapper: Wrapper, tasks: list[Task]) -> None:
+        context = {
+            "batch_name": self.batch_name, "wrapper": str(wrapper.path), "wrapper_inputs": wrapper.extra_inputs,
+            "runner": str(RUNNER_PATH), "log": str(self.log_path), "run_id": self.run_token,
+            "fast_launch": self.fast_launch, "lease_attr": LEASE_ATTR,
+            "lease_expires": lease_value(time.time(), self.config.lease_seconds),
+            "lease_remove": lease_periodic_remove(),
+        }
+        try:
+            description = render.job_description(context)
+            rows = [t.item() for t in tasks]
+            with self._lock:  # hold the map until job ids are known, so no event arrives unmatched
+                result = self.pool.submit(description, itemdata=rows)
+                for task, job_id in zip(tasks, result.job_ids(), strict=True):
+                    task.job_id = job_id
+                    self._by_job[job_id] = task
+            self.stats["clusters"] += 1
+            self.stats["jobs"] += len(tasks)
+        except Exception as exc:  # noqa: BLE001 - every call of the batch must learn why
+            for task in tasks:
+                self._fail(task, exc)
+
+    # ---- job events (called by the tracker thread) ------------------------------------------------
+
+    def on_execute(self, job_id: str) -> None:
+        pass
+
+    def on_terminated(self, job_id: str, event: htcondor2.JobEvent) -> None:
+        task = self._task(job_id)
+        if task is None:
+            return
+        try:
+            outcomes = read_outcomes(task.task_dir)
+        except (OSError, EOFError, ValueError) as exc:
+            self._fail(task, JobFailed(f"job {job_id} ended ({_termination(event)}) without a readable result: "
+                                       f"{exc}{_tail(task.task_dir / 'job.err')}"))
+            return
+        try:
+            task.plan.deliver(task.task_dir)
+        except OSError as exc:
+            self._fail(task, JobFailed(f"job {job_id}: could not deliver output files: {exc}"))
+            return
+        outcome = outcomes[0]
+        self._finish(task, learned_from=True)
+        if outcome.ok:
+            task.future.set_result(outcome.value)
+        else:
+            task.future.set_exception(outcome.exception)
+
+    def on_held(self, job_id: str, code: int | None, subcode: int | None, reason: str) -> None:
+        task = self._task(job_id)
+        if task is None:
+            return
+        resource = holds.exhausted(code, subcode, reason)
+        used = self._usage(job_id, resource) if resource is not None else None
+        decision = holds.decide(task, job_id, code, subcode, reason, used=used, sizer=self.sizer,
+                                max_retries=self.config.max_retries, autolabel=self.config.autolabel,
+                                stderr_tail=_tail(task.task_dir / "job.err"))
+        if isinstance(decision, holds.Retry):
+            task.retries += 1
+            self.stats["retries"] += 1
+            log.info("job %s exhausted %s %s; retrying with %s", job_id, decision.resource,
+                     task.size.get(decision.resource), decision.size.get(decision.resource))
+            task.size = decision.size
+            self.pool.edit([job_id], decision.attr, decision.value)
+            self.pool.act(htcondor2.JobAction.Release, [job_id])
+            return
+        self._remove_job(job_id)
+        self._fail(task, decision.error)
+
+    def on_aborted(self, job_id: str, reason: str) -> None:
+        task = self._task(job_id)
+        if task is not None:
+            self._fail(task, JobFailed(f"job {job_id} was removed from the queue: {reason}"))
+
+    # ---- the timer thread ------------------------------------------------------------------------
+
+    def renew_lease(self) -> None:
+        """Push the lease of every job of this run forward (see core/lease.py)."""
+        with self._lock:
+            if not self._by_job:
+                return
+        self.pool.edit(run_constraint(self.run_token), LEASE_ATTR,
+                       lease_value(time.time(), self.config.lease_seconds))
+
+    def cross_check(self) -> None:
+        """Fail calls whose job left the queue without an event in the log (e.g. a log on a lost disk)."""
+        with self._lock:
+            if not self._by_job:
+                return
+        queued = {f"{ad['ClusterId']}.{ad['ProcId']}" for ad in self.pool.query(
+            run_constraint(self.run_token), ["ClusterId", "ProcId"])}
+        self.tracker.read_available()  # events written before the query are handled first
+        with self._lock:
+            vanished = [jid for jid in self._by_job if jid not in queued]
+        for job_id in vanished:
+            task = self._task(job_id)
+            if task is not None:
+                self._fail(task, JobFailed(f"job {job_id} left the queue without an event in {self.log_path}"))
+
+    # ---- the label poller's thread ---------------------------------------------------------------
+
+    def _history_polled(self, added: int, started: float) -> None:
+        with self._lock:
+            if self.probes.learned(started):
+                self._pending_ready.notify_all()
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def _task(self, job_id: str) -> Task | None:
+        with self._lock:
+            return self._by_job.get(job_id)
+
+    def _usage(self, job_id: str, resource: str) -> float | None:
+        """What the held job used of ``resource`` (MB, or cores), for the retry and the message."""
+        attr, per_mb = USAGE_ATTRS[resource]
+        try:
+            ads = self.pool.query(job_constraint(job_id), [attr])
+            value = ads[0].eval(attr) if ads and attr in ads[0] else None
+        except Exception:  # noqa: BLE001 - usage is only for the message
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) * per_mb
+
+    def _remove_job(self, job_id: str) -> None:
+        with self._lock:
+            task = self._by_job.pop(job_id, None)
+            if task is not None:
+                task.job_id = None
+        try:
+            self.pool.act(htcondor2.JobAction.Remove, [job_id])
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not remove held job %s: %s", job_id, exc)
+
+    def _finish(self, task: Task, learned_from: bool = False) -> None:
+        with self._lock:
+            self._outstanding.pop(task.id, None)
+            if task.job_id is not None:
+                self._by_job.pop(task.job_id, None)
+            if learned_from and self.poller is not None and self.probes.finished(task, time.monotonic()):
+                self.poller.poll_soon()  # learn now, on the poller's thread, not here on the tracker's
+            else:
+                self.probes.abandoned(task)
+            self._pending_ready.notify_all()
+
+    def _fail(self, task: Task, exc: BaseException) -> None:
+        self._finish(task)
+        if not task.future.done():
+            task.future.set_exception(exc)
+
+
+def _termination(event: htcondor2.JobEvent) -> str:
+    if event.get("TerminatedNormally", True):
+        return f"exit code {event.get('ReturnValue')}"
+    return f"signal {event.get('TerminatedBySignal')}"
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return ("\n--- end of the job's stderr ---\n" + "\n".join(text)) if text else ""
