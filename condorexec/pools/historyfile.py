@@ -214,10 +214,13 @@ def _stop_test(since: int | str | classad2.ExprTree | None):
     return lambda ids, ad: expr.eval(ad) is True
 
 
-def _project(ad: classad2.ClassAd, wanted: set[str]) -> classad2.ClassAd:
+def project(ad: classad2.ClassAd, projection: Iterable[str]) -> classad2.ClassAd:
+    """A copy of ``ad`` with only the attributes in ``projection`` (all of them when it is empty), as a
+    schedd answers a query with a projection: names match case-insensitively, the ad's spelling stays."""
+    wanted = {attr.lower() for attr in projection}
     out = classad2.ClassAd()
     for key in ad.keys():
-        if key.lower() in wanted:
+        if not wanted or key.lower() in wanted:
             out[key] = ad.lookup(key)
     return out
 
@@ -263,7 +266,7 @@ def _scan(path, where, wanted, match, stop) -> Iterator[classad2.ClassAd]:
                     return
             if where.eval(ad) is not True:
                 continue
-            yield _project(ad, wanted) if wanted else ad
+            yield project(ad, wanted) if wanted else ad
             found += 1
             if found == match:
                 return

@@ -40,7 +40,7 @@ from condorexec import submitdesc
 from condorexec.condorfacts import HoldCode, HoldSubCode, JobStatus, Universe
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 from condorexec.pools.eventlog import EventLogs
-from condorexec.pools.historyfile import append_ads, read_history
+from condorexec.pools.historyfile import append_ads, project, read_history
 from condorexec.pools.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
 from condorexec.pools.localspool import SpoolLayout
 from condorexec.pools.localsupport import local_pool_problems
@@ -293,7 +293,7 @@ class LocalPool(Pool):
         expr = classad2.ExprTree(constraint or "true")
         with self._lock:
             ads = [job.ad for job in self._queue.values() if expr.eval(job.ad) is True]
-            return [_project(ad, projection) for ad in ads]
+            return [project(ad, projection) for ad in ads]
 
     def history(self, constraint: str = "true", projection: Sequence[str] = (), match: int = -1,
                 since: int | str | None = None) -> Iterator[classad2.ClassAd]:
@@ -756,15 +756,6 @@ class _NoLog:
 
 
 _NO_LOG = _NoLog()
-
-
-def _project(ad: classad2.ClassAd, projection: Sequence[str]) -> classad2.ClassAd:
-    """A copy (callers must not see later changes), restricted to ``projection`` when given."""
-    out = classad2.ClassAd()
-    for attr in projection or ad.keys():
-        if attr in ad:
-            out[attr] = ad.lookup(attr)
-    return out
 
 
 def _listing(directory: Path) -> dict[str, tuple[float, int]]:

@@ -37,7 +37,7 @@ import psutil
 
 from condorexec.errors import CondorexecError
 from condorexec.pools.base import Machine, largest
-from condorexec.pools.historyfile import read_history
+from condorexec.pools.historyfile import project, read_history
 
 #: removal requests older than this are ignored and cleaned up by ``rm``
 REQUEST_TTL_S = 120.0
@@ -243,7 +243,7 @@ class SpoolView:
     def query(self, constraint: str = "true", projection: Sequence[str] = ()) -> list[classad2.ClassAd]:
         """Queued jobs of every live submitting process that match ``constraint``, in job-id order."""
         expr = classad2.ExprTree(constraint or "true")
-        return [_project(ad, projection) for ad in read_queue(self.layout) if expr.eval(ad) is True]
+        return [project(ad, projection) for ad in read_queue(self.layout) if expr.eval(ad) is True]
 
     def history(self, constraint: str = "true", projection: Sequence[str] = (), match: int = -1,
                 since: int | str | None = None) -> Iterator[classad2.ClassAd]:
@@ -287,13 +287,3 @@ class SpoolView:
 
     def close(self) -> None:
         """Nothing to release (the same call as ``Pool.close``)."""
-
-
-def _project(ad: classad2.ClassAd, projection: Sequence[str]) -> classad2.ClassAd:
-    if not projection:
-        return ad
-    out = classad2.ClassAd()
-    for attr in projection:
-        if attr in ad:
-            out[attr] = ad.lookup(attr)
-    return out

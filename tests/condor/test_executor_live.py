@@ -141,7 +141,7 @@ def direct_executor(tmp_path: Path, **options) -> CondorExecutor:
 
 
 def test_heterogeneous_workflow_runs_with_each_jobs_own_sizes(executor, condor_pool, tmp_path):
-    assert executor.pool.kind == "condor"
+    assert executor.pool.profile.name == "condor"
     src = tmp_path / "in.txt"
     src.write_text("hello condor")
     out = tmp_path / "results" / "out.txt"
@@ -233,7 +233,7 @@ def test_autolabel_retries_a_held_hog_larger_and_it_succeeds(condor_pool, tmp_pa
 def test_auto_picks_the_live_pool_and_shutdown_removes_the_runs_jobs(condor_pool, tmp_path):
     executor = direct_executor(tmp_path, pool="auto")
     try:
-        assert executor.pool.kind == "condor", executor.pool_reason
+        assert executor.pool.profile.name == "condor", executor.pool_reason
         assert executor.submit(_noop, {"memory": 50, "disk": 5}, 7).result(timeout=300) == 7
         sleepers = [executor.submit(_sleep, {"memory": 50, "disk": 5}, 600) for _ in range(3)]
         wait_for("a sleeper running", lambda: any(ad["JobStatus"] == 2 for ad in queued(condor_pool,

@@ -88,7 +88,7 @@ def run_workflow(pool: str, tmp_path: Path, **options) -> dict:
     executor.run_dir = str(tmp_path / f"{pool}-run")
     executor.start()
     try:
-        assert executor.pool.kind == ("local" if pool == "local" else "condor")
+        assert executor.pool.profile.name == ("local" if pool == "local" else "condor")
         steady_futures = [executor.submit(steady, {**SPEC, "category": STEADY}, 300, 5) for _ in range(3)]
         boom = executor.submit(broken, {**SPEC, "category": BROKEN})
         hog = executor.submit(steady, {**HOG_SPEC, "category": HOG}, 600, 20)
@@ -159,7 +159,7 @@ def runs(condor_pool, tmp_path_factory) -> dict[str, dict]:
     """The workflow on both pools; the local one emulates the live pool's single node."""
     machine = condor_pool.largest_machine()
     base = tmp_path_factory.mktemp("fidelity")
-    node = f"cpus={machine.cpus},memory={machine.memory_mb},disk={machine.disk_mb}"
+    node = f"cpus={machine.cores},memory={machine.memory},disk={machine.disk}"
     return {
         "local": run_workflow("local", base, nodes=[node], state_dir=str(base / "state")),
         "condor": run_workflow("condor", base),

@@ -65,9 +65,9 @@ class FakePool(Pool):
                                        "RequestMemory": int(row["ce_memory_mb"]), "MemoryUsage": 0,
                                        "CondorexecRun": description["MY.CondorexecRun"].strip('"')})
                 self.jobs[f"{cluster}.{proc}"] = {"row": row, "log": description["log"], "ad": ad}
+                # logged before the lock goes: a test may hold the job as soon as it sees it
+                self._log(f"{cluster}.{proc}").submit(cluster, proc, time.time())
             self.submits.append(len(rows))
-        for proc in range(len(rows)):
-            self._log(f"{cluster}.{proc}").submit(cluster, proc, time.time())
         self.events_written.set()
         if self.auto_run:
             for proc in range(len(rows)):
