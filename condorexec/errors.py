@@ -48,3 +48,14 @@ class JobHeld(CondorexecError):
 
 class JobFailed(CondorexecError):
     """The job ended without producing a result (killed, removed, or the runner itself failed)."""
+
+
+class AppExited(JobFailed):
+    """The app raised ``SystemExit``, ``KeyboardInterrupt`` or another ``BaseException`` that is not an
+    ``Exception`` (the original is ``__cause__``). Handed on as it is, it would stop whoever waits on the
+    future (Parsl's completion callback catches only ``Exception``), not just fail this call."""
+
+    def __init__(self, job_id: str, exception: BaseException):
+        self.job_id, self.exception = job_id, exception
+        super().__init__(f"job {job_id}: the app raised {type(exception).__name__}({exception})")
+

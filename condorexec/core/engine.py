@@ -34,7 +34,7 @@ from condorexec.core.config import CoreConfig
 from condorexec.core.lease import Periodic, renew_period
 from condorexec.core.probes import ProbeGate
 from condorexec.core.wrappers import WrapperCache
-from condorexec.errors import InvalidSpecError, JobFailed
+from condorexec.errors import AppExited, InvalidSpecError, JobFailed
 from condorexec.payload import Call, read_outcomes, write_payload
 from condorexec.pools.base import Machine, Pool, largest
 from condorexec.resources import Resources
@@ -266,8 +266,12 @@ class Core:
         self._finish(task, learned_from=True)
         if outcome.ok:
             task.future.set_result(outcome.value)
-        else:
+        elif isinstance(outcome.exception, Exception):
             task.future.set_exception(outcome.exception)
+        else:
+            exited = AppExited(job_id, outcome.exception)
+            exited.__cause__ = outcome.exception
+            task.future.set_exception(exited)
 
     def on_held(self, job_id: str, code: int | None, subcode: int | None, reason: str) -> None:
         task = self._task(job_id)

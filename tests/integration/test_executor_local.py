@@ -12,7 +12,7 @@ import pytest
 from parsl import bash_app, python_app
 from parsl.data_provider.files import File
 
-from condorexec.errors import InvalidSpecError, MissingInputError, ResourceExhausted
+from condorexec.errors import AppExited, InvalidSpecError, MissingInputError, ResourceExhausted
 from condorexec.report import read_log
 
 ET = htcondor2.JobEventType
@@ -34,6 +34,15 @@ def square(x, parsl_resource_specification={"cores": 1, "memory": 100, "disk": 1
 @python_app
 def explode(parsl_resource_specification={"memory": 100}):  # noqa: B006
     raise ZeroDivisionError("calibration failed for detector 4")
+
+
+@python_app
+def leave(code, parsl_resource_specification={"memory": 100}):  # noqa: B006
+    import sys
+
+    if code is None:
+        raise KeyboardInterrupt
+    sys.exit(code)
 
 
 @python_app
@@ -81,6 +90,17 @@ def test_app_exception_keeps_its_type(executor):
     # Parsl's wrap_error carries the node-side traceback (frames of the app itself) back with it
     frames = "".join(traceback.format_exception(info.value))
     assert "in explode" in frames
+
+
+def test_an_app_calling_sys_exit_fails_its_call_and_the_run_goes_on(executor):
+    """SystemExit/KeyboardInterrupt would kill Parsl's completion callback and hang every later call."""
+    exits, interrupted = leave(3), leave(None)
+    with pytest.raises(AppExited, match=r"SystemExit\(3\)") as info:
+        exits.result(timeout=60)
+    assert isinstance(info.value.__cause__, SystemExit) and info.value.__cause__.code == 3
+    with pytest.raises(AppExited, match="KeyboardInterrupt"):
+        interrupted.result(timeout=60)
+    assert square(6).result(timeout=60) == 36
 
 
 def test_eight_fit_and_the_ninth_waits(executor):
