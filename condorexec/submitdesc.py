@@ -11,7 +11,7 @@ Macro expansion is always done by the real parser (``Submit.expand``) on a priva
 description whose per-proc variables ($(Process), $(Step), item variables...) are set per proc.
 Keys whose macros cannot reach a per-proc variable are expanded once per call, and everything per
 proc is memoised on the values it depends on, which keeps a 2,000-proc cluster well under a second.
-Nothing here runs a command: ``queue ... from cmd |`` and ``include : cmd |`` are refused.
+Nothing here runs a command: :mod:`condorexec.submitguard` refuses every form that would, first.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import classad2
 import htcondor2
 
 from condorexec.condorfacts import JobStatus
+from condorexec.submitguard import find_command_forms
 
 __all__ = ["SubmitDescriptionError", "parse_description", "expand_jobs", "job_ad_text", "dry_run_text"]
 
@@ -76,7 +77,11 @@ def parse_description(text: str, *, file: str | None = None,
 
 
 def _check_lines(text: str, file: str | None) -> None:
-    """Catch what the binding reports without a line number, and the command-running forms."""
+    """Catch the command-running forms (:mod:`condorexec.submitguard`), then what the binding
+    reports without a line number."""
+    problem = find_command_forms(text, file)
+    if problem is not None:
+        raise SubmitDescriptionError(problem.message, file=problem.file, line=problem.line)
     lines = text.splitlines()
     queue_seen = False
     in_items = False
@@ -103,17 +108,9 @@ def _check_lines(text: str, file: str | None) -> None:
                     f"a second queue statement {line!r}: multiple queue statements are not supported "
                     "(they are deprecated in HTCondor 25)", file=file, line=lineno)
             queue_seen = True
-            if re.search(r"\|\s*$", line):
-                raise SubmitDescriptionError(
-                    f"queue statement {line!r} reads items from a command; condorexec never runs commands "
-                    "from a submit description", file=file, line=lineno)
             if line.endswith("(") or ("(" in line and ")" not in line):
                 in_items = True
             continue
-        if re.match(r"^include\b", line, re.IGNORECASE) and line.rstrip().endswith("|"):
-            raise SubmitDescriptionError(
-                f"{line!r} runs a command; condorexec never runs commands from a submit description",
-                file=file, line=lineno)
         if queue_seen:
             continue  # condor ignores text after the (single) queue statement's items
         if _STATEMENT_WORDS.match(line) or _ASSIGNMENT.match(line):
