@@ -515,15 +515,18 @@ class LocalPool(Pool):
         executable = str(sandbox / Path(cmd).name) if ad.get("TransferExecutable", True) is not False else cmd
         return LaunchRequest(kind="exec", argv=[executable, *args], **common)
 
-    def _transfer_output(self, job: _Job) -> str | None:
-        """Copy outputs back to Iwd as HTCondor would; the error text when a named file is missing."""
+    def _transfer_output(self, job: _Job) -> tuple[str, int] | None:
+        """Copy outputs back to Iwd as HTCondor would: a listed ``a/b.txt`` arrives as ``b.txt`` (no
+        ``preserve_relative_paths`` here), a remap may name a path. What HTCondor would hold the job
+        for (a named file missing, a target that cannot be written) comes back as (reason, errno)."""
         ad, sandbox = job.ad, job.sandbox
         assert sandbox is not None
         iwd = Path(ad.get("Iwd", os.getcwd()))
+        copies: list[tuple[Path, Path]] = []
         for attr, name in (("Out", "_condor_stdout"), ("Err", "_condor_stderr")):
             target = ad.get(attr, "/dev/null")
             if target and target != "/dev/null" and (sandbox / name).exists():
-                shutil.copyfile(sandbox / name, iwd / target)
+                copies.append((sandbox / name, iwd / target))
         listed = ad.get("TransferOutput")
         if listed is not None:
             names = _split_list(listed)
@@ -536,13 +539,19 @@ class LocalPool(Pool):
             source = sandbox / name
             if not source.exists():
                 return (f"Error from {job.slot_name}: Failed to transfer output files: "
-                        f"{name} (No such file or directory)")
-            target = Path(remaps.get(name, name))
-            target = target if target.is_absolute() else iwd / target
-            if source.is_dir():
-                shutil.copytree(source, target, dirs_exist_ok=True)
-            else:
-                shutil.copyfile(source, target)
+                        f"{name} (No such file or directory)", errno.ENOENT)
+            base = Path(name.rstrip("/")).name
+            target = Path(remaps.get(name, remaps.get(base, base)))
+            copies.append((source, target if target.is_absolute() else iwd / target))
+        for source, target in copies:
+            try:
+                if source.is_dir():
+                    shutil.copytree(source, target, dirs_exist_ok=True, symlinks=True)
+                else:
+                    shutil.copyfile(source, target)
+            except OSError as exc:
+                return (f"Error from {job.slot_name}: Failed to transfer output file {source.name} to {target}: "
+                        f"{exc.strerror or exc}", exc.errno or 0)
         return None
 
     # ---- job exits and monitoring --------------------------------------------------------------
@@ -597,7 +606,7 @@ class LocalPool(Pool):
             else:
                 error = self._transfer_output(job)
                 if error:
-                    self._hold(job, now, error, HoldCode.TRANSFER_OUTPUT_ERROR, _SUBCODE_NO_SUCH_FILE)
+                    self._hold(job, now, error[0], HoldCode.TRANSFER_OUTPUT_ERROR, error[1])
                 else:
                     self._complete(job, result, now)
             self._cleanup_sandbox(job)

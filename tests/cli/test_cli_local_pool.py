@@ -108,6 +108,36 @@ queue
     assert "HoldReasonCode" not in record  # schedd does, the hold survives only as LastHoldReason*)
 
 
+def test_a_listed_output_in_a_subdirectory_arrives_by_its_own_name(tmp_path: Path, monkeypatch, capsys) -> None:
+    """HTCondor delivers transfer_output_files = a/b.txt as b.txt in the job's Iwd (it used to hang)."""
+    monkeypatch.chdir(tmp_path)
+    status, _, err = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'mkdir -p a && echo hi > a/b.txt'"
+transfer_output_files = a/b.txt
+queue
+""", capsys)
+    assert status == 0, err
+    assert (tmp_path / "b.txt").read_text() == "hi\n" and not (tmp_path / "a").exists()
+
+
+def test_an_output_that_cannot_be_written_holds_the_job_with_a_transfer_code(tmp_path: Path, monkeypatch,
+                                                                             capsys) -> None:
+    """A remap into a missing directory: held 12 (TransferOutputError) with the errno, never a hang."""
+    monkeypatch.chdir(tmp_path)
+    status, out, err = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'echo hi > out.txt'"
+transfer_output_files = out.txt
+transfer_output_remaps = "out.txt = missing/dir/out.txt"
+queue
+""", capsys)
+    cluster = int(out.split("cluster ")[1].rstrip(".\n"))
+    assert status == 1
+    assert f"HELD: job {cluster}.0 (HoldReasonCode 12, HoldReasonSubCode 2): " in err
+    assert "missing/dir/out.txt" in err
+
+
 @pytest.mark.skipif(not CONSOLE.exists(), reason="console script not installed")
 def test_q_history_and_rm_from_another_process(tmp_path: Path, capsys) -> None:
     (tmp_path / "job.sub").write_text("executable = /bin/sleep\narguments = 30\nqueue 2\n")
