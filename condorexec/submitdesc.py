@@ -31,7 +31,8 @@ import htcondor2
 from condorexec.condorfacts import JobStatus
 from condorexec.submitguard import find_command_forms
 
-__all__ = ["SubmitDescriptionError", "parse_description", "expand_jobs", "job_ad_text", "dry_run_text"]
+__all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "parse_description", "expand_jobs", "job_ad_text",
+           "dry_run_text"]
 
 
 class SubmitDescriptionError(ValueError):
@@ -45,6 +46,14 @@ class SubmitDescriptionError(ValueError):
         elif line is not None:
             where = f"line {line}: "
         super().__init__(where + message)
+
+
+class MaxJobsExceeded(SubmitDescriptionError):
+    """More jobs than ``-maxjobs`` allows: condor_submit's own message, counted before expanding."""
+
+    def __init__(self, max_jobs: int, jobs: int):
+        self.max_jobs, self.jobs = max_jobs, jobs
+        super().__init__(f"Number of submitted jobs would exceed -maxjobs ({max_jobs}): {jobs} jobs")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -196,7 +205,8 @@ def _queue_count(text: str) -> int:
             value = classad2.ExprTree(text).eval()
         except Exception as exc:
             raise SubmitDescriptionError(f"queue count {text!r} is not an integer expression") from exc
-        if not isinstance(value, int) or isinstance(value, bool):
+        # classad2.Value (Undefined, Error) is an IntEnum: 'queue abc' would otherwise queue 2 jobs
+        if not isinstance(value, int) or isinstance(value, bool | classad2.Value):
             raise SubmitDescriptionError(f"queue count {text!r} is not an integer expression") from None
     if value < 0:
         raise SubmitDescriptionError(f"queue count {text!r} is negative")
@@ -1097,12 +1107,13 @@ def _requirements(user: str | None, should: str, universe: int, cpus: bool, gpus
 
 def expand_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str, owner: str, qdate: int,
                 itemdata: Sequence[Mapping[str, str]] | None = None, count: int = 0,
-                first_proc: int = 0) -> list[classad2.ClassAd]:
+                first_proc: int = 0, max_jobs: int | None = None) -> list[classad2.ClassAd]:
     """The job ads ``Schedd.submit(description, count=count, itemdata=itemdata)`` would create.
 
     With ``itemdata``, one proc per row, ``count`` (default 1) times each, and the description's own
     queue statement is ignored; without it, the queue statement decides and a non-zero ``count``
-    replaces its count. Relative paths resolve against ``submit_dir`` (and ``initialdir``)."""
+    replaces its count. Relative paths resolve against ``submit_dir`` (and ``initialdir``).
+    More than ``max_jobs`` jobs is :class:`MaxJobsExceeded`, found by counting, before any ad is made."""
     if count < 0:
         raise SubmitDescriptionError(f"count = {count}: must not be negative")
     submit_dir = os.path.abspath(submit_dir)
@@ -1115,6 +1126,8 @@ def expand_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: s
         if "$" in qargs and not qargs.rstrip().endswith("("):
             qargs = probe.expand_text(qargs)
         rows, names, per_row = _rows_from_description(description, qargs, submit_dir, count)
+    if max_jobs is not None and len(rows) * per_row > max_jobs:
+        raise MaxJobsExceeded(max_jobs, len(rows) * per_row)
     for row in rows:
         for k, v in row.values.items():
             if "\n" in v or "\r" in v:

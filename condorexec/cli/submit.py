@@ -27,7 +27,14 @@ from condorexec.condorfacts import JobStatus
 from condorexec.pools import localspool
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
-from condorexec.submitdesc import SubmitDescriptionError, dry_run_text, expand_jobs, job_ad_text, parse_description
+from condorexec.submitdesc import (
+    MaxJobsExceeded,
+    SubmitDescriptionError,
+    dry_run_text,
+    expand_jobs,
+    job_ad_text,
+    parse_description,
+)
 
 DRY_RUN_CLUSTER = 1
 
@@ -90,21 +97,21 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         description = parse_description(text, file=name, variables=variables)
         if args.batch_name:
             description["batch_name"] = args.batch_name
-        ads = _expand(description, name)
+        ads = _expand(description, name, max_jobs=args.maxjobs)
+    except MaxJobsExceeded as exc:
+        print(f"ERROR: {exc}", file=err)
+        return 1
     except SubmitDescriptionError as exc:
         raise locate(exc, text, name) from exc
-    if args.maxjobs is not None and len(ads) > args.maxjobs:
-        print(f"ERROR: Number of submitted jobs would exceed -maxjobs ({args.maxjobs}): {len(ads)} jobs",
-              file=err)
-        return 1
     if args.dry_run:
         return _dry_run(args, ads, name, out)
     return _submit(args, description, len(ads), name, out, err)
 
 
-def _expand(description: htcondor2.Submit, name: str, cluster: int = DRY_RUN_CLUSTER) -> list[classad2.ClassAd]:
+def _expand(description: htcondor2.Submit, name: str, cluster: int = DRY_RUN_CLUSTER,
+            max_jobs: int | None = None) -> list[classad2.ClassAd]:
     ads = expand_jobs(description, cluster_id=cluster, submit_dir=os.getcwd(), owner=getpass.getuser(),
-                      qdate=int(time.time()))
+                      qdate=int(time.time()), max_jobs=max_jobs)
     if name != STDIN_NAME:
         for ad in ads:
             ad["JobSubmitFile"] = name

@@ -14,6 +14,7 @@ from pathlib import Path
 import classad2
 import pytest
 
+from condorexec import submitdesc
 from condorexec.cli import main
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -119,6 +120,32 @@ def test_maxjobs_refuses_a_larger_cluster(tmp_path: Path, monkeypatch, capsys) -
     (tmp_path / "j.sub").write_text("executable = /bin/true\nqueue 5\n")
     status, _, err = run(["submit", "-maxjobs", "4", "-dry-run", "-", "j.sub"], capsys)
     assert status == 1 and "-maxjobs (4)" in err
+
+
+def test_maxjobs_counts_before_it_expands(tmp_path: Path, monkeypatch, capsys) -> None:
+    """queue 100000000 used to expand every ad first (2.5 GB, 25 s) and only then compare."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "j.sub").write_text("executable = /bin/true\nqueue 100000000\n")
+    calls: list[int] = []
+    real_ad = submitdesc._Expander.__init__
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        real_ad(self, *args, **kwargs)
+
+    monkeypatch.setattr(submitdesc._Expander, "__init__", counting)
+    status, out, err = run(["submit", "-maxjobs", "10", "-dry-run", "-", "j.sub"], capsys)
+    assert status == 1 and "would exceed -maxjobs (10): 100000000 jobs" in err and out == ""
+    assert len(calls) <= 1  # at most the probe for the queue arguments, never the per-proc expander
+
+
+@pytest.mark.parametrize("count", ["abc", "1/0", '"x"', "undefined"])
+def test_a_queue_count_that_is_not_an_integer_is_refused(count: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    """Undefined and Error are IntEnum values in classad2: 'queue abc' used to queue 2 jobs, 'queue 1/0' 1."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "j.sub").write_text(f"executable = /bin/true\nqueue {count}\n")
+    status, out, err = run(["submit", "-dry-run", "-", "j.sub"], capsys)
+    assert status == 1 and f"queue count {count!r} is not an integer expression" in err and out == ""
 
 
 @pytest.mark.parametrize("body,line,pattern", [
