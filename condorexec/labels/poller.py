@@ -83,10 +83,13 @@ def exhausted_resource(ad: classad2.ClassAd) -> str | None:
     return None
 
 
-def sample_from_ad(ad: classad2.ClassAd) -> Sample | None:
+def sample_from_ad(ad: classad2.ClassAd, source: str = "") -> Sample | None:
     """A history ad as a usage sample; None for jobs condorexec did not label (no
     ``CondorexecCategory``) and for jobs that neither completed nor ran out of a resource
-    (removed by the user, killed by a signal), whose usage says nothing about what they need."""
+    (removed by the user, killed by a signal), whose usage says nothing about what they need.
+
+    The sample's job id is qualified by ``source`` (the history it came from, ``<source>/C.P``): two
+    pools reuse job ids, and the store keeps one sample per category, job id and completion time."""
     category = ad.get(CATEGORY_ATTR)
     if category is None:
         return None
@@ -121,7 +124,8 @@ def sample_from_ad(ad: classad2.ClassAd) -> Sample | None:
     completed = _number(ad, "CompletionDate") or 0.0
     if completed <= 0:
         completed = _number(ad, "EnteredCurrentStatus") or 0.0
-    return Sample(category=category, job_id=f"{cluster}.{proc}", cores=usage["cores"],
+    job_id = f"{source}/{cluster}.{proc}" if source else f"{cluster}.{proc}"
+    return Sample(category=category, job_id=job_id, cores=usage["cores"],
                   memory_mb=usage["memory"], disk_mb=usage["disk"], wall_s=max(wall, 0.0),
                   exhausted=exhausted, completed_at=completed)
 
@@ -209,7 +213,7 @@ class HistoryPoller:
             samples = []
             for ad in ads:
                 try:
-                    sample = sample_from_ad(ad)
+                    sample = sample_from_ad(ad, self.source)
                 except InvalidSpecError as e:
                     log.warning("skipping a history record of %s: %s", self.source, e)
                     continue

@@ -224,8 +224,16 @@ def test_cursor_survives_a_new_poller(tmp_path):
     with LabelStore(tmp_path / "l.sqlite") as s:
         assert HistoryPoller(pool, s, source="list:a").poll_once() == 1
         assert pool.calls[-1]["scanned"] == 2
-        assert HistoryPoller(pool, s, source="list:b").poll_once() == 0  # other source: rereads, all known
-        assert pool.calls[-1]["since"] is None and s.completions("fixture") == 7
+        assert pool.calls[-1]["since"] is not None and s.completions("fixture") == 7
+
+
+def test_two_histories_that_reuse_job_ids_keep_every_sample_in_one_store(store):
+    """Two pools (two state directories, or two schedds) both have a job 1.0; the store keeps both."""
+    first = ListPool([job(c, when=1000 + c) for c in range(15, 0, -1)])
+    second = ListPool([job(c, when=1000 + c) for c in range(15, 0, -1)])  # the same ids and times
+    assert HistoryPoller(first, store, source="local:/a/history").poll_once() == 15
+    assert HistoryPoller(second, store, source="local:/b/history").poll_once() == 15
+    assert store.completions("cat") == 30
 
 
 def test_lost_cursor_record_rereads_only_the_overlap(store):
