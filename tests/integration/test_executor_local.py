@@ -10,6 +10,7 @@ import htcondor2
 import psutil
 import pytest
 from parsl import bash_app, python_app
+from parsl.app.errors import MissingOutputs
 from parsl.data_provider.files import File
 
 from condorexec.errors import AppExited, InvalidSpecError, MissingInputError, ResourceExhausted
@@ -43,6 +44,16 @@ def leave(code, parsl_resource_specification={"memory": 100}):  # noqa: B006
     if code is None:
         raise KeyboardInterrupt
     sys.exit(code)
+
+
+@bash_app
+def writes_nothing(outputs=(), parsl_resource_specification={"memory": 50, "disk": 10}):  # noqa: B006
+    return "true"
+
+
+@python_app
+def returns_without_writing(outputs=(), parsl_resource_specification={"memory": 50, "disk": 10}):  # noqa: B006
+    return "done"
 
 
 @python_app
@@ -141,6 +152,13 @@ def test_files_travel_both_ways(executor, tmp_path):
     listing = copy_upper(inputs=[File(str(src))], outputs=[File(str(out))]).result(timeout=60)
     assert out.read_text() == "HELLO"
     assert "in.txt" in listing and "payload.pkl" in listing  # the app ran in its own sandbox
+
+
+def test_a_declared_output_never_written_fails_a_bash_app_as_in_parsl(executor, tmp_path):
+    with pytest.raises(MissingOutputs, match="never.txt"):
+        writes_nothing(outputs=[File(str(tmp_path / "never.txt"))]).result(timeout=60)
+    assert returns_without_writing(outputs=[File(str(tmp_path / "never2.txt"))]).result(timeout=60) == "done"
+    assert not (tmp_path / "never.txt").exists() and not (tmp_path / "never2.txt").exists()
 
 
 def test_bash_app_streams_come_back(executor, tmp_path):
