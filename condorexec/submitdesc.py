@@ -349,7 +349,10 @@ class _Expander:
             if self._current.get(d) != v:
                 self._sub[self._live[d]] = v
                 self._current[d] = v
-        value = self._sub.expand(real).strip()
+        try:
+            value = self._sub.expand(real).strip()
+        except KeyError:  # htcondor2 raises KeyError for a key whose value is empty ("executable =")
+            value = ""
         result = value if value else None
         self._memo[memo_key] = result
         return result

@@ -105,7 +105,24 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         raise locate(exc, text, name) from exc
     if args.dry_run:
         return _dry_run(args, ads, name, out)
+    for log in sorted({ad["UserLog"] for ad in ads if "UserLog" in ad}):
+        problem = _unwritable(log)
+        if problem:  # condor_submit's check, before anything is queued
+            print(f'ERROR: Invalid log file: "{log}" ({problem})', file=err)
+            return 1
     return _submit(args, description, len(ads), name, out, err)
+
+
+def _unwritable(path: str) -> str | None:
+    """Why a job event log at ``path`` could not be written, or None."""
+    target = path if os.path.exists(path) else os.path.dirname(path) or "."
+    if not os.path.exists(target):
+        return "No such file or directory"
+    if os.path.isdir(path):
+        return "Is a directory"
+    if not os.access(target, os.W_OK):
+        return "Permission denied"
+    return None
 
 
 def _expand(description: htcondor2.Submit, name: str, cluster: int = DRY_RUN_CLUSTER,

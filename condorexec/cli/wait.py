@@ -40,6 +40,17 @@ def _matches(cluster: int, proc: int, job: str | None) -> bool:
     return cluster == int(c) and (not p or proc == int(p))
 
 
+#: how an event log starts: a classic event ("000 (001.000.000) ..."), a JSON or an XML event log
+_EVENT_LOG_START = re.compile(rb"\d{3} \(\d+\.\d+\.\d+\)|\{|\[|<")
+
+
+def _looks_like_an_event_log(path: str) -> bool:
+    """False for a file that has content but no event at its start: waiting on it would never end."""
+    with open(path, "rb") as fh:
+        head = fh.read(256).lstrip()
+    return not head or _EVENT_LOG_START.match(head) is not None
+
+
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     args = parser().parse_args(argv)
     if args.job is not None and not re.fullmatch(r"\d+(\.\d+)?", args.job):
@@ -52,6 +63,9 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
             print("Time expired.", file=out)
             return 1
         time.sleep(0.1)
+    if not _looks_like_an_event_log(args.log):
+        print(f"condorexec wait: {args.log} is not a job event log (it does not start with an event)", file=err)
+        return 1
     events = htcondor2.JobEventLog(args.log)
     submitted: set[tuple[int, int]] = set()
     finished: set[tuple[int, int]] = set()

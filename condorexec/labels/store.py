@@ -15,6 +15,7 @@ Work Queue, and stay the same across a restart.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sqlite3
@@ -147,6 +148,23 @@ def _since_reset(events: list[int], completions: int, window: int) -> tuple[int,
     return last_reset, completions - last_reset
 
 
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+@functools.cache
+def _expected_columns() -> dict[str, set[str]]:
+    """Each table of ``_SCHEMA`` and its columns, read from a database made from it."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_SCHEMA)
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                               "AND name NOT LIKE 'sqlite_%'")]
+        return {table: _columns(db, table) for table in tables}
+    finally:
+        db.close()
+
+
 class LabelStore:
     """Per-category usage histograms and labels in one SQLite file. Safe to share between threads
     (one connection behind a lock) and between processes (SQLite locking)."""
@@ -157,6 +175,9 @@ class LabelStore:
             raise InvalidSpecError("keep_samples", keep_samples, "must be an integer >= 1")
         self.path = Path(path) if path is not None else default_path()
         self.keep_samples = keep_samples
+        if self.path.is_dir():
+            raise LabelStoreError(f"cannot use {self.path} as a label store: it is a directory "
+                                  "(give the path of a file, e.g. labels.sqlite)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
@@ -166,6 +187,7 @@ class LabelStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
+            self._check()
         except sqlite3.DatabaseError as e:
             self._db.close()
             raise LabelStoreError(f"cannot use {self.path} as a label store: {e}") from e
@@ -202,6 +224,19 @@ class LabelStore:
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _check(self) -> None:
+        """Refuse, at open, a file whose pages are damaged or whose tables are not this schema's:
+        otherwise every call would fail later with a raw sqlite error."""
+        damage = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
+        if damage != ["ok"]:
+            found = " ".join(" ".join(damage[:3]).split())
+            raise LabelStoreError(f"label store {self.path} is damaged ({found}); move it aside and condorexec "
+                                  "starts a new one (labels are relearned)")
+        missing = [f"{table}.{column}" for table, columns in _expected_columns().items()
+                   for column in columns - _columns(self._db, table)]
+        if missing:
+            raise LabelStoreError(f"{self.path} is not a condorexec label store: it lacks {', '.join(missing[:5])}")
 
     def close(self) -> None:
         """Close the connection. Idempotent."""

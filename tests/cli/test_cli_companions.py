@@ -31,6 +31,13 @@ def test_wait_on_a_real_htcondor_log(capsys) -> None:
     assert "-num 0: must be at least 1" in capsys.readouterr().err
 
 
+def test_wait_on_a_file_that_is_not_an_event_log_says_so_instead_of_waiting(tmp_path: Path, capsys) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are my notes, not a job log\n")
+    assert main(["wait", "-wait", "30", str(notes)]) == 1
+    assert "is not a job event log" in capsys.readouterr().err
+
+
 def test_wait_for_a_log_that_appears_later(tmp_path: Path, capsys) -> None:
     target = tmp_path / "later.log"
     writer = subprocess.Popen([sys.executable, "-c", f"import shutil, time; time.sleep(0.4); "

@@ -198,3 +198,21 @@ def test_console_script_dry_run_and_rejection(tmp_path: Path) -> None:
     assert [p["Arguments"] for p in got] == [p["Arguments"] for p in want]
     bad = subprocess.run([str(CONSOLE), "submit", "--nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "unrecognized arguments: --nope" in bad.stderr
+
+
+def test_an_empty_executable_is_a_clear_error_not_a_traceback(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "j.sub").write_text("executable =\nqueue\n")
+    status, out, err = run(["submit", "-dry-run", "-", "j.sub"], capsys)
+    assert status == 1 and "no executable given" in err and "Traceback" not in err
+
+
+def test_a_log_that_cannot_be_written_is_refused_before_anything_is_queued(tmp_path: Path, monkeypatch,
+                                                                          capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "j.sub").write_text(f"executable = /bin/true\nlog = {tmp_path}/missing/dir/j.log\nqueue\n")
+    state = tmp_path / "state"
+    status, out, err = run(["submit", "--backend", "local", "--state-dir", str(state), "j.sub"], capsys)
+    assert status == 1 and f'Invalid log file: "{tmp_path}/missing/dir/j.log" (No such file or directory)' in err
+    assert out == "" and not (state / "localpool" / "spool" / "history").exists()  # nothing ran, nothing queued
+

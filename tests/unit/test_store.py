@@ -147,6 +147,35 @@ def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path):
         LabelStore(path)
 
 
+def test_a_directory_is_refused_naming_it(tmp_path):
+    with pytest.raises(LabelStoreError, match="is a directory"):
+        LabelStore(tmp_path)
+
+
+def test_a_database_with_another_schema_is_refused_at_open(tmp_path):
+    path = tmp_path / "foreign.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE other (x INTEGER)")
+    db.execute("PRAGMA user_version = 1")  # claims condorexec's version, has none of its tables
+    db.commit()
+    db.close()
+    with pytest.raises(LabelStoreError, match=r"not a condorexec label store: it lacks category\."):
+        LabelStore(path)
+
+
+def test_a_damaged_page_is_refused_at_open_not_at_the_first_call(tmp_path):
+    path = tmp_path / "l.sqlite"
+    with LabelStore(path) as store:
+        store.add_samples([Sample("c", f"1.{i}", 1, 100, 10, 1, None, 1000 + i) for i in range(300)])
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 3 * page  # the samples span several pages
+    data[2 * page: 2 * page + 200] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+    with pytest.raises(LabelStoreError, match="is damaged.*move it aside"):
+        LabelStore(path)
+
+
 def test_default_path_is_the_user_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     with LabelStore() as s:
