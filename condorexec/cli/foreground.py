@@ -4,12 +4,18 @@ The local pool lives in the submitting process, so ``submit`` stays until its jo
 queue. Every ``POLL_S`` it publishes the queue for ``condorexec q`` in other terminals, applies
 removal requests from ``condorexec rm``, and updates a progress line on stderr (rewritten in place
 on a terminal, a new line every ``LINE_EVERY_S`` otherwise). Held jobs are reported and not waited
-for: on the local pool nobody else would release them. Ctrl-C removes the cluster's jobs cleanly.
+for: on the local pool nobody else would release them. Ctrl-C, SIGTERM and SIGHUP remove the
+cluster's jobs cleanly, so the log ends with their abort events and the history has their records
+(a ``condorexec wait`` on the log returns).
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -31,6 +37,8 @@ class RunOutcome:
 
     held: list[classad2.ClassAd] = field(default_factory=list)
     interrupted: bool = False
+    #: the signal that interrupted the run (SIGINT for Ctrl-C)
+    signal: int = signal.SIGINT
     removed_by_request: list[str] = field(default_factory=list)
 
 
@@ -61,8 +69,39 @@ def _counts(ads: list[classad2.ClassAd], total: int) -> tuple[int, int, int, int
     return idle, running, total - len(ads), held
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: handled as Ctrl-C is."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """While the loop runs, SIGTERM and SIGHUP interrupt it as Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_foreground(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -> RunOutcome:
     """Watch ``cluster`` (``total`` procs) until no job of it is idle or running."""
+    with _stop_signals_interrupt():
+        return _watch(pool, cluster, total, state_dir, err)
+
+
+def _watch(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -> RunOutcome:
     outcome = RunOutcome()
     snapshot = localspool.QueueSnapshot(state_dir)
     progress = Progress(err)
@@ -88,8 +127,9 @@ def run_foreground(pool: Pool, cluster: int, total: int, state_dir: Path, err: T
                 return outcome
             pool.events_written.wait(POLL_S)
             pool.events_written.clear()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         outcome.interrupted = True
+        outcome.signal = exc.signum if isinstance(exc, _Stopped) else signal.SIGINT
         progress.update(f"cluster {cluster}: interrupted, removing its jobs", final=True)
         pool.act(htcondor2.JobAction.Remove, mine)
         deadline = time.monotonic() + 10

@@ -216,7 +216,7 @@ def _run_locally(pool: Pool, result, where, err: TextIO) -> int:
         status = 1
     if outcome.interrupted:
         print(f"interrupted: the jobs of cluster {result.cluster} were removed", file=err)
-        return 130
+        return 128 + outcome.signal  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
     bad = [f"{ad['ClusterId']}.{ad['ProcId']}={ad.get('ExitCode')}" for ad in
            pool.history(f"ClusterId == {result.cluster} && JobStatus == {int(JobStatus.COMPLETED)} && ExitCode =!= 0",
                         ["ClusterId", "ProcId", "ExitCode"])]

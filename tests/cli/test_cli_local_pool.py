@@ -175,7 +175,8 @@ def test_q_history_and_rm_from_another_process(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.skipif(not CONSOLE.exists(), reason="console script not installed")
-def test_ctrl_c_removes_the_jobs(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_removes_the_jobs_and_wait_returns(tmp_path: Path, sig: int, status: int) -> None:
     (tmp_path / "job.sub").write_text("executable = /bin/sleep\narguments = 30\nlog = l.log\nqueue\n")
     proc = subprocess.Popen([str(CONSOLE), "submit", *local(tmp_path), *NODE, "job.sub"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -183,13 +184,14 @@ def test_ctrl_c_removes_the_jobs(tmp_path: Path, capsys) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and "Job executing" not in _read(tmp_path / "l.log"):
             time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
-    assert proc.returncode == 130 and "were removed" in err
+    assert proc.returncode == status and "were removed" in err
     events = [e.type for e in htcondor2.JobEventLog(str(tmp_path / "l.log")).events(0)]
     assert events[-1] == htcondor2.JobEventType.JOB_ABORTED
+    assert main(["wait", "-wait", "10", str(tmp_path / "l.log")]) == 0  # the log says every job ended
 
 
 def _read(path: Path) -> str:
