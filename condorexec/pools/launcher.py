@@ -7,7 +7,9 @@ caller cannot fork itself (it has threads, and forking a threaded process is uns
 dedicated single-threaded helper process, started with ``subprocess`` (fork+exec of a clean
 interpreter), does all the forking and reaping. It talks to the caller over one socketpair with
 length-prefixed pickles, and exits (killing its jobs) when that socket reaches EOF, i.e. when the
-caller closes it or dies; forked copies of the caller close their inherited end at fork.
+caller closes it or dies; forked copies of the caller close their inherited end at fork. A server
+that dies while the launcher is open (a job killed it, or the OOM killer did) has its jobs reported
+as SIGKILLed, and the next launch starts a new one.
 
 Each job is one child of the server, leader of its own session and process group (``setsid``), so
 that the whole tree can be killed at once, like HTCondor's starter kills a job's process family.
@@ -586,25 +588,50 @@ class Launcher:
         self._exits: queue.SimpleQueue[JobExit | None] = queue.SimpleQueue()
         self._stop = threading.Event()
 
+        cwd = os.getcwd()
+        self._init = ("init", [os.path.join(cwd, p) for p in sys.path], list(preload))
+        self._restart_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._start_server()
+        _LIVE.add(self)
+        self._threads += [
+            threading.Thread(target=self._callback_loop, name="launcher-callbacks", daemon=True),
+            threading.Thread(target=self._monitor_loop, name="launcher-monitor", daemon=True),
+        ]
+        for thread in self._threads[-2:]:
+            thread.start()
+
+    def _start_server(self) -> None:
+        """Start a fork server and the thread that reads its reports."""
         parent_sock, child_sock = socket.socketpair()
         try:
-            self._proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-c", f"from {__name__} import _serve; _serve({child_sock.fileno()})"],
                 pass_fds=[child_sock.fileno()], stdin=subprocess.DEVNULL, close_fds=True,
             )
         finally:
             child_sock.close()
-        self._sock = parent_sock
-        _LIVE.add(self)
-        cwd = os.getcwd()
-        self._post(("init", [os.path.join(cwd, p) for p in sys.path], list(preload)))
-        self._threads = [
-            threading.Thread(target=self._read_loop, name="launcher-reader", daemon=True),
-            threading.Thread(target=self._callback_loop, name="launcher-callbacks", daemon=True),
-            threading.Thread(target=self._monitor_loop, name="launcher-monitor", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._proc, self._sock = proc, parent_sock
+        self._post(self._init)
+        reader = threading.Thread(target=self._read_loop, args=(parent_sock,), name="launcher-reader", daemon=True)
+        self._threads.append(reader)
+        with self._lock:
+            self._server_gone = False
+        reader.start()
+
+    def _restart_server(self) -> None:
+        """A job (or the OOM killer) killed the fork server: start a new one, so that one bad job does
+        not fail every later job with "the launcher is closed"."""
+        with self._restart_lock:
+            with self._lock:
+                if self._closed or not self._server_gone:
+                    return  # closed meanwhile, or another launch restarted it
+            old = self._proc
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                old.wait(timeout=5.0)
+            log.warning("the launcher's fork server exited (status %s); starting a new one", old.returncode)
+            self._sock.close()
+            self._start_server()
 
     def __enter__(self) -> Launcher:
         return self
@@ -631,6 +658,10 @@ class Launcher:
                 ("stdin_path", request.stdin_path), ("stdout_path", request.stdout_path),
                 ("stderr_path", request.stderr_path))},
         }
+        with self._lock:
+            restart = self._server_gone and not self._closed
+        if restart:
+            self._restart_server()
         with self._lock:
             if self._closed or self._server_gone:
                 raise LaunchError(f"job {request.job_key}: the launcher is closed")
@@ -714,11 +745,11 @@ class Launcher:
             return False
         return True
 
-    def _read_loop(self) -> None:
+    def _read_loop(self, sock: socket.socket) -> None:
         reader = _Reader()
         while True:
             try:
-                data = self._sock.recv(1 << 16)
+                data = sock.recv(1 << 16)
             except OSError:
                 data = b""
             if not data:

@@ -57,6 +57,15 @@ def returns_without_writing(outputs=(), parsl_resource_specification={"memory": 
 
 
 @python_app
+def kill_my_parent(parsl_resource_specification={"memory": 100}):  # noqa: B006
+    import os
+    import signal
+
+    os.kill(os.getppid(), signal.SIGKILL)  # on the local pool, the fork server of warm interpreters
+    return "done"
+
+
+@python_app
 def hog(megabytes, parsl_resource_specification={"cores": 1, "memory": 100, "disk": 10}):  # noqa: B006
     import time
 
@@ -112,6 +121,11 @@ def test_an_app_calling_sys_exit_fails_its_call_and_the_run_goes_on(executor):
     with pytest.raises(AppExited, match="KeyboardInterrupt"):
         interrupted.result(timeout=60)
     assert square(6).result(timeout=60) == 36
+
+
+def test_an_app_that_kills_the_local_pools_fork_server_does_not_fail_later_calls(executor):
+    kill_my_parent().exception(timeout=60)  # its own outcome depends on when the server died
+    assert [square(i).result(timeout=60) for i in range(3)] == [0, 1, 4]
 
 
 def test_eight_fit_and_the_ninth_waits(executor):

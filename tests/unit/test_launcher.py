@@ -374,16 +374,20 @@ def test_server_and_jobs_die_with_the_parent(tmp_path):
         os.kill(forked, signal.SIGKILL)
 
 
-def test_server_crash_fails_launches_and_reports_running_jobs(exits, tmp_path):
+def test_server_crash_reports_running_jobs_and_the_next_launch_starts_a_new_server(exits, tmp_path):
+    """A job (or the OOM killer) may kill the fork server: its jobs end as SIGKILLed, and the next
+    launch gets a fresh server instead of 'the launcher is closed' for every later job."""
     with Launcher(exits, monitor_period=0.02) as launcher:
         launcher.launch(sh("9.1", "sleep 30 & sleep 30; wait", tmp_path))
         pid = only_job_pid(launcher)
-        os.kill(launcher._proc.pid, signal.SIGKILL)
+        first_server = launcher._proc.pid
+        os.kill(first_server, signal.SIGKILL)
         result = exits.wait("9.1")
         assert (result.exit_code, result.signal, result.removed) == (None, signal.SIGKILL, False)
         wait_until(lambda: group_members(pid) == [])
-        with pytest.raises(LaunchError, match="9.2"):
-            launcher.launch(sh("9.2", "true", tmp_path))
+        launcher.launch(sh("9.2", "exit 4", tmp_path))
+        assert exits.wait("9.2").exit_code == 4
+        assert launcher._proc.pid != first_server
 
 
 def test_jobs_run_concurrently(launcher, exits, tmp_path):
