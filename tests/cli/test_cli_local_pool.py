@@ -121,6 +121,21 @@ queue
     assert (tmp_path / "b.txt").read_text() == "hi\n" and not (tmp_path / "a").exists()
 
 
+def test_a_symlink_to_root_in_a_listed_output_directory_is_not_followed(tmp_path: Path, monkeypatch,
+                                                                         capsys) -> None:
+    """The link comes back as a link: nothing outside the sandbox is copied in."""
+    monkeypatch.chdir(tmp_path)
+    status, _, err = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'mkdir out && echo x > out/data && ln -s / out/root'"
+transfer_output_files = out
+queue
+""", capsys)
+    assert status == 0, err
+    assert (tmp_path / "out" / "data").read_text() == "x\n"
+    assert (tmp_path / "out" / "root").is_symlink() and str((tmp_path / "out" / "root").readlink()) == "/"
+
+
 def test_an_output_that_cannot_be_written_holds_the_job_with_a_transfer_code(tmp_path: Path, monkeypatch,
                                                                              capsys) -> None:
     """A remap into a missing directory: held 12 (TransferOutputError) with the errno, never a hang."""
