@@ -95,8 +95,11 @@ class CondorExecutor(ParslExecutor):
             raise InvalidSpecError("nodes", nodes, 'must be a list of node specs, e.g. ["cpus=2,memory=4000"]')
         if category is not None:
             validate_category(category, "category")
+        if not isinstance(autocategory, bool):
+            raise InvalidSpecError("autocategory", autocategory, "must be True or False")
         self.config = CoreConfig(
-            worker_python=worker_python or sys.executable, autolabel=autolabel, allocation_mode=allocation_mode,
+            worker_python=sys.executable if worker_python is None else worker_python, autolabel=autolabel,
+            allocation_mode=allocation_mode,
             autolabel_window=autolabel_window, label_store=label_store, pack=pack, batch_window=batch_window,
             max_batch=max_batch, max_retries=max_retries, lease_minutes=lease_minutes,
             switch_interval=switch_interval)

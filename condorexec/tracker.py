@@ -26,6 +26,7 @@ class EventHandler(Protocol):
     def on_terminated(self, job_id: str, event: htcondor2.JobEvent) -> None: ...
     def on_held(self, job_id: str, code: int | None, subcode: int | None, reason: str) -> None: ...
     def on_aborted(self, job_id: str, reason: str) -> None: ...
+    def on_error(self, job_id: str, what: str, exc: BaseException) -> None: ...
 
 
 class EventLogTracker:
@@ -64,9 +65,18 @@ class EventLogTracker:
                 count += 1
                 try:
                     self._dispatch(event)
-                except BaseException:  # noqa: BLE001 - one bad event (or callback) must not stop tracking of all others
-                    log.exception("error handling %s event for job %s.%s", event.type, event.cluster, event.proc)
+                except BaseException as exc:  # noqa: BLE001 - one bad event (or callback) must not stop the others
+                    what = f"{event.type.name} event"
+                    log.exception("error handling the %s of job %s.%s", what, event.cluster, event.proc)
+                    self._report(f"{event.cluster}.{event.proc}", what, exc)
         return count
+
+    def _report(self, job_id: str, what: str, exc: BaseException) -> None:
+        """Tell the handler its job's event could not be handled, so the call ends instead of waiting."""
+        try:
+            self._handler.on_error(job_id, what, exc)
+        except BaseException:  # noqa: BLE001 - the tracker itself must go on
+            log.exception("error reporting a failed %s of job %s", what, job_id)
 
     def _dispatch(self, event: htcondor2.JobEvent) -> None:
         job_id = f"{event.cluster}.{event.proc}"

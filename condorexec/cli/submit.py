@@ -96,6 +96,8 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         text = assemble(text, name, args.append, queue_args)
         description = parse_description(text, file=name, variables=variables)
         if args.batch_name:
+            if "\n" in args.batch_name or "\r" in args.batch_name:  # it would start a new submit line
+                raise SubmitDescriptionError(f"-batch-name {args.batch_name!r} contains a newline")
             description["batch_name"] = args.batch_name
         ads = _expand(description, name, max_jobs=args.maxjobs)
     except MaxJobsExceeded as exc:

@@ -35,6 +35,9 @@ class CoreConfig:
     switch_interval: float | None = 0.0002
 
     def __post_init__(self) -> None:
+        for name in ("autolabel", "pack"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidSpecError(name, getattr(self, name), "must be True or False")
         _number("batch_window", self.batch_window, integer=False, minimum=0)
         _number("max_batch", self.max_batch, integer=True, minimum=1)
         _number("max_retries", self.max_retries, integer=True, minimum=0)

@@ -253,9 +253,9 @@ class Core:
             return
         try:
             outcomes = read_outcomes(task.task_dir)
-        except (OSError, EOFError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - unpickling a result can raise anything
             self._fail(task, JobFailed(f"job {job_id} ended ({_termination(event)}) without a readable result: "
-                                       f"{exc}{_tail(task.task_dir / 'job.err')}"))
+                                       f"{type(exc).__name__}: {exc}{_tail(task.task_dir / 'job.err')}"))
             return
         try:
             task.plan.deliver(task.task_dir)
@@ -293,6 +293,13 @@ class Core:
             return
         self._remove_job(job_id)
         self._fail(task, decision.error)
+
+    def on_error(self, job_id: str, what: str, exc: BaseException) -> None:
+        """Handling this job's event failed: end its call with the reason (if it has not ended)."""
+        task = self._task(job_id)
+        if task is not None:
+            self._fail(task, JobFailed(f"job {job_id}: condorexec could not handle its {what}: "
+                                       f"{type(exc).__name__}: {exc}"))
 
     def on_aborted(self, job_id: str, reason: str) -> None:
         task = self._task(job_id)

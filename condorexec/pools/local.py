@@ -18,6 +18,7 @@ interpreter instead of exec'ing the wrapper — same sandbox, same files.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import errno
 import fcntl
 import getpass
@@ -517,8 +518,9 @@ class LocalPool(Pool):
 
     def _transfer_output(self, job: _Job) -> tuple[str, int] | None:
         """Copy outputs back to Iwd as HTCondor would: a listed ``a/b.txt`` arrives as ``b.txt`` (no
-        ``preserve_relative_paths`` here), a remap may name a path. What HTCondor would hold the job
-        for (a named file missing, a target that cannot be written) comes back as (reason, errno)."""
+        ``preserve_relative_paths`` here), a remap may name a path in directories not made yet. What
+        HTCondor holds the job for (a named file missing, a target that cannot be written) comes back
+        as (reason, errno), worded as HTCondor 25's shadow words it."""
         ad, sandbox = job.ad, job.sandbox
         assert sandbox is not None
         iwd = Path(ad.get("Iwd", os.getcwd()))
@@ -544,14 +546,18 @@ class LocalPool(Pool):
             target = Path(remaps.get(name, remaps.get(base, base)))
             copies.append((source, target if target.is_absolute() else iwd / target))
         for source, target in copies:
+            # as HTCondor's shadow does: make missing directories (0700) where it can, then write
+            with contextlib.suppress(OSError):
+                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             try:
                 if source.is_dir():
                     shutil.copytree(source, target, dirs_exist_ok=True, symlinks=True)
                 else:
                     shutil.copyfile(source, target)
             except OSError as exc:
-                return (f"Error from {job.slot_name}: Failed to transfer output file {source.name} to {target}: "
-                        f"{exc.strerror or exc}", exc.errno or 0)
+                return (f"Transfer output files failure at access point {socket.gethostname()} while receiving "
+                        f"files from execution point {job.slot_name}. Details: writing to file {target}: "
+                        f"(errno {exc.errno}) {exc.strerror or exc}", exc.errno or 0)
         return None
 
     # ---- job exits and monitoring --------------------------------------------------------------

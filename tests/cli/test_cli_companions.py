@@ -31,6 +31,7 @@ def test_wait_on_a_real_htcondor_log(capsys) -> None:
     assert "-num 0: must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.bad_input
 def test_wait_on_a_file_that_is_not_an_event_log_says_so_instead_of_waiting(tmp_path: Path, capsys) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("these are my notes, not a job log\n")
@@ -141,6 +142,7 @@ def test_labels_table_of_an_empty_store(tmp_path: Path, capsys) -> None:
     assert main(["labels", "--label-store", store, "--maximum", "4,8000"]) == 1
 
 
+@pytest.mark.bad_input
 def test_labels_on_a_fresh_machine_says_nothing_is_learned_and_exits_0(tmp_path: Path, monkeypatch, capsys) -> None:
     """No state directory, no store, no --maximum: the maximum is this machine, measured where the
     state directory will be (it used to fail with ENOENT on the missing directory)."""

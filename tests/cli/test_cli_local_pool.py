@@ -91,6 +91,7 @@ queue dir in (a b)
     assert {r["RequestDisk"] for r in records} == {10240}
 
 
+@pytest.mark.fault
 def test_a_job_over_its_memory_request_is_held_and_reported(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     status, out, err = submit(tmp_path, f"""
@@ -108,6 +109,7 @@ queue
     assert "HoldReasonCode" not in record  # schedd does, the hold survives only as LastHoldReason*)
 
 
+@pytest.mark.fault
 def test_a_listed_output_in_a_subdirectory_arrives_by_its_own_name(tmp_path: Path, monkeypatch, capsys) -> None:
     """HTCondor delivers transfer_output_files = a/b.txt as b.txt in the job's Iwd (it used to hang)."""
     monkeypatch.chdir(tmp_path)
@@ -121,6 +123,7 @@ queue
     assert (tmp_path / "b.txt").read_text() == "hi\n" and not (tmp_path / "a").exists()
 
 
+@pytest.mark.security
 def test_a_symlink_to_root_in_a_listed_output_directory_is_not_followed(tmp_path: Path, monkeypatch,
                                                                          capsys) -> None:
     """The link comes back as a link: nothing outside the sandbox is copied in."""
@@ -136,21 +139,39 @@ queue
     assert (tmp_path / "out" / "root").is_symlink() and str((tmp_path / "out" / "root").readlink()) == "/"
 
 
-def test_an_output_that_cannot_be_written_holds_the_job_with_a_transfer_code(tmp_path: Path, monkeypatch,
-                                                                             capsys) -> None:
-    """A remap into a missing directory: held 12 (TransferOutputError) with the errno, never a hang."""
+@pytest.mark.fault
+def test_a_remap_into_missing_directories_makes_them_as_htcondor_does(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
-    status, out, err = submit(tmp_path, """
+    status, _, err = submit(tmp_path, """
 executable = /bin/sh
 arguments = "-c 'echo hi > out.txt'"
 transfer_output_files = out.txt
 transfer_output_remaps = "out.txt = missing/dir/out.txt"
 queue
 """, capsys)
+    assert status == 0, err
+    assert (tmp_path / "missing" / "dir" / "out.txt").read_text() == "hi\n"
+    assert (tmp_path / "missing" / "dir").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.fault
+def test_an_output_that_cannot_be_written_holds_the_job_12_with_the_errno(tmp_path: Path, monkeypatch,
+                                                                          capsys) -> None:
+    """A remap under a path that is a file: held 12/20, worded as HTCondor 25's shadow words it (on the
+    live pool: tests/condor/test_faults_live.py). It used to hang condorexec submit."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blocker").write_text("a file, not a directory")
+    status, out, err = submit(tmp_path, f"""
+executable = /bin/sh
+arguments = "-c 'echo hi > out.txt'"
+transfer_output_files = out.txt
+transfer_output_remaps = "out.txt = {tmp_path}/blocker/out.txt"
+queue
+""", capsys)
     cluster = int(out.split("cluster ")[1].rstrip(".\n"))
     assert status == 1
-    assert f"HELD: job {cluster}.0 (HoldReasonCode 12, HoldReasonSubCode 2): " in err
-    assert "missing/dir/out.txt" in err
+    assert f"HELD: job {cluster}.0 (HoldReasonCode 12, HoldReasonSubCode 20): Transfer output files failure" in err
+    assert f"writing to file {tmp_path}/blocker/out.txt: (errno 20) Not a directory" in err
 
 
 @pytest.mark.skipif(not CONSOLE.exists(), reason="console script not installed")
@@ -189,6 +210,7 @@ def test_q_history_and_rm_from_another_process(tmp_path: Path, capsys) -> None:
     assert main(["rm", *local(tmp_path), cluster]) == 1
 
 
+@pytest.mark.fault
 @pytest.mark.skipif(not CONSOLE.exists(), reason="console script not installed")
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_or_sigterm_removes_the_jobs_and_wait_returns(tmp_path: Path, sig: int, status: int) -> None:

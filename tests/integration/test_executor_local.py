@@ -13,7 +13,7 @@ from parsl import bash_app, python_app
 from parsl.app.errors import MissingOutputs
 from parsl.data_provider.files import File
 
-from condorexec.errors import AppExited, InvalidSpecError, MissingInputError, ResourceExhausted
+from condorexec.errors import InvalidSpecError, MissingInputError, ResourceExhausted
 from condorexec.report import read_log
 
 ET = htcondor2.JobEventType
@@ -37,15 +37,6 @@ def explode(parsl_resource_specification={"memory": 100}):  # noqa: B006
     raise ZeroDivisionError("calibration failed for detector 4")
 
 
-@python_app
-def leave(code, parsl_resource_specification={"memory": 100}):  # noqa: B006
-    import sys
-
-    if code is None:
-        raise KeyboardInterrupt
-    sys.exit(code)
-
-
 @bash_app
 def writes_nothing(outputs=(), parsl_resource_specification={"memory": 50, "disk": 10}):  # noqa: B006
     return "true"
@@ -53,15 +44,6 @@ def writes_nothing(outputs=(), parsl_resource_specification={"memory": 50, "disk
 
 @python_app
 def returns_without_writing(outputs=(), parsl_resource_specification={"memory": 50, "disk": 10}):  # noqa: B006
-    return "done"
-
-
-@python_app
-def kill_my_parent(parsl_resource_specification={"memory": 100}):  # noqa: B006
-    import os
-    import signal
-
-    os.kill(os.getppid(), signal.SIGKILL)  # on the local pool, the fork server of warm interpreters
     return "done"
 
 
@@ -110,22 +92,6 @@ def test_app_exception_keeps_its_type(executor):
     # Parsl's wrap_error carries the node-side traceback (frames of the app itself) back with it
     frames = "".join(traceback.format_exception(info.value))
     assert "in explode" in frames
-
-
-def test_an_app_calling_sys_exit_fails_its_call_and_the_run_goes_on(executor):
-    """SystemExit/KeyboardInterrupt would kill Parsl's completion callback and hang every later call."""
-    exits, interrupted = leave(3), leave(None)
-    with pytest.raises(AppExited, match=r"SystemExit\(3\)") as info:
-        exits.result(timeout=60)
-    assert isinstance(info.value.__cause__, SystemExit) and info.value.__cause__.code == 3
-    with pytest.raises(AppExited, match="KeyboardInterrupt"):
-        interrupted.result(timeout=60)
-    assert square(6).result(timeout=60) == 36
-
-
-def test_an_app_that_kills_the_local_pools_fork_server_does_not_fail_later_calls(executor):
-    kill_my_parent().exception(timeout=60)  # its own outcome depends on when the server died
-    assert [square(i).result(timeout=60) for i in range(3)] == [0, 1, 4]
 
 
 def test_eight_fit_and_the_ninth_waits(executor):

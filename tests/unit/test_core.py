@@ -254,6 +254,7 @@ def test_an_exhausted_default_size_fails_with_a_hint_and_no_retry(tmp_path):
         core.shutdown()
 
 
+@pytest.mark.fault
 def test_the_lease_is_renewed_while_the_log_has_events_at_every_poll(tmp_path, monkeypatch):
     """Renewal once ran only after a poll that read no events: a busy log starved it."""
     monkeypatch.setattr(engine_module, "renew_period", lambda lease_seconds: 0.1)
@@ -287,6 +288,7 @@ def test_the_lease_is_renewed_while_the_log_has_events_at_every_poll(tmp_path, m
         core.shutdown()
 
 
+@pytest.mark.fault
 def test_a_job_that_left_the_queue_without_an_event_fails_its_call_at_the_cross_check(tmp_path):
     pool = FakePool(auto_run=False)
     core = make_core(tmp_path, pool)
@@ -302,6 +304,7 @@ def test_a_job_that_left_the_queue_without_an_event_fails_its_call_at_the_cross_
         core.shutdown()
 
 
+@pytest.mark.fault
 def test_a_callback_raising_a_base_exception_does_not_stop_tracking(tmp_path, pool):
     """Parsl's DFK callback re-raises what a call's future holds; SystemExit from an app did just that."""
     core = make_core(tmp_path, pool)

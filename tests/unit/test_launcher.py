@@ -374,6 +374,7 @@ def test_server_and_jobs_die_with_the_parent(tmp_path):
         os.kill(forked, signal.SIGKILL)
 
 
+@pytest.mark.fault
 def test_server_crash_reports_running_jobs_and_the_next_launch_starts_a_new_server(exits, tmp_path):
     """A job (or the OOM killer) may kill the fork server: its jobs end as SIGKILLed, and the next
     launch gets a fresh server instead of 'the launcher is closed' for every later job."""

@@ -146,6 +146,7 @@ def test_stale_lock_of_dead_job_is_broken(tmp_path):
         ("lib/evil", {"symlink": "../../../.."}),
     ],
 )
+@pytest.mark.security
 def test_unsafe_archives_are_refused(tmp_path, member):
     proc = _job(tmp_path / "sb" / "job1", extra=[member])
     assert proc.returncode == 97, proc.stdout + proc.stderr

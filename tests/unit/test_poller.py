@@ -227,6 +227,7 @@ def test_cursor_survives_a_new_poller(tmp_path):
         assert pool.calls[-1]["since"] is not None and s.completions("fixture") == 7
 
 
+@pytest.mark.fault
 def test_two_histories_that_reuse_job_ids_keep_every_sample_in_one_store(store):
     """Two pools (two state directories, or two schedds) both have a job 1.0; the store keeps both."""
     first = ListPool([job(c, when=1000 + c) for c in range(15, 0, -1)])

@@ -67,23 +67,27 @@ def test_packed_environment_travels_with_every_job():
     assert job.expand("transfer_input_files") == "/site/condorexec/runner.py,payload.pkl,/cache/packs/abc.tar.gz"
 
 
+@pytest.mark.security
 @pytest.mark.parametrize("evil", ["x\nqueue 1000", "x\rexecutable=/bin/rm", "x\x1fy"])
 def test_newlines_in_item_values_are_refused(evil):
     with pytest.raises(UnsafeValueError, match="newline"):
         render.check_item_value("app", evil)
 
 
+@pytest.mark.security
 def test_newline_in_template_value_is_refused():
     with pytest.raises(UnsafeValueError):
         render.job_description({**CONTEXT, "log": "/tmp/log\nexecutable = /bin/evil"})
 
 
+@pytest.mark.security
 def test_macro_in_item_value_stays_literal():
     row = _row(task_dir="/runs/$(Cluster)/$ENV(HOME)")
     job = _expand(render.job_description(CONTEXT), row)
     assert job.expand("initialdir") == "/runs/$(Cluster)/$ENV(HOME)"
 
 
+@pytest.mark.security
 def test_keys_are_not_injectable_through_the_description():
     description = render.job_description({**CONTEXT, "batch_name": 'b" +Evil = "1'})
     assert "Evil" not in " ".join(description.keys())
@@ -94,6 +98,7 @@ def test_safe_app_name_replaces_odd_characters():
     assert render.safe_app_name("outer.<locals>.inner") == "outer.<locals>.inner"
 
 
+@pytest.mark.security
 @pytest.mark.parametrize("path", ["/a,b", "/a b", '/a"b', "/a\nb"])
 def test_transfer_paths_that_htcondor_cannot_carry(path):
     with pytest.raises(UnsafeValueError):

@@ -130,6 +130,7 @@ def test_categories_are_separate(store):
     assert store.completions("nothing") == 0 and store.histograms("nothing")["memory"].total == 0
 
 
+@pytest.mark.bad_input
 def test_newer_schema_is_refused_clearly(tmp_path):
     path = tmp_path / "l.sqlite"
     LabelStore(path).close()
@@ -140,6 +141,7 @@ def test_newer_schema_is_refused_clearly(tmp_path):
         LabelStore(path)
 
 
+@pytest.mark.bad_input
 def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path):
     path = tmp_path / "l.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
@@ -147,11 +149,13 @@ def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path):
         LabelStore(path)
 
 
+@pytest.mark.bad_input
 def test_a_directory_is_refused_naming_it(tmp_path):
     with pytest.raises(LabelStoreError, match="is a directory"):
         LabelStore(tmp_path)
 
 
+@pytest.mark.bad_input
 def test_a_database_with_another_schema_is_refused_at_open(tmp_path):
     path = tmp_path / "foreign.sqlite"
     db = sqlite3.connect(path)
@@ -163,6 +167,7 @@ def test_a_database_with_another_schema_is_refused_at_open(tmp_path):
         LabelStore(path)
 
 
+@pytest.mark.bad_input
 def test_a_damaged_page_is_refused_at_open_not_at_the_first_call(tmp_path):
     path = tmp_path / "l.sqlite"
     with LabelStore(path) as store:
@@ -241,6 +246,7 @@ _READER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.fault
 def test_two_writer_processes_and_a_reader(tmp_path):
     path = tmp_path / "shared.sqlite"
     LabelStore(path).close()
