@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import itertools
 import os
 import re
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,8 +32,8 @@ import htcondor2
 from condorexec.condorfacts import JobStatus
 from condorexec.submitguard import find_command_forms
 
-__all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "parse_description", "expand_jobs", "job_ad_text",
-           "dry_run_text"]
+__all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "JobPlan", "parse_description", "plan_jobs", "expand_jobs",
+           "job_ad_text", "dry_run_blocks", "dry_run_text"]
 
 
 class SubmitDescriptionError(ValueError):
@@ -354,6 +355,8 @@ class _Expander:
         except KeyError:  # htcondor2 raises KeyError for a key whose value is empty ("executable =")
             value = ""
         result = value if value else None
+        if len(self._memo) >= _MEMO_VALUES:  # values that differ per proc are not worth keeping
+            self._memo.clear()
         self._memo[memo_key] = result
         return result
 
@@ -1108,15 +1111,37 @@ def _requirements(user: str | None, should: str, universe: int, cpus: bool, gpus
 # expand_jobs
 
 
-def expand_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str, owner: str, qdate: int,
-                itemdata: Sequence[Mapping[str, str]] | None = None, count: int = 0,
-                first_proc: int = 0, max_jobs: int | None = None) -> list[classad2.ClassAd]:
+#: how many distinct ad bodies plan_jobs remembers; procs that share their per-proc values share one
+_MEMO_BODIES = 1024
+#: how many expanded values an expander remembers (a key and the per-proc values it depends on)
+_MEMO_VALUES = 65536
+
+
+@dataclass
+class JobPlan:
+    """How many jobs a description makes, and their ads, made one at a time as they are read (a
+    ``queue 100000000`` is counted at once and streamed, never held in memory whole)."""
+
+    count: int
+    ads: Iterator[classad2.ClassAd]
+
+
+def expand_jobs(description: htcondor2.Submit, **options) -> list[classad2.ClassAd]:
+    """Every job ad ``Schedd.submit`` would create, in a list (see :func:`plan_jobs`)."""
+    return list(plan_jobs(description, **options).ads)
+
+
+def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str, owner: str, qdate: int,
+              itemdata: Sequence[Mapping[str, str]] | None = None, count: int = 0,
+              first_proc: int = 0, max_jobs: int | None = None) -> JobPlan:
     """The job ads ``Schedd.submit(description, count=count, itemdata=itemdata)`` would create.
 
     With ``itemdata``, one proc per row, ``count`` (default 1) times each, and the description's own
     queue statement is ignored; without it, the queue statement decides and a non-zero ``count``
     replaces its count. Relative paths resolve against ``submit_dir`` (and ``initialdir``).
-    More than ``max_jobs`` jobs is :class:`MaxJobsExceeded`, found by counting, before any ad is made."""
+    More than ``max_jobs`` jobs is :class:`MaxJobsExceeded`, found by counting, before any ad is made.
+    What is wrong with the description as a whole is raised here; what is wrong with one proc's values,
+    when its ad is made."""
     if count < 0:
         raise SubmitDescriptionError(f"count = {count}: must not be negative")
     submit_dir = os.path.abspath(submit_dir)
@@ -1150,28 +1175,33 @@ def expand_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: s
               "EnteredCurrentStatus": str(int(qdate)), **_CONSTANT}
     proc_keys = tuple(k for k in expander.keys() if expander.is_per_proc(k))
 
-    ads: list[classad2.ClassAd] = []
-    memo: dict[tuple[str | None, ...], str] = {}
-    proc = first_proc
-    for row in rows:
-        for step in range(per_row):
-            live = {"process": str(proc), "procid": str(proc), "step": str(step), "row": str(row.index),
-                    "itemindex": str(row.index), "node": "", "jobid": f"{cluster_id}.{proc}"}
-            for n in names:
-                live[n.lower()] = row.values.get(n, "")
+    def ads() -> Iterator[classad2.ClassAd]:
+        memo: dict[tuple[str | None, ...], str] = {}
+        proc = first_proc
+        for row in rows:
+            for step in range(per_row):
+                live = {"process": str(proc), "procid": str(proc), "step": str(step), "row": str(row.index),
+                        "itemindex": str(row.index), "node": "", "jobid": f"{cluster_id}.{proc}"}
+                for n in names:
+                    live[n.lower()] = row.values.get(n, "")
 
-            def get(key: str, _live: Mapping[str, str] = live) -> str | None:
-                return expander.get(key, _live)
+                def get(key: str, _live: Mapping[str, str] = live) -> str | None:
+                    return expander.get(key, _live)
 
-            signature = tuple(get(k) for k in proc_keys)
-            body = memo.get(signature)
-            if body is None:
-                attrs = {**common, **_job_attrs(get, ctx, custom)}
-                body = ";".join(f"{k}={v}" for k, v in attrs.items())
-                memo[signature] = body
-            ads.append(classad2.ClassAd(f"[{body};ProcId={proc}]"))
-            proc += 1
-    return ads
+                signature = tuple(get(k) for k in proc_keys)
+                body = memo.get(signature)
+                if body is None:
+                    attrs = {**common, **_job_attrs(get, ctx, custom)}
+                    body = ";".join(f"{k}={v}" for k, v in attrs.items())
+                    if len(memo) >= _MEMO_BODIES:  # procs that all differ ($(Process) in a command)
+                        memo.clear()
+                    memo[signature] = body
+                yield classad2.ClassAd(f"[{body};ProcId={proc}]")
+                proc += 1
+
+    stream = ads()
+    first = next(stream, None)  # the first proc's errors are the description's: raise them here
+    return JobPlan(len(rows) * per_row, itertools.chain([] if first is None else [first], stream))
 
 
 def _rows_from_itemdata(itemdata: Sequence[Mapping[str, str]]) -> tuple[list[_Row], list[str]]:
@@ -1248,20 +1278,23 @@ def job_ad_text(ad: classad2.ClassAd) -> str:
     return "".join(f"{k}={lines[k]}\n" for k in sorted(lines, key=_order))
 
 
-def dry_run_text(ads: Sequence[classad2.ClassAd]) -> str:
-    """The whole ``condor_submit -dry-run FILE`` text: the first ad in full, then per proc only what
-    differs (ProcId and JobStatus always), blocks separated by blank lines."""
-    blocks: list[str] = []
+def dry_run_blocks(ads: Iterable[classad2.ClassAd]) -> Iterator[str]:
+    """``condor_submit -dry-run FILE``'s text, a piece per proc as the ads come: the first ad in full,
+    then per proc only what differs (ProcId and JobStatus always), each block after a blank line."""
     first: dict[str, str] | None = None
     for ad in ads:
         lines = _ad_lines(ad)
         if first is None:
             first = lines
-            blocks.append(job_ad_text(ad))
+            yield "\n" + job_ad_text(ad)
             continue
         keep = {k: v for k, v in lines.items() if k in ("ProcId", "JobStatus") or first.get(k) != v}
-        blocks.append("".join(f"{k}={keep[k]}\n" for k in sorted(keep, key=_proc_order)))
-    return "\n" + "\n".join(blocks)
+        yield "\n" + "".join(f"{k}={keep[k]}\n" for k in sorted(keep, key=_proc_order))
+
+
+def dry_run_text(ads: Iterable[classad2.ClassAd]) -> str:
+    """The whole ``condor_submit -dry-run FILE`` text (:func:`dry_run_blocks`, joined)."""
+    return "".join(dry_run_blocks(ads)) or "\n"
 
 
 def _proc_order(name: str) -> tuple[int, int, str]:

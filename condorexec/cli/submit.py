@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import TextIO
 
 import classad2
@@ -28,12 +29,13 @@ from condorexec.pools import localspool
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
 from condorexec.submitdesc import (
+    JobPlan,
     MaxJobsExceeded,
     SubmitDescriptionError,
-    dry_run_text,
-    expand_jobs,
+    dry_run_blocks,
     job_ad_text,
     parse_description,
+    plan_jobs,
 )
 
 DRY_RUN_CLUSTER = 1
@@ -99,20 +101,24 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
             if "\n" in args.batch_name or "\r" in args.batch_name:  # it would start a new submit line
                 raise SubmitDescriptionError(f"-batch-name {args.batch_name!r} contains a newline")
             description["batch_name"] = args.batch_name
-        ads = _expand(description, name, max_jobs=args.maxjobs)
+        plan = _plan(description, name, max_jobs=args.maxjobs)
+        if args.dry_run:
+            return _dry_run(args, plan, out)
+        logs: set[str] = set()
+        for ad in plan.ads:  # every proc is made, and so checked, before anything is queued; none is kept
+            if "UserLog" in ad:
+                logs.add(ad["UserLog"])
     except MaxJobsExceeded as exc:
         print(f"ERROR: {exc}", file=err)
         return 1
     except SubmitDescriptionError as exc:
         raise locate(exc, text, name) from exc
-    if args.dry_run:
-        return _dry_run(args, ads, name, out)
-    for log in sorted({ad["UserLog"] for ad in ads if "UserLog" in ad}):
+    for log in sorted(logs):
         problem = _unwritable(log)
         if problem:  # condor_submit's check, before anything is queued
             print(f'ERROR: Invalid log file: "{log}" ({problem})', file=err)
             return 1
-    return _submit(args, description, len(ads), name, out, err)
+    return _submit(args, description, plan.count, name, out, err)
 
 
 def _unwritable(path: str) -> str | None:
@@ -127,29 +133,38 @@ def _unwritable(path: str) -> str | None:
     return None
 
 
-def _expand(description: htcondor2.Submit, name: str, cluster: int = DRY_RUN_CLUSTER,
-            max_jobs: int | None = None) -> list[classad2.ClassAd]:
-    ads = expand_jobs(description, cluster_id=cluster, submit_dir=os.getcwd(), owner=getpass.getuser(),
-                      qdate=int(time.time()), max_jobs=max_jobs)
-    if name != STDIN_NAME:
+def _plan(description: htcondor2.Submit, name: str, cluster: int = DRY_RUN_CLUSTER,
+          max_jobs: int | None = None) -> JobPlan:
+    plan = plan_jobs(description, cluster_id=cluster, submit_dir=os.getcwd(), owner=getpass.getuser(),
+                     qdate=int(time.time()), max_jobs=max_jobs)
+    if name == STDIN_NAME:
+        return plan
+
+    def named(ads: Iterator[classad2.ClassAd]) -> Iterator[classad2.ClassAd]:
         for ad in ads:
             ad["JobSubmitFile"] = name
-    return ads
+            yield ad
+
+    return JobPlan(plan.count, named(plan.ads))
 
 
-def _dry_run(args, ads: list[classad2.ClassAd], name: str, out: TextIO) -> int:
-    text = dry_run_text(ads)
+def _dry_run(args, plan: JobPlan, out: TextIO) -> int:
+    """condor_submit -dry-run's output, written proc by proc as the ads are made."""
     if not args.terse:
-        out.write("Dry-Run job(s)" + "." * len(ads) + "\n")
+        out.write("Dry-Run job(s)" + "." * plan.count + "\n")
     if args.dry_run == "-":
-        out.write(text)
+        out.writelines(dry_run_blocks(plan.ads))
+        if not plan.count:
+            out.write("\n")
     else:
         with open(args.dry_run, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.writelines(dry_run_blocks(plan.ads))
+            if not plan.count:
+                fh.write("\n")
     if args.terse:
-        out.write(_range(DRY_RUN_CLUSTER, 0, len(ads)) + "\n")
+        out.write(_range(DRY_RUN_CLUSTER, 0, plan.count) + "\n")
     else:
-        out.write(f"{len(ads)} job(s) dry-run to cluster {DRY_RUN_CLUSTER}.\n")
+        out.write(f"{plan.count} job(s) dry-run to cluster {DRY_RUN_CLUSTER}.\n")
     return 0
 
 

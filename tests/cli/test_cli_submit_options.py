@@ -122,6 +122,15 @@ def test_maxjobs_refuses_a_larger_cluster(tmp_path: Path, monkeypatch, capsys) -
     assert status == 1 and "-maxjobs (4)" in err
 
 
+def test_a_huge_cluster_is_counted_at_once_and_its_ads_are_made_as_they_are_read(tmp_path: Path) -> None:
+    """queue 1000000000 used to build every ad before the first was printed (2.5 GB for 10^8)."""
+    description = submitdesc.parse_description("executable = /bin/true\narguments = $(Process)\nqueue 1000000000\n")
+    plan = submitdesc.plan_jobs(description, cluster_id=1, submit_dir=str(tmp_path), owner="u", qdate=1)
+    assert plan.count == 10**9
+    first = [next(plan.ads) for _ in range(3)]
+    assert [ad["ProcId"] for ad in first] == [0, 1, 2] and first[2]["Args"] == "2"
+
+
 @pytest.mark.bad_input
 def test_maxjobs_counts_before_it_expands(tmp_path: Path, monkeypatch, capsys) -> None:
     """queue 100000000 used to expand every ad first (2.5 GB, 25 s) and only then compare."""
