@@ -174,6 +174,7 @@ queue
     assert f"writing to file {tmp_path}/blocker/out.txt: (errno 20) Not a directory" in err
 
 
+@pytest.mark.fault
 @pytest.mark.skipif(not CONSOLE.exists(), reason="console script not installed")
 def test_q_history_and_rm_from_another_process(tmp_path: Path, capsys) -> None:
     (tmp_path / "job.sub").write_text("executable = /bin/sleep\narguments = 30\nqueue 2\n")
