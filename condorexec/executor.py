@@ -18,19 +18,36 @@ from pathlib import Path
 from typing import Any
 
 from parsl.executors.base import ParslExecutor
+from parsl.executors.errors import InvalidResourceSpecification
 
 from condorexec import render
 from condorexec.core import CallRequest, Core, CoreConfig
 from condorexec.errors import InvalidSpecError
 from condorexec.parslfiles import plan_files
 from condorexec.pools.base import Pool
-from condorexec.spec import ResourceSpec, parse_spec, validate_category
+from condorexec.spec import KNOWN_KEYS, ResourceSpec, parse_spec, validate_category
 
 #: an executor label names a directory under the run directory: no separators, no "..", no newlines
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
 
 #: the ``pool=`` names CondorExecutor accepts besides a Pool instance
 POOL_NAMES = ("auto", "local", "condor")
+
+
+class ParslInvalidSpec(InvalidSpecError, InvalidResourceSpecification):
+    """A resource specification condorexec refuses, catchable as Parsl's own
+    ``InvalidResourceSpecification`` (what a Parsl user catches) and as condorexec's InvalidSpecError."""
+
+    def __init__(self, field: str, value: Any, reason: str):
+        super().__init__(field, value, reason)
+        self.invalid_keys, self.message = {field}, reason
+
+    def __str__(self) -> str:
+        return InvalidSpecError.__str__(self)
+
+
+#: the fields whose errors are about the resource specification (the rest: files, options)
+SPEC_FIELDS = KNOWN_KEYS | {"parsl_resource_specification"}
 
 
 class CondorExecutor(ParslExecutor):
@@ -169,13 +186,18 @@ class CondorExecutor(ParslExecutor):
     def submit(self, func, resource_specification: dict, *args, **kwargs) -> Future:
         if self.core is None:
             raise RuntimeError(f"CondorExecutor {self.label!r} is not running")
-        spec = parse_spec(resource_specification)
-        app_func = user_function(func)
-        app = render.safe_app_name(getattr(app_func, "__qualname__", None) or getattr(app_func, "__name__", "app"))
-        kwargs, plan = plan_files(kwargs)
-        call = CallRequest(strip_parsl_error_wrapper(func), args, kwargs, spec, self._category_for(app_func, spec),
-                           app, plan, source=app_func)
-        return self.core.submit(call)
+        try:
+            spec = parse_spec(resource_specification)
+            app_func = user_function(func)
+            app = render.safe_app_name(getattr(app_func, "__qualname__", None) or getattr(app_func, "__name__", "app"))
+            kwargs, plan = plan_files(kwargs)
+            call = CallRequest(strip_parsl_error_wrapper(func), args, kwargs, spec,
+                               self._category_for(app_func, spec), app, plan, source=app_func)
+            return self.core.submit(call)
+        except InvalidSpecError as exc:
+            if exc.field in SPEC_FIELDS and not isinstance(exc, ParslInvalidSpec):
+                raise ParslInvalidSpec(exc.field, exc.value, exc.reason) from exc
+            raise
 
     def _category_for(self, func, spec: ResourceSpec) -> str:
         if spec.category:

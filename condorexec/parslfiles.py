@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from parsl.data_provider.files import File
+from parsl.utils import get_std_fname_mode
 
 from condorexec.errors import InvalidSpecError, MissingInputError
 from condorexec.files import RESERVED_NAMES, FilePlan
@@ -70,13 +71,21 @@ def plan_files(kwargs: dict[str, Any]) -> tuple[dict[str, Any], FilePlan]:
 
     for stream in ("stdout", "stderr"):
         target = kwargs.get(stream)
-        if target is None or not isinstance(target, str | tuple | os.PathLike):
+        if target is None:
             continue
-        path, mode = (target[0], target[1]) if isinstance(target, tuple) else (target, "w")
-        if str(path) in ("/dev/null",):
+        if isinstance(target, File):
+            path, mode = target.filepath, "w"  # Parsl opens a File stream with "w"
+        else:
+            # Parsl's own reading of a stream spec, with its own errors for a bad one (TypeCheckError,
+            # BadStdStreamFile): a plain path appends ("a+"), a (path, mode) tuple says its mode
+            path, mode = get_std_fname_mode(stream, target)
+        if os.fspath(path) == "/dev/null":
             continue
         path = os.path.abspath(os.fspath(path))
         name = claim(os.path.basename(path), path, stream)
-        plan.outputs[name] = (path, mode)
-        new_kwargs[stream] = (name, "w") if isinstance(target, tuple) else name
+        plan.outputs[name] = (path, mode)  # the job writes a fresh file; delivery appends for "a" modes
+        if isinstance(target, File):
+            new_kwargs[stream] = File(name)
+        else:
+            new_kwargs[stream] = (name, mode) if isinstance(target, tuple) else name
     return new_kwargs, plan

@@ -10,8 +10,10 @@ import htcondor2
 import psutil
 import pytest
 from parsl import bash_app, python_app
-from parsl.app.errors import MissingOutputs
+from parsl.app.errors import BadStdStreamFile, MissingOutputs
 from parsl.data_provider.files import File
+from parsl.executors.errors import InvalidResourceSpecification
+from typeguard import TypeCheckError
 
 from condorexec.errors import InvalidSpecError, MissingInputError, ResourceExhausted
 from condorexec.report import read_log
@@ -147,6 +149,20 @@ def test_bash_app_streams_come_back(executor, tmp_path):
     assert out.read_text() == "hi\n" and err.read_text().endswith("oops\n")  # Parsl logs the command first
 
 
+def test_stream_specs_mean_what_they_mean_in_parsl(executor, tmp_path):
+    """A plain path appends ("a+"), (path, "w") truncates, and a bad spec gets Parsl's own error."""
+    appended, truncated = tmp_path / "appended.out", tmp_path / "truncated.out"
+    for _ in range(2):
+        shout("hi", stdout=str(appended), stderr=str(tmp_path / "a.err")).result(timeout=60)
+        shout("hi", stdout=(str(truncated), "w"), stderr=str(tmp_path / "t.err")).result(timeout=60)
+    assert appended.read_text() == "hi\nhi\n" and truncated.read_text() == "hi\n"
+    for bad, error in ((["x.out", "w"], TypeCheckError), (("x.out", None), TypeCheckError),
+                       (("x.out", "w", 42), TypeCheckError), (("x.out",), TypeCheckError),
+                       (("x.out", "badmode"), BadStdStreamFile)):
+        with pytest.raises(error):
+            shout("hi", stdout=bad, stderr=str(tmp_path / "bad.err")).result(timeout=60)
+
+
 def test_missing_input_fails_before_submission(executor, tmp_path):
     jobs_before = len(_history(executor))
     with pytest.raises(MissingInputError, match="nothing-here.txt"):
@@ -154,10 +170,11 @@ def test_missing_input_fails_before_submission(executor, tmp_path):
     assert len(_history(executor)) == jobs_before
 
 
-def test_bad_spec_fails_before_submission(executor):
-    with pytest.raises(InvalidSpecError, match="memory"):
+def test_bad_spec_fails_before_submission_as_parsls_invalid_resource_specification(executor):
+    with pytest.raises(InvalidResourceSpecification, match="memory") as info:
         square(1, parsl_resource_specification={"memory": 1.5}).result()
-    with pytest.raises(InvalidSpecError, match="no machine"):
+    assert isinstance(info.value, InvalidSpecError) and info.value.invalid_keys == {"memory"}
+    with pytest.raises(InvalidResourceSpecification, match="no machine"):
         square(1, parsl_resource_specification={"cores": 64}).result()
 
 
