@@ -40,7 +40,7 @@ def test_stdout_and_stderr_come_back_and_may_share_a_file(tmp_path):
     log = str(tmp_path / "app.log")
     kwargs, plan = plan_files({"stdout": log, "stderr": log})
     assert kwargs["stdout"] == kwargs["stderr"] == "app.log"
-    assert plan.outputs == {"app.log": (log, "w")}
+    assert plan.outputs == {"app.log": (log, "a+")}  # a plain path appends, as in Parsl
 
 
 def test_deliver_moves_outputs_and_appends_in_append_mode(tmp_path):
