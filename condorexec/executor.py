@@ -23,7 +23,9 @@ from parsl.executors.errors import InvalidResourceSpecification
 from condorexec import render
 from condorexec.core import CallRequest, Core, CoreConfig
 from condorexec.errors import InvalidSpecError
-from condorexec.parslfiles import plan_files
+from condorexec.files import FilePlan
+from condorexec.parslfiles import absolute_paths, plan_files
+from condorexec.parslmonitor import MESSAGE_PREFIX, SandboxRadio, receiver_directory
 from condorexec.pools.base import Pool
 from condorexec.spec import KNOWN_KEYS, ResourceSpec, parse_spec, validate_category
 
@@ -63,6 +65,9 @@ class CondorExecutor(ParslExecutor):
       autolabel, autocategory, category, allocation_mode, autolabel_window, label_store: see
         docs/labels.md.
       pack: ship a self-contained environment with each app (docs/shipping-your-environment.md).
+      shared_fs: the execute nodes see the submit side's filesystem (like Work Queue's ``shared_fs``):
+        ``File`` paths and bash-app streams pass to the app unchanged and nothing is transferred for
+        them. Default False: inputs are transferred in, outputs back, and the app sees sandbox names.
       batch_window, max_batch: calls arriving within ``batch_window`` seconds (up to ``max_batch``)
         are submitted as one cluster.
       max_retries: how often a job that outgrew a learned size is retried bigger.
@@ -93,6 +98,7 @@ class CondorExecutor(ParslExecutor):
         autolabel_window: int = 1,
         label_store: str | None = None,
         pack: bool = False,
+        shared_fs: bool = False,
         batch_window: float = 0.02,
         max_batch: int = 1000,
         max_retries: int = 3,
@@ -120,7 +126,11 @@ class CondorExecutor(ParslExecutor):
             autolabel_window=autolabel_window, label_store=label_store, pack=pack, batch_window=batch_window,
             max_batch=max_batch, max_retries=max_retries, lease_minutes=lease_minutes,
             switch_interval=switch_interval)
-        self.autocategory, self.category = autocategory, category
+        # Parsl monitoring: messages travel back with each job's outputs (condorexec/parslmonitor.py)
+        self.remote_monitoring_radio = SandboxRadio()
+        if not isinstance(shared_fs, bool):
+            raise InvalidSpecError("shared_fs", shared_fs, "must be True or False")
+        self.autocategory, self.category, self.shared_fs = autocategory, category, shared_fs
         self.pool_choice = pool
         self.pool_options = {"nodes": nodes, "state_dir": state_dir, "schedd": schedd, "collector": collector,
                              "monitor_period": monitor_period}
@@ -151,9 +161,11 @@ class CondorExecutor(ParslExecutor):
         self.core.start()
 
     def shutdown(self) -> None:
-        """Remove this run's jobs that are still queued or running; fail their futures."""
+        """Remove this run's jobs that are still queued or running; fail their futures; then let
+        Parsl's monitoring receiver read what the jobs sent and stop (ParslExecutor.shutdown)."""
         if self.core is not None:
             self.core.shutdown()
+        super().shutdown()
 
     # ---- what tests and tools read of a running executor ----------------------------------------
 
@@ -190,7 +202,9 @@ class CondorExecutor(ParslExecutor):
             spec = parse_spec(resource_specification)
             app_func = user_function(func)
             app = render.safe_app_name(getattr(app_func, "__qualname__", None) or getattr(app_func, "__name__", "app"))
-            kwargs, plan = plan_files(kwargs)
+            kwargs, plan = (absolute_paths(kwargs), FilePlan()) if self.shared_fs else plan_files(kwargs)
+            if getattr(self, "monitoring_messages", None) is not None:  # the DFK has monitoring on
+                plan.collect.append((MESSAGE_PREFIX, receiver_directory(self.run_dir)))
             call = CallRequest(strip_parsl_error_wrapper(func), args, kwargs, spec,
                                self._category_for(app_func, spec), app, plan, source=app_func)
             return self.core.submit(call)

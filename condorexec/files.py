@@ -23,6 +23,9 @@ class FilePlan:
 
     inputs: list[str] = field(default_factory=list)
     outputs: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (destination, mode)
+    #: (name prefix, directory): returned files whose names start with the prefix are moved, whole and
+    #: atomically, into the directory (e.g. Parsl's monitoring messages into its receiver's maildir)
+    collect: list[tuple[str, str]] = field(default_factory=list)
 
     def input_item(self) -> str:
         return "".join("," + p for p in self.inputs)
@@ -39,3 +42,9 @@ class FilePlan:
                     shutil.copyfileobj(src, dst)
             else:
                 shutil.move(str(source), destination)
+        for prefix, directory in self.collect:
+            found = [entry for entry in os.scandir(task_dir) if entry.name.startswith(prefix) and entry.is_file()]
+            if found:
+                os.makedirs(directory, exist_ok=True)
+            for entry in found:  # the task directory and the destination share a filesystem: a rename
+                os.replace(entry.path, os.path.join(directory, entry.name))

@@ -89,3 +89,28 @@ def plan_files(kwargs: dict[str, Any]) -> tuple[dict[str, Any], FilePlan]:
         else:
             new_kwargs[stream] = (name, mode) if isinstance(target, tuple) else name
     return new_kwargs, plan
+
+
+def absolute_paths(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """For a shared filesystem: the call's kwargs with relative ``File`` paths and bash-app stream
+    paths made absolute against this process's working directory, since the job runs in its own
+    sandbox directory; nothing else changes and the caller's objects are not touched."""
+    def absolute(item: Any) -> Any:
+        if _is_local_file(item) and not os.path.isabs(item.filepath):
+            return File(os.path.abspath(item.filepath))
+        return item
+
+    new_kwargs = dict(kwargs)
+    for role in ("inputs", "outputs"):
+        if kwargs.get(role):
+            new_kwargs[role] = [absolute(item) for item in kwargs[role]]
+    for stream in ("stdout", "stderr"):
+        target = kwargs.get(stream)
+        if isinstance(target, str | os.PathLike) and not isinstance(target, File):
+            new_kwargs[stream] = os.path.abspath(os.fspath(target))
+        elif isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], str | os.PathLike):
+            new_kwargs[stream] = (os.path.abspath(os.fspath(target[0])), target[1])
+        else:
+            new_kwargs[stream] = absolute(target) if target is not None else target
+    return {k: v for k, v in new_kwargs.items() if k in kwargs}
+
