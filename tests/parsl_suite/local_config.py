@@ -16,3 +16,7 @@ def fresh_config() -> Config:
                                   monitor_period=0.1, batch_window=0.01)],
         strategy="none",
     )
+
+
+#: for parsl-perf, which reads a module-level ``config``
+config = fresh_config()
