@@ -3,8 +3,8 @@
 It turns what Parsl hands an executor — an app function behind Parsl's wrappers, its arguments with
 ``File`` objects and bash-app streams, a ``parsl_resource_specification`` — into a
 :class:`~condorexec.core.CallRequest`, and hands it to :class:`~condorexec.core.Core`, which sizes,
-batches, submits, tracks, retries and learns without knowing Parsl. This module and
-``condorexec/parslfiles.py`` are the only ones that import Parsl.
+batches, submits, tracks, retries and learns without knowing Parsl. This module,
+``condorexec/parslfiles.py`` and ``condorexec/parslmonitor.py`` are the only ones that import Parsl.
 """
 
 from __future__ import annotations
