@@ -64,7 +64,7 @@ def copy_upper(inputs=(), outputs=(), parsl_resource_specification={"memory": 12
 
 
 @bash_app
-def shout(word, stdout=None, stderr=None, parsl_resource_specification={"memory": 50, "disk": 5}):  # noqa: B006
+def shout(word, stdout=None, stderr=None, parsl_resource_specification={"memory": 200, "disk": 5}):  # noqa: B006
     return f"echo {word} && echo oops >&2"
 
 

@@ -40,12 +40,12 @@ def explode(parsl_resource_specification={"memory": 100}):  # noqa: B006
 
 
 @bash_app
-def writes_nothing(outputs=(), parsl_resource_specification={"memory": 50, "disk": 10}):  # noqa: B006
+def writes_nothing(outputs=(), parsl_resource_specification={"memory": 200, "disk": 10}):  # noqa: B006
     return "true"
 
 
 @python_app
-def returns_without_writing(outputs=(), parsl_resource_specification={"memory": 50, "disk": 10}):  # noqa: B006
+def returns_without_writing(outputs=(), parsl_resource_specification={"memory": 200, "disk": 10}):  # noqa: B006
     return "done"
 
 
@@ -70,7 +70,7 @@ def copy_upper(inputs=(), outputs=(), parsl_resource_specification={"memory": 10
 
 
 @bash_app
-def shout(word, stdout=None, stderr=None, parsl_resource_specification={"memory": 50, "disk": 10}):  # noqa: B006
+def shout(word, stdout=None, stderr=None, parsl_resource_specification={"memory": 200, "disk": 10}):  # noqa: B006
     return f"echo {word} && echo oops >&2"
 
 

@@ -13,7 +13,7 @@ from parsl.monitoring import MonitoringHub
 
 
 @python_app
-def busy(seconds, parsl_resource_specification={"memory": 200, "disk": 10}):  # noqa: B006
+def busy(seconds, parsl_resource_specification={"memory": 400, "disk": 10}):  # noqa: B006
     import time
 
     end = time.time() + seconds
