@@ -164,7 +164,7 @@ def test_heterogeneous_workflow_runs_with_each_jobs_own_sizes(executor, condor_p
     requested = {(ad["CondorexecApp"], ad["RequestCpus"], ad["RequestMemory"], ad["RequestDisk"]) for ad in ads}
     # exactly each spec, defaults filled in (cores 1); RequestDisk is KiB as HTCondor keeps it
     assert requested == {("square", 1, 100, 10 * 1024), ("wide", 2, 300, 20 * 1024),
-                         ("copy_upper", 1, 120, 15 * 1024), ("shout", 1, 50, 5 * 1024)}
+                         ("copy_upper", 1, 120, 15 * 1024), ("shout", 1, 200, 5 * 1024)}
     assert all(ad["JobStatus"] == 4 for ad in ads)
     # calls made in one burst are batched: 14 calls within milliseconds go in at most 3 submits
     clusters = {ad["ClusterId"] for ad in ads}
