@@ -86,7 +86,7 @@ def main() -> None:
     started = time.time()
     with parsl.load(config):
         print(f"condorexec demo: {executor.pool_reason}; working in {workdir}")
-        machines = ", ".join(f"{m.name} ({m.cpus} cores, {m.memory_mb} MB)" for m in executor.pool.describe_machines())
+        machines = ", ".join(f"{m.name} ({m.cores} cores, {m.memory} MB)" for m in executor.pool.describe_machines())
         print(f"nodes: {machines}")
         prepared = [prepare(i, 0.5 * args.scale) for i in range(args.samples)]
         results = [File(str(workdir / f"sim-{i}.txt")) for i in range(args.samples)]
@@ -106,7 +106,7 @@ def main() -> None:
     print(f"\n{calls} app calls, {executor.stats['clusters']} clusters submitted, makespan {makespan:.1f} s "
           f"(wall clock)\n")
     print(format_table(rows, overall, makespan))
-    print(f"\nevent log: {executor.log_path}\nhistory:   {executor.pool.history_path}")
+    print(f"\nevent log: {executor.log_path}\nhistory:   {executor.pool.profile.history_source}")
 
 
 if __name__ == "__main__":
