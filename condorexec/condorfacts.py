@@ -32,6 +32,8 @@ class HoldCode(enum.IntEnum):
     FAILED_TO_CREATE_PROCESS = 6
     TRANSFER_OUTPUT_ERROR = 12
     TRANSFER_INPUT_ERROR = 13
+    #: ``hold = true`` in the submit description
+    SUBMITTED_ON_HOLD = 15
     #: the startd's WANT_HOLD, which the ``POLICY:HOLD_IF_*_EXCEEDED`` metaknobs set
     STARTD_HELD_JOB = 21
     #: an administrator's ``SYSTEM_PERIODIC_HOLD``: only its reason text says why

@@ -29,7 +29,7 @@ from functools import lru_cache
 import classad2
 import htcondor2
 
-from condorexec.condorfacts import JobStatus
+from condorexec.condorfacts import HoldCode, JobStatus
 from condorexec.submitguard import find_command_forms
 
 __all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "JobPlan", "parse_description", "plan_jobs", "expand_jobs",
@@ -687,8 +687,6 @@ class _Context:
 
 _Getter = Callable[..., str | None]
 
-#: CONDOR_HOLD_CODE::SubmittedOnHold, the code of ``hold = true``; condorfacts.HoldCode has no member for it
-_SUBMITTED_ON_HOLD = 15
 
 # attributes every job gets with the same value (what condor_submit -dry-run shows for a fresh job);
 # enum members go through int() because str() of an IntEnum member is its name before Python 3.11
@@ -1055,7 +1053,7 @@ def _hold_attrs(get: _Getter) -> _Attrs:
     if not _bool_cmd("hold", get("hold"), False):
         return {}
     return {"JobStatus": str(int(JobStatus.HELD)), "HoldReason": _s("submitted on hold at user's request"),
-            "HoldReasonCode": str(_SUBMITTED_ON_HOLD)}
+            "HoldReasonCode": str(int(HoldCode.SUBMITTED_ON_HOLD))}
 
 
 def _custom_attrs(get: _Getter, custom: Sequence[tuple[str, str]]) -> _Attrs:
