@@ -79,6 +79,12 @@ class CondorExecutor(ParslExecutor):
       preload_modules: local pool only — heavy modules your apps import (e.g. ``["numpy"]``, or
         ``["parsl.app.bash"]`` for many short bash apps), imported once by the pool's warm interpreter
         instead of once per job. It makes every job's fork (and measured memory) that much bigger.
+      mode: ``"per_call"`` (each call its own HTCondor job, sized exactly), ``"workers"`` (category
+        workers: one job per category size runs many calls, for short calls; no port opens on the
+        submit side, files travel through chirp), or ``"auto"`` (per category, by measured wall time).
+        See docs/workers.md.
+      max_workers: category workers of one size at once (default: as many as the pool's machines hold).
+      worker_idle_timeout: seconds a category worker waits without work before it exits.
     """
 
     def __init__(
@@ -106,6 +112,9 @@ class CondorExecutor(ParslExecutor):
         monitor_period: float = 0.5,
         preload_modules: list[str] | None = None,
         switch_interval: float | None = 0.0002,
+        mode: str = "per_call",
+        max_workers: int | None = None,
+        worker_idle_timeout: float = 30.0,
     ):
         super().__init__()
         if not isinstance(label, str) or not LABEL_PATTERN.fullmatch(label):
@@ -125,7 +134,8 @@ class CondorExecutor(ParslExecutor):
             allocation_mode=allocation_mode,
             autolabel_window=autolabel_window, label_store=label_store, pack=pack, batch_window=batch_window,
             max_batch=max_batch, max_retries=max_retries, lease_minutes=lease_minutes,
-            switch_interval=switch_interval)
+            switch_interval=switch_interval, mode=mode, max_workers=max_workers,
+            worker_idle_timeout=worker_idle_timeout)
         # Parsl monitoring: messages travel back with each job's outputs (condorexec/parslmonitor.py)
         self.remote_monitoring_radio = SandboxRadio()
         if not isinstance(shared_fs, bool):
@@ -176,6 +186,11 @@ class CondorExecutor(ParslExecutor):
     @property
     def stats(self) -> dict[str, int]:
         return self._running().stats
+
+    @property
+    def fleet(self):
+        """The category workers (None with ``mode="per_call"``)."""
+        return self._running().fleet
 
     @property
     def poller(self):

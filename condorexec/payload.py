@@ -65,13 +65,14 @@ def read_outcomes(task_dir: str | os.PathLike) -> list[Outcome]:
         result = cloudpickle.load(f)
     if result.get("version") != PAYLOAD_VERSION:
         raise ValueError(f"result file has unsupported version {result.get('version')!r}")
-    outcomes = []
-    for blob in result["outcomes"]:
-        o = cloudpickle.loads(blob)
-        exc = o.get("exception")
-        if exc is not None and o.get("traceback"):
-            exc.__cause__ = RemoteTraceback(o["traceback"])
-        outcomes.append(Outcome(id=o["id"], ok=o["ok"], value=o.get("value"), exception=exc,
-                                traceback=o.get("traceback", ""), wall_s=o.get("wall_s"),
-                                peak_rss_kib=o.get("peak_rss_kib")))
-    return outcomes
+    return [decode_outcome(blob) for blob in result["outcomes"]]
+
+
+def decode_outcome(blob: bytes) -> Outcome:
+    """One pickled outcome, as the runner writes it (in a result file, or in a worker's message)."""
+    o = cloudpickle.loads(blob)
+    exc = o.get("exception")
+    if exc is not None and o.get("traceback"):
+        exc.__cause__ = RemoteTraceback(o["traceback"])
+    return Outcome(id=o["id"], ok=o["ok"], value=o.get("value"), exception=exc, traceback=o.get("traceback", ""),
+                   wall_s=o.get("wall_s"), peak_rss_kib=o.get("peak_rss_kib"))

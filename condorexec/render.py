@@ -98,3 +98,8 @@ def render_script(template: str, context: Mapping[str, Any]) -> str:
 def job_description(context: Mapping[str, Any]) -> htcondor2.Submit:
     """The executor's cluster description, parsed by HTCondor's own submit parser."""
     return htcondor2.Submit(render_submit("job.sub.j2", context))
+
+
+def worker_description(context: Mapping[str, Any]) -> htcondor2.Submit:
+    """A cluster of category workers (docs/design.md §7); rows carry WORKER_ITEM_KEYS."""
+    return htcondor2.Submit(render_submit("worker.sub.j2", context))

@@ -26,6 +26,7 @@ class EventHandler(Protocol):
     def on_terminated(self, job_id: str, event: htcondor2.JobEvent) -> None: ...
     def on_held(self, job_id: str, code: int | None, subcode: int | None, reason: str) -> None: ...
     def on_aborted(self, job_id: str, reason: str) -> None: ...
+    def on_requeued(self, job_id: str) -> None: ...
     def on_error(self, job_id: str, what: str, exc: BaseException) -> None: ...
 
 
@@ -90,6 +91,8 @@ class EventLogTracker:
                                   str(event.get("HoldReason", "")))
         elif transition is Transition.ABORTED:
             self._handler.on_aborted(job_id, str(event.get("Reason", "")))
+        elif transition is Transition.REQUEUED:
+            self._handler.on_requeued(job_id)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -62,6 +62,11 @@ class Task:
     probe: bool = False  # sent while its category was still learning (see probes.ProbeGate)
     probe_machine: Machine | None = None  # the machine a probe is sized to (None: the largest)
     retries: int = 0
+    #: the job executable of a category worker for this call's environment (None: per-call only)
+    worker_wrapper: Wrapper | None = None
+    worker: str | None = None  # the category worker holding it, if any (core/fleet.py)
+    per_call_only: bool = False  # sent back from the workers: runs as its own job
+    to_workers: bool = False  # where the batcher sent it last
 
     def item(self) -> dict[str, str]:
         """This call's row of the cluster's itemdata (render.ITEM_KEYS)."""

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from condorexec.errors import InvalidSpecError
 from condorexec.labels.policy import AllocationMode
 
+#: how calls become jobs (CoreConfig.mode)
+MODES = ("per_call", "workers", "auto")
+
 
 def _number(name: str, value: object, *, integer: bool, minimum: float, strict: bool = False) -> None:
     kind = "an int" if integer else "a number"
@@ -33,6 +36,13 @@ class CoreConfig:
     lease_minutes: int = 30
     #: the interpreter's thread switch interval while an in-process pool runs (None: leave it alone)
     switch_interval: float | None = 0.0002
+    #: "per_call" (each call its own job), "workers" (category workers), "auto" (per category, by
+    #: measured wall time); docs/design.md §7
+    mode: str = "per_call"
+    #: category workers of one size at once (None: as many as the pool's machines hold)
+    max_workers: int | None = None
+    #: seconds a category worker waits without work before it exits
+    worker_idle_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("autolabel", "pack"):
@@ -47,6 +57,11 @@ class CoreConfig:
             _number("switch_interval", self.switch_interval, integer=False, minimum=0, strict=True)
             if self.switch_interval > 0.1:
                 raise InvalidSpecError("switch_interval", self.switch_interval, "must be seconds in (0, 0.1], or None")
+        if self.mode not in MODES:
+            raise InvalidSpecError("mode", self.mode, f"must be one of {list(MODES)}")
+        if self.max_workers is not None:
+            _number("max_workers", self.max_workers, integer=True, minimum=1)
+        _number("worker_idle_timeout", self.worker_idle_timeout, integer=False, minimum=0, strict=True)
         modes = [mode.value for mode in AllocationMode]
         if self.allocation_mode not in modes:
             raise InvalidSpecError("allocation_mode", self.allocation_mode, f"must be one of {modes}")

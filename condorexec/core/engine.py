@@ -1,10 +1,11 @@
-"""The core: calls in, one HTCondor job per call out, futures back (docs/design.md §2).
+"""The core: calls in, HTCondor jobs out, futures back (docs/design.md §2).
 
 Data flows one way: a call is validated and sized (spec, then learned label, then defaults), its
-payload written, and it waits in a queue; the batcher thread sends calls that arrive together as ONE
-cluster; the event tracker thread turns the job event log into results, retries and failures; the
-lease thread keeps the run's jobs alive and cross-checks the queue; the label poller's thread learns
-from history and lets a learning category's waiting calls go.
+payload written, and it waits in a queue; the batcher thread sends calls that arrive together either
+as ONE cluster of per-call jobs or to the category workers (``core/fleet.py``, docs/design.md §7), as
+``mode`` says; the event tracker thread turns the job event log into results, retries and failures;
+the lease thread keeps the run's jobs alive and cross-checks the queue; the label poller's thread
+learns from history and lets a learning category's waiting calls go.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from condorexec.core import holds
 from condorexec.core.calls import CallRequest, Task, Wrapper
 from condorexec.core.config import CoreConfig
 from condorexec.core.lease import Periodic, renew_period
+from condorexec.core.modes import AutoRouter
 from condorexec.core.probes import ProbeGate
 from condorexec.core.wrappers import WrapperCache
 from condorexec.errors import AppExited, InvalidSpecError, JobFailed
-from condorexec.payload import Call, read_outcomes, write_payload
+from condorexec.payload import Call, Outcome, read_outcomes, write_payload
 from condorexec.pools.base import Machine, Pool, largest
 from condorexec.resources import Resources
 from condorexec.sizing import AutoLabelSizer, FixedSizer
@@ -51,6 +53,9 @@ CROSS_CHECK_PERIOD = 60.0
 #: seconds a machine list read from the pool is trusted (a collector query on HTCondor)
 MACHINES_TTL = 60.0
 
+#: weight of the newest call in a category's running mean of wall time (mode="auto")
+WALL_WEIGHT = 0.2
+
 
 class Core:
     """Runs calls as HTCondor jobs on ``pool``; see the module docstring.
@@ -65,6 +70,10 @@ class Core:
         self.profile = pool.profile
         self.stats = {"clusters": 0, "jobs": 0, "retries": 0}
         self.poller = None
+        self.fleet = None
+        self.router: AutoRouter | None = None
+        self.runner_path = RUNNER_PATH
+        self._walls: dict[str, float | None] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._pending: list[Task] = []
@@ -92,6 +101,13 @@ class Core:
         self.tracker = EventLogTracker(self.log_path, self, self.pool.events_written,
                                        poll_interval=self.profile.event_poll_interval)
         self.tracker.start()
+        if self.config.mode != "per_call":
+            from condorexec.core.fleet import WorkerFleet
+
+            self.fleet = WorkerFleet(self, self._machine_list)
+            self.fleet.start()
+            if self.config.mode == "auto":
+                self.router = AutoRouter(self.profile.job_start_seconds, self._wall_of)
         self._timer = Periodic(f"{self.batch_name}-lease", [
             (renew_period(self.config.lease_seconds), self.renew_lease),
             (CROSS_CHECK_PERIOD, self.cross_check),
@@ -126,6 +142,8 @@ class Core:
         if not self._started:
             return
         self._batcher.join(timeout=10)
+        if self.fleet is not None:
+            self.fleet.stop()
         self._timer.stop()
         try:
             self.pool.act(htcondor2.JobAction.Remove, run_constraint(self.run_token))
@@ -156,11 +174,14 @@ class Core:
             raise RuntimeError(f"{self.batch_name} is not running")
         self._check_fits(self.sizer.initial(call.category, call.spec))
         wrapper = self.wrappers.for_function(call.source or call.func)
+        worker_wrapper = (self.wrappers.for_function(call.source or call.func, "worker.py")
+                          if self.fleet is not None else None)
         task_id = next(self._ids)
         task_dir = self.work_dir / "tasks" / str(task_id)
         task_dir.mkdir(parents=True, exist_ok=True)
         write_payload(task_dir, [Call(task_id, call.func, call.args, call.kwargs)])
-        task = Task(task_id, Future(), call.spec, call.category, call.app, task_dir, call.plan, wrapper)
+        task = Task(task_id, Future(), call.spec, call.category, call.app, task_dir, call.plan, wrapper,
+                    worker_wrapper=worker_wrapper)
         with self._lock:
             self._outstanding[task_id] = task
             self._pending.append(task)
@@ -200,25 +221,41 @@ class Core:
                 batch = self._take_batch()
             for task in batch:  # sized now, not at submit(): a category may have learned meanwhile
                 task.size = self.sizer.initial(task.category, task.spec, task.probe_machine)
+            if self.fleet is not None:
+                self.fleet.enqueue([t for t in batch if t.to_workers])
             groups: dict[Wrapper, list[Task]] = {}
             for task in batch:
-                groups.setdefault(task.wrapper, []).append(task)
+                if not task.to_workers:
+                    groups.setdefault(task.wrapper, []).append(task)
             for wrapper, tasks in groups.items():
                 self._submit_cluster(wrapper, tasks)
 
+    def _held_back(self, task: Task) -> bool:
+        return self.probes.held_back(task) or (self.router is not None and not task.per_call_only
+                                                and self.router.held_back(task))
+
     def _ready_to_send(self) -> bool:
-        return any(not self.probes.held_back(t) for t in self._pending)
+        return any(not self._held_back(t) for t in self._pending)
 
     def _take_batch(self) -> list[Task]:
         batch, waiting = [], []
         for task in self._pending:
-            if len(batch) >= self.config.max_batch or self.probes.held_back(task):
+            if len(batch) >= self.config.max_batch or self._held_back(task):
                 waiting.append(task)
                 continue
             self.probes.admit(task, self._machine_list())
+            task.to_workers = self._route(task)
             batch.append(task)
         self._pending = waiting
         return batch
+
+    def _route(self, task: Task) -> bool:
+        """Whether ``task`` goes to a category worker (True) or runs as its own job."""
+        if self.fleet is None or task.per_call_only or task.probe or self.fleet.unavailable:
+            return False
+        if self.router is not None:
+            return self.router.admit(task)
+        return True
 
     def _submit_cluster(self, wrapper: Wrapper, tasks: list[Task]) -> None:
         context = {
@@ -247,7 +284,14 @@ class Core:
     def on_execute(self, job_id: str) -> None:
         pass
 
+    def on_requeued(self, job_id: str) -> None:
+        """Evicted (or released): a call's own job simply runs again; a worker's job is replaced."""
+        if self.fleet is not None:
+            self.fleet.event("requeued", job_id)
+
     def on_terminated(self, job_id: str, event: htcondor2.JobEvent) -> None:
+        if self.fleet is not None and self.fleet.event("terminated", job_id, event.get("ReturnValue")):
+            return
         task = self._task(job_id)
         if task is None:
             return
@@ -257,12 +301,18 @@ class Core:
             self._fail(task, JobFailed(f"job {job_id} ended ({_termination(event)}) without a readable result: "
                                        f"{type(exc).__name__}: {exc}{_tail(task.task_dir / 'job.err')}"))
             return
+        self.resolve(task, outcomes[0], job_id)
+
+    def resolve(self, task: Task, outcome: Outcome, job_id: str) -> None:
+        """``task`` ran, in its own job or in a worker's (``job_id``: "C.P", or "C.P/call N" for a
+        worker's): deliver its files and hand its outcome to its future."""
         try:
             task.plan.deliver(task.task_dir)
         except OSError as exc:
             self._fail(task, JobFailed(f"job {job_id}: could not deliver output files: {exc}"))
             return
-        outcome = outcomes[0]
+        if outcome.wall_s is not None:
+            self.note_wall(task.category, outcome.wall_s)
         self._finish(task, learned_from=True)
         if outcome.ok:
             task.future.set_result(outcome.value)
@@ -274,6 +324,8 @@ class Core:
             task.future.set_exception(exited)
 
     def on_held(self, job_id: str, code: int | None, subcode: int | None, reason: str) -> None:
+        if self.fleet is not None and self.fleet.event("held", job_id, code, subcode, reason):
+            return
         task = self._task(job_id)
         if task is None:
             return
@@ -302,6 +354,8 @@ class Core:
                                        f"{type(exc).__name__}: {exc}"))
 
     def on_aborted(self, job_id: str, reason: str) -> None:
+        if self.fleet is not None and self.fleet.event("aborted", job_id, reason):
+            return
         task = self._task(job_id)
         if task is not None:
             self._fail(task, JobFailed(f"job {job_id} was removed from the queue: {reason}"))
@@ -311,21 +365,25 @@ class Core:
     def renew_lease(self) -> None:
         """Push the lease of every job of this run forward (see core/lease.py)."""
         with self._lock:
-            if not self._by_job:
+            if not self._by_job and not (self.fleet is not None and self.fleet.job_ids()):
                 return
         self.pool.edit(run_constraint(self.run_token), LEASE_ATTR,
                        lease_value(time.time(), self.config.lease_seconds))
 
     def cross_check(self) -> None:
         """Fail calls whose job left the queue without an event in the log (e.g. a log on a lost disk)."""
+        workers = self.fleet.job_ids() if self.fleet is not None else []
         with self._lock:
-            if not self._by_job:
+            if not self._by_job and not workers:
                 return
         queued = {f"{ad['ClusterId']}.{ad['ProcId']}" for ad in self.pool.query(
             run_constraint(self.run_token), ["ClusterId", "ProcId"])}
         self.tracker.read_available()  # events written before the query are handled first
         with self._lock:
             vanished = [jid for jid in self._by_job if jid not in queued]
+        for job_id in workers:
+            if job_id not in queued:
+                self.fleet.event("aborted", job_id, "it left the queue without an event in the log")
         for job_id in vanished:
             task = self._task(job_id)
             if task is not None:
@@ -337,6 +395,45 @@ class Core:
         with self._lock:
             if self.probes.learned(started):
                 self._pending_ready.notify_all()
+
+    # ---- what the category workers ask of the core (core/fleet.py, on the fleet's thread) ----------
+
+    def fail(self, task: Task, exc: BaseException) -> None:
+        self._fail(task, exc)
+
+    def run_per_call(self, tasks: list[Task]) -> None:
+        """Calls the workers give back (chirp unavailable, workers that cannot start): own jobs now."""
+        with self._lock:
+            for task in tasks:
+                task.per_call_only, task.to_workers, task.worker = True, False, None
+                self._pending.append(task)
+            self._pending_ready.notify_all()
+
+    def record_samples(self, samples: list) -> None:
+        """Per-call usage measured by a worker, for autolabel (a worker's own history ad says nothing
+        about each call)."""
+        store = getattr(self.sizer, "store", None)
+        if store is not None:
+            store.add_samples(samples)
+            with self._lock:
+                self._pending_ready.notify_all()
+
+    def note_wall(self, category: str, wall: float) -> None:
+        with self._lock:
+            old = self._walls.get(category)
+            self._walls[category] = wall if old is None else (1 - WALL_WEIGHT) * old + WALL_WEIGHT * wall
+
+    def _wall_of(self, category: str) -> float | None:
+        """The category's running mean of wall time, first from the label store's recent samples."""
+        if category not in self._walls:
+            store = getattr(self.sizer, "store", None)
+            recent = store.recent_samples(category, 20) if store is not None else []
+            walls = [s.wall_s for s in recent if s.exhausted is None]
+            self._walls[category] = sum(walls) / len(walls) if walls else None
+        return self._walls[category]
+
+    def stderr_tail(self, task: Task) -> str:
+        return _tail(task.task_dir / "job.err")
 
     # ---- helpers ---------------------------------------------------------------------------------
 
@@ -369,6 +466,8 @@ class Core:
     def _finish(self, task: Task, learned_from: bool = False) -> None:
         with self._lock:
             self._outstanding.pop(task.id, None)
+            if self.router is not None:
+                self.router.ended(task)
             if task.job_id is not None:
                 self._by_job.pop(task.job_id, None)
             if learned_from and self.poller is not None and self.probes.finished(task, time.monotonic()):

@@ -17,9 +17,11 @@ class WrapperCache:
     def __init__(self, work_dir: Path, worker_python: str, pack: bool):
         self.work_dir, self.worker_python, self.pack = work_dir, worker_python, pack
         self._lock = threading.Lock()
-        self._wrappers: dict[str, Wrapper] = {}
+        self._wrappers: dict[tuple[str, str], Wrapper] = {}
 
-    def for_function(self, source: Callable[..., Any]) -> Wrapper:
+    def for_function(self, source: Callable[..., Any], script: str = "runner.py") -> Wrapper:
+        """The wrapper that runs ``script`` (runner.py for a call's own job, worker.py for a category
+        worker) in the environment ``source`` needs."""
         key, extra_inputs = "plain", ""
         context: dict[str, Any] = {"pack": False, "python": self.worker_python}
         if self.pack:
@@ -28,10 +30,11 @@ class WrapperCache:
             packed = pack_function(source)  # cached by content: milliseconds after the first
             key, extra_inputs = packed.key, "," + render.check_transfer_path("pack archive", str(packed.archive))
             context = {"pack": True, **unpack_template_vars(packed)}
+        prefix = "wrapper" if script == "runner.py" else script.removesuffix(".py")
         with self._lock:
-            if key not in self._wrappers:
-                path = self.work_dir / f"wrapper-{key[:16]}.sh"
-                path.write_text(render.render_script("wrapper.sh.j2", context))
+            if (key, script) not in self._wrappers:
+                path = self.work_dir / f"{prefix}-{key[:16]}.sh"
+                path.write_text(render.render_script("wrapper.sh.j2", {**context, "script": script}))
                 path.chmod(0o755)
-                self._wrappers[key] = Wrapper(path, extra_inputs)
-            return self._wrappers[key]
+                self._wrappers[key, script] = Wrapper(path, extra_inputs)
+            return self._wrappers[key, script]

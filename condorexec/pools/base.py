@@ -81,6 +81,14 @@ class PoolProfile:
     #: the pool's threads hand jobs to each other in this interpreter, so a shorter thread switch
     #: interval (``sys.setswitchinterval``) speeds it up
     tune_switch_interval: bool = False
+    #: how a category worker reaches its mailbox in the run directory: ``"chirp"`` (HTCondor's I/O
+    #: proxy through the starter and shadow; no port, no shared filesystem) or ``"filesystem"`` (the
+    #: pool runs jobs where the submitter's files are)
+    worker_mailbox: str = "filesystem"
+    #: seconds of slot time a job start costs on this pool, roughly (shadow, starter, transfers,
+    #: matchmaking): ``mode="auto"`` sends a category to workers when its calls are shorter than ten of
+    #: these (docs/design.md §7)
+    job_start_seconds: float = 1.0
 
 
 class Pool(abc.ABC):

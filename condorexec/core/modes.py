@@ -1,0 +1,57 @@
+"""``mode="auto"``: which categories run on category workers and which as one job per call (docs/design.md §7).
+
+A job start costs a pool about ``PoolProfile.job_start_seconds`` of slot time. A category whose calls
+take less than SHORT_FACTOR times that (so a job start would add more than a tenth) goes to workers;
+longer calls run as their own jobs, each sized exactly. A category never measured first sends one call
+as its own job to time it, and its other calls wait for that one — but never longer than the threshold
+itself: a call still running then is long, so the rest go as their own jobs too. The choice follows the
+category's measured wall time as it changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from condorexec.core.calls import Task
+
+#: a category is "short" when its calls take less than this many job starts
+SHORT_FACTOR = 10
+
+WORKERS, PER_CALL = "workers", "per_call"
+
+
+class AutoRouter:
+    """Not thread-safe on its own: the engine's lock guards it, as it does the probe gate."""
+
+    def __init__(self, job_start_seconds: float, wall_of: Callable[[str], float | None]):
+        self.threshold = SHORT_FACTOR * job_start_seconds
+        self._wall_of = wall_of
+        self._timing: dict[str, float] = {}  # category -> when (monotonic) its timing call went out
+
+    def choice(self, category: str) -> str | None:
+        """WORKERS or PER_CALL for ``category``, or None while it is still being timed."""
+        wall = self._wall_of(category)
+        if wall is not None:
+            return WORKERS if wall < self.threshold else PER_CALL
+        sent = self._timing.get(category)
+        if sent is not None and time.monotonic() - sent > self.threshold:
+            return PER_CALL
+        return None
+
+    def held_back(self, task: Task) -> bool:
+        """Whether ``task`` waits for its category's timing call."""
+        return task.category in self._timing and self.choice(task.category) is None
+
+    def admit(self, task: Task) -> bool:
+        """Whether ``task`` goes to a worker; an unmeasured category's first call is its timing call."""
+        choice = self.choice(task.category)
+        if choice is None:
+            self._timing[task.category] = time.monotonic()
+            return False
+        return choice == WORKERS
+
+    def ended(self, task: Task) -> None:
+        """A call ended; if its category is still unmeasured (the timing call failed), time the next one."""
+        if self._wall_of(task.category) is None and task.worker is None:
+            self._timing.pop(task.category, None)
