@@ -49,13 +49,17 @@ class RemoteTraceback(Exception):
         return "\n--- traceback on the execute node ---\n" + self.args[0]
 
 
-def write_payload(task_dir: str | os.PathLike, calls: Sequence[Call]) -> Path:
-    path = Path(task_dir) / PAYLOAD_NAME
-    data = {
+def encode_payload(calls: Sequence[Call]) -> bytes:
+    """The payload file's bytes (a category worker gets them inline, with no file written)."""
+    return cloudpickle.dumps({
         "version": PAYLOAD_VERSION,
         "calls": [{"id": c.id, "func": c.func, "args": tuple(c.args), "kwargs": c.kwargs} for c in calls],
-    }
-    path.write_bytes(cloudpickle.dumps(data))
+    })
+
+
+def write_payload(task_dir: str | os.PathLike, calls: Sequence[Call] | bytes) -> Path:
+    path = Path(task_dir) / PAYLOAD_NAME
+    path.write_bytes(calls if isinstance(calls, bytes) else encode_payload(calls))
     return path
 
 

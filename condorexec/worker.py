@@ -1,10 +1,11 @@
 """Runs ON THE EXECUTE NODE: a category worker, one HTCondor job that runs many calls (docs/design.md §7).
 
-It reads batches of calls from its mailbox, runs each in a forked child of its own (so each call is
-measured alone: a small call after a big one is measured small), and writes the outcomes back with
-each call's usage. It exits after ``--idle`` seconds without work. Like ``runner.py`` (which it shares
-the call-running code with) it imports only the standard library, cloudpickle and, on HTCondor, htchirp:
-it is shipped with the job and run by whatever Python the node has or the job brought.
+It reads batches of calls from its mailbox, runs them one at a time in a forked call process that
+measures each call alone (see CallProcess: a small call after a big one is measured small), and writes
+the outcomes back with each call's usage. It exits after ``--idle`` seconds without work. Like
+``runner.py`` (whose call-running code it shares) it imports only the standard library, cloudpickle
+and, on HTCondor, htchirp: it is shipped with the job and run by whatever Python the node has or the
+job brought.
 
 The mailbox is a directory on the submit side, named relative to the worker job's initial directory
 (the run directory): ``workers/W/in/N`` holds the N-th batch of calls for worker W, ``workers/W/out/N``
@@ -44,11 +45,13 @@ POLL_CHIRP = (0.005, 0.25)
 #: seconds between samples of a running call's memory (a call that ends sooner is measured at exit)
 SAMPLE_EVERY = 0.02
 
-#: the call's own stdout and stderr (what a per-call job's output/error would be): sent only if not empty
+#: the call's own stdout and stderr (what a per-call job's output/error would be): their last
+#: STREAM_TAIL bytes travel inline with the result (an app's declared outputs travel as files)
 STREAMS = ("job.out", "job.err")
+STREAM_TAIL = 64 * 1024
 
-#: what a call's child writes its pickled outcome to, in the call's directory (never sent back)
-OUTCOME_NAME = ".outcome"
+#: the call process starts afresh after a call that left it this much larger than it started (KiB)
+RECYCLE_GROWTH_KIB = 64 * 1024
 
 
 def inbox_name(worker, seq):
@@ -181,6 +184,32 @@ def _listing(directory):
     return found
 
 
+def _tail_bytes(path, limit=STREAM_TAIL):
+    """The end of a call's stdout or stderr (travels inline with its result)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - limit))
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _empty(directory):
+    """Remove what a call left in ``directory``, keeping the directory itself and its stream files
+    (making a fresh directory and files per call cost more than the no-op call itself)."""
+    for entry in os.scandir(directory):
+        if entry.name in STREAMS:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
 def _disk_kib(directory):
     total = 0
     for base, _dirs, files in os.walk(directory):
@@ -196,6 +225,8 @@ class Worker:
     def __init__(self, worker_id, mailbox, idle_seconds, memory_mb, scratch):
         self.id, self.mailbox, self.idle = worker_id, mailbox, idle_seconds
         self.scratch = scratch
+        self.call_dir = os.path.join(scratch, "call")  # the working directory of every call, emptied after each
+        os.makedirs(self.call_dir, exist_ok=True)
         self.limit_kib = memory_mb * 1024 if memory_mb else None
         self.results, self.first_unsent = [], None
         self.next_in, self.next_out = 0, 0
@@ -252,122 +283,269 @@ class Worker:
     # ---- one call -----------------------------------------------------------------------------
 
     def run(self, call):
-        """Run one call in a forked child, watching its memory; its outputs go back before its result."""
-        directory = os.path.join(self.scratch, "calls", str(call["id"]))
-        os.makedirs(directory)
+        """Run one call in the call process, watching its memory; its outputs go back before its result."""
+        directory = self.call_dir
         result = {"id": call["id"], "outcome": None, "exhausted": None, "error": None}
         try:
             for name in call["inputs"]:
                 self.mailbox.fetch(f"{call['dir']}/inputs/{name}", os.path.join(directory, name))
         except Exception as exc:  # noqa: BLE001 - the call fails, the worker goes on
             result["error"] = f"could not fetch input files: {type(exc).__name__}: {exc}"
-            shutil.rmtree(directory, ignore_errors=True)
+            _empty(directory)
             return result
         before = _listing(directory)
         started = time.monotonic()
-        status, usage, peak_kib = self._fork_and_watch(call, directory)
-        wall = time.monotonic() - started
-        cpu = usage.ru_utime + usage.ru_stime
-        peak_kib = max(peak_kib, usage.ru_maxrss)
-        outcome_path = os.path.join(directory, OUTCOME_NAME)
-        if os.path.exists(outcome_path):
-            with open(outcome_path, "rb") as f:
-                result["outcome"] = f.read()
-        elif result["exhausted"] is None:
-            result["exhausted"] = self._exhausted_by_kill(status, peak_kib)
-            if os.WIFSIGNALED(status):
+        report, status, sampled_kib = self._run_in_call_process(call["payload"], directory)
+        usage = {"wall_s": time.monotonic() - started, "cpu_s": 0.0, "peak_rss_kib": sampled_kib}
+        if report is not None:
+            result["outcome"] = report["outcome"]
+            usage["cpu_s"] = report["cpu_s"]
+            usage["peak_rss_kib"] = max(sampled_kib, report["peak_rss_kib"])
+        elif self.killed_for_memory:
+            result["exhausted"] = "memory"
+            result["error"] = (f"the call used {sampled_kib // 1024} MB, with the worker's own "
+                               f"{self.own_kib // 1024} MB more than the worker's request of "
+                               f"{self.limit_kib // 1024} MB")
+        else:
+            result["exhausted"] = self._exhausted_by_kill(status, sampled_kib)
+            if status is not None and os.WIFSIGNALED(status):
                 result["error"] = f"the call's process was killed by signal {os.WTERMSIG(status)}"
             else:
-                result["error"] = f"the call's process exited with status {os.WEXITSTATUS(status)} and no result"
-        if self._killed_for_memory:
-            result["exhausted"] = "memory"
-            result["outcome"] = None
-            result["error"] = (f"the call's processes used {peak_kib // 1024} MB with the worker's own "
-                               f"{self.own_kib // 1024} MB, more than the worker's request of "
-                               f"{self.limit_kib // 1024} MB")
-        result["usage"] = {"wall_s": wall, "cpu_s": cpu, "peak_rss_kib": peak_kib,
-                           "disk_kib": _disk_kib(directory)}
+                code = os.WEXITSTATUS(status) if status is not None else "unknown"
+                result["error"] = f"the call's process exited with status {code} before it returned"
+        usage["disk_kib"] = _disk_kib(directory)
+        result["usage"] = usage
+        result["streams"] = {name: _tail_bytes(os.path.join(directory, name)) for name in STREAMS}
         try:
             for name, stamp in _listing(directory).items():
-                if name == OUTCOME_NAME or before.get(name) == stamp or (name in STREAMS and stamp[0] == 0):
-                    continue
-                self.mailbox.put_file(os.path.join(directory, name), f"{call['dir']}/{name}")
+                wanted = name in call["outputs"] or any(name.startswith(p) for p in call["prefixes"])
+                if wanted and before.get(name) != stamp:
+                    self.mailbox.put_file(os.path.join(directory, name), f"{call['dir']}/{name}")
         except Exception as exc:  # noqa: BLE001
             result["outcome"], result["error"] = None, f"could not send output files: {type(exc).__name__}: {exc}"
-        shutil.rmtree(directory, ignore_errors=True)
+        _empty(directory)
         return result
 
     def _exhausted_by_kill(self, status, peak_kib):
         """An out-of-memory kill from outside (a cgroup limit) shows as SIGKILL near the limit."""
-        if (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL and self.limit_kib
-                and peak_kib + self.own_kib >= 0.9 * self.limit_kib):
+        if (status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+                and self.limit_kib and peak_kib + self.own_kib >= 0.9 * self.limit_kib):
             return "memory"
         return None
 
-    def _fork_and_watch(self, call, directory):
-        self._killed_for_memory = False
-        self.own_kib = _own_rss_kib()
-        pid = os.fork()
-        if pid == 0:  # the call's own process
+    def _run_in_call_process(self, payload, directory):
+        """Hand one call to the call process (forking a fresh one if needed) and wait for its report,
+        sampling the process tree's memory. Returns (report or None, exit status or None, sampled peak)."""
+        self.killed_for_memory = False
+        if self.child is None:
+            self.own_kib = _own_rss_kib()
+            self.child = CallProcess(self)
+        child = self.child
+        peak = 0
+        try:
+            child.send({"payload": payload, "dir": directory})
+        except OSError:
+            pass  # it died; the wait below says how
+        while True:
+            report = child.wait(SAMPLE_EVERY)
+            if report is None and child.ended():
+                report = child.wait(0)  # what it wrote before it ended
+                if report is None:
+                    status = child.reap()
+                    self.child = None
+                    return None, status, peak
+            if report is not None:
+                if report.get("recycle"):
+                    child.reap()
+                    self.child = None
+                return report, None, peak
+            rss = _tree_rss_kib(child.pid)
+            peak = max(peak, rss)
+            if self.limit_kib and rss + self.own_kib > self.limit_kib and not self.killed_for_memory:
+                self.killed_for_memory = True
+                _kill_group(child.pid)
+
+
+class CallProcess:
+    """A forked child that runs calls one at a time, each measured on its own.
+
+    Before each call it resets its peak-memory mark (Linux ``/proc/self/clear_refs``), so the peak it
+    reports is that call's; it measures the call's CPU time; and it ends itself, to be forked afresh
+    from the clean worker, after a call that started processes (whose peak cannot be reset) or left it
+    holding RECYCLE_GROWTH_KIB more than it started with — so a small call after a big one is measured
+    small. Where the peak cannot be reset, every call gets a fresh process."""
+
+    def __init__(self, worker):
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self._to_child)
+            os.close(self._from_child)
             code = 1
             try:
                 os.setpgid(0, 0)
-                os.chdir(directory)
-                for fd, name in zip((1, 2), STREAMS):
-                    out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                    os.dup2(out, fd)
-                payload = self.cloudpickle.loads(call["payload"])
-                outcome = self.runner._run_call(payload["calls"][0])
-                blob = self.runner._dumps_outcome(self.cloudpickle, outcome)
-                with open(OUTCOME_NAME + ".tmp", "wb") as f:
-                    f.write(blob)
-                os.replace(OUTCOME_NAME + ".tmp", OUTCOME_NAME)
+                _call_loop(worker, to_child_r, from_child_w)
                 code = 0
-            except BaseException:  # noqa: BLE001 - reported through the missing outcome
+            except BaseException:  # noqa: BLE001 - e.g. a payload that cannot be unpickled here
                 import traceback
 
-                traceback.print_exc()
+                traceback.print_exc()  # into the call's job.err, which goes back
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        self.child = pid
-        peak = 0
-        exited = _exit_waiter(pid)
-        try:
-            while True:
-                exited(SAMPLE_EVERY)  # returns at once when the child ends
-                done, status, usage = os.wait4(pid, os.WNOHANG)
-                if done:
-                    return status, usage, peak
-                rss = _tree_rss_kib(pid)
-                peak = max(peak, rss)
-                if self.limit_kib and rss + self.own_kib > self.limit_kib and not self._killed_for_memory:
-                    self._killed_for_memory = True
-                    _kill_group(pid)
-        finally:
-            exited.close()
-            self.child = None
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._exit = _exit_waiter(self.pid)
+        self._buffer = b""
+        self._status = None
+
+    def send(self, message):
+        _write_frame(self._to_child, message)
+
+    def wait(self, timeout):
+        """The call's report, or None if none came within ``timeout`` seconds."""
+        frame, self._buffer = _take_frame(self._buffer)
+        if frame is not None or self._status is not None:
+            return frame
+        readable, _, _ = select.select([self._from_child, *self._exit.fds], [], [], timeout)
+        if self._from_child in readable:
+            self._buffer += os.read(self._from_child, 1 << 20)
+        frame, self._buffer = _take_frame(self._buffer)
+        return frame
+
+    def ended(self):
+        """Whether the process has ended; what it wrote before is then read in, for wait(0)."""
+        if self._status is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if not done:
+                return False
+            self._status = status
+        while select.select([self._from_child], [], [], 0)[0]:
+            chunk = os.read(self._from_child, 1 << 20)
+            if not chunk:
+                break
+            self._buffer += chunk
+        return True
+
+    def reap(self):
+        """Wait for the process to end (it is ending, or was killed); its exit status."""
+        if self._status is None:
+            _done, self._status = os.waitpid(self.pid, 0)
+        for fd in (self._to_child, self._from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._exit.close()
+        return self._status
+
+
+def _call_loop(worker, reader, writer):
+    """The call process: run each call sent, report its outcome and usage, end when told or when dirty."""
+    import resource
+
+    can_reset = _reset_peak()
+    base_kib = _status_kib("VmRSS")
+    while True:
+        message = _read_frame(reader)
+        if message is None:
+            return
+        os.chdir(message["dir"])
+        for fd, name in zip((1, 2), STREAMS, strict=True):
+            out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(out, fd)
+            os.close(out)
+        _reset_peak()
+        self_before = resource.getrusage(resource.RUSAGE_SELF)
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        payload = worker.cloudpickle.loads(message["payload"])
+        outcome = worker.runner._run_call(payload["calls"][0])
+        blob = worker.runner._dumps_outcome(worker.cloudpickle, outcome)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self_after = resource.getrusage(resource.RUSAGE_SELF)
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started_processes = (children_after.ru_utime, children_after.ru_stime, children_after.ru_maxrss) != (
+            children_before.ru_utime, children_before.ru_stime, children_before.ru_maxrss)
+        peak = _status_kib("VmHWM") if can_reset else self_after.ru_maxrss
+        if started_processes:
+            peak = max(peak, children_after.ru_maxrss)
+        cpu = sum(getattr(after, f) - getattr(before, f) for after, before in (
+            (self_after, self_before), (children_after, children_before)) for f in ("ru_utime", "ru_stime"))
+        recycle = (not can_reset or started_processes
+                   or _status_kib("VmRSS") > base_kib + RECYCLE_GROWTH_KIB)
+        os.chdir(worker.scratch)
+        _write_frame(writer, {"outcome": blob, "peak_rss_kib": peak, "cpu_s": cpu, "recycle": recycle})
+        if recycle:
+            return
+
+
+def _reset_peak():
+    """Reset this process's peak resident size (VmHWM) to its current size; False where Linux cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _status_kib(field):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _write_frame(fd, message):
+    data = pickle.dumps(message)
+    view = memoryview(len(data).to_bytes(8, "big") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _take_frame(buffer):
+    """(message, rest) if ``buffer`` holds a whole frame, else (None, buffer)."""
+    if len(buffer) < 8:
+        return None, buffer
+    size = int.from_bytes(buffer[:8], "big")
+    if len(buffer) < 8 + size:
+        return None, buffer
+    return pickle.loads(buffer[8:8 + size]), buffer[8 + size:]
+
+
+def _read_frame(fd):
+    buffer = b""
+    while True:
+        message, buffer = _take_frame(buffer)
+        if message is not None:
+            return message
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return None
+        buffer += chunk
 
 
 class _exit_waiter:
-    """Waits up to a timeout for a child to end, waking the moment it does (a pidfd), or polling."""
+    """Lets select() wake the moment a child ends (a pidfd); where there is none, select() times out."""
 
     def __init__(self, pid):
         try:
             self.fd = os.pidfd_open(pid)
         except (AttributeError, OSError):  # Python < 3.9, Linux < 5.3, not Linux
             self.fd = None
-
-    def __call__(self, timeout):
-        if self.fd is None:
-            time.sleep(min(timeout, 0.001))
-        else:
-            select.select([self.fd], [], [], timeout)
+        self.fds = [] if self.fd is None else [self.fd]
 
     def close(self):
         if self.fd is not None:
             os.close(self.fd)
+            self.fd, self.fds = None, []
 
 
 def _kill_group(pid):
@@ -387,7 +565,7 @@ def main(argv=None):
     where.add_argument("--root")
     args = parser.parse_args(argv)
     scratch = os.path.abspath(os.path.join(os.environ.get("_CONDOR_SCRATCH_DIR", "."), "w"))
-    os.makedirs(os.path.join(scratch, "calls"), exist_ok=True)
+    os.makedirs(scratch, exist_ok=True)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if args.chirp:
         try:
@@ -403,7 +581,7 @@ def main(argv=None):
 
     def on_term(signum, _frame):
         if worker.child is not None:
-            _kill_group(worker.child)
+            _kill_group(worker.child.pid)
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_term)

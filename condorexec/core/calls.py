@@ -67,6 +67,10 @@ class Task:
     worker: str | None = None  # the category worker holding it, if any (core/fleet.py)
     per_call_only: bool = False  # sent back from the workers: runs as its own job
     to_workers: bool = False  # where the batcher sent it last
+    #: the pickled call, while it is kept in memory rather than in its payload file: a call that may go
+    #: to a worker is written to disk only if it runs as its own job (creating a directory and a file
+    #: per call cost more than a short call's whole run in a worker)
+    payload: bytes | None = None
 
     def item(self) -> dict[str, str]:
         """This call's row of the cluster's itemdata (render.ITEM_KEYS)."""

@@ -37,7 +37,7 @@ from condorexec.core.modes import AutoRouter
 from condorexec.core.probes import ProbeGate
 from condorexec.core.wrappers import WrapperCache
 from condorexec.errors import AppExited, InvalidSpecError, JobFailed
-from condorexec.payload import Call, Outcome, read_outcomes, write_payload
+from condorexec.payload import Call, Outcome, encode_payload, read_outcomes, write_payload
 from condorexec.pools.base import Machine, Pool, largest
 from condorexec.resources import Resources
 from condorexec.sizing import AutoLabelSizer, FixedSizer
@@ -178,10 +178,11 @@ class Core:
                           if self.fleet is not None else None)
         task_id = next(self._ids)
         task_dir = self.work_dir / "tasks" / str(task_id)
-        task_dir.mkdir(parents=True, exist_ok=True)
-        write_payload(task_dir, [Call(task_id, call.func, call.args, call.kwargs)])
+        payload = encode_payload([Call(task_id, call.func, call.args, call.kwargs)])
         task = Task(task_id, Future(), call.spec, call.category, call.app, task_dir, call.plan, wrapper,
-                    worker_wrapper=worker_wrapper)
+                    worker_wrapper=worker_wrapper, payload=payload)
+        if self.fleet is None:
+            self._materialize(task)
         with self._lock:
             self._outstanding[task_id] = task
             self._pending.append(task)
@@ -266,6 +267,8 @@ class Core:
             "lease_remove": lease_periodic_remove(),
         }
         try:
+            for task in tasks:
+                self._materialize(task)
             description = render.job_description(context)
             rows = [t.item() for t in tasks]
             with self._lock:  # hold the map until job ids are known, so no event arrives unmatched
@@ -432,6 +435,13 @@ class Core:
             self._walls[category] = sum(walls) / len(walls) if walls else None
         return self._walls[category]
 
+    def _materialize(self, task: Task) -> None:
+        """Give a call kept in memory its directory and payload file: it runs as its own job."""
+        if task.payload is not None:
+            task.task_dir.mkdir(parents=True, exist_ok=True)
+            write_payload(task.task_dir, task.payload)
+            task.payload = None
+
     def stderr_tail(self, task: Task) -> str:
         return _tail(task.task_dir / "job.err")
 
@@ -464,6 +474,7 @@ class Core:
             log.warning("could not remove held job %s: %s", job_id, exc)
 
     def _finish(self, task: Task, learned_from: bool = False) -> None:
+        task.payload = None
         with self._lock:
             self._outstanding.pop(task.id, None)
             if self.router is not None:

@@ -38,7 +38,7 @@ from condorexec.labels.store import Sample
 from condorexec.payload import PAYLOAD_NAME, decode_outcome
 from condorexec.pools.base import Machine
 from condorexec.resources import Resources
-from condorexec.worker import CHIRP_UNAVAILABLE, PROTOCOL, inbox_name, outbox_name
+from condorexec.worker import CHIRP_UNAVAILABLE, PROTOCOL, STREAMS, inbox_name, outbox_name
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,10 @@ class WorkerFleet:
                 disk_mb=float(usage.get("disk_kib", 0)) / 1024, wall_s=wall, exhausted=exhausted,
                 completed_at=time.time()))
         where = f"worker job {worker.job_id}"
+        for name, data in (result.get("streams") or {}).items():
+            if name in STREAMS and data:  # kept where a call's own job leaves them, for messages
+                task.task_dir.mkdir(parents=True, exist_ok=True)
+                (task.task_dir / name).write_bytes(data)
         if exhausted in ("memory", "disk"):
             subcode = HoldSubCode.MEMORY if exhausted == "memory" else HoldSubCode.DISK
             decision = holds.decide(task, where, HoldCode.JOB_OUT_OF_RESOURCES, subcode, str(result.get("error")),
@@ -296,9 +300,14 @@ class WorkerFleet:
     def _send(self, worker: WorkerJob, batch: list[Task]) -> None:
         calls = []
         for task in batch:
+            plan = task.plan
             try:
-                calls.append({"id": task.id, "payload": (task.task_dir / PAYLOAD_NAME).read_bytes(),
-                              "dir": f"tasks/{task.id}", "inputs": _link_inputs(task)})
+                if plan.inputs or plan.outputs or plan.collect:  # files travel through its directory
+                    task.task_dir.mkdir(parents=True, exist_ok=True)
+                payload = task.payload if task.payload is not None else (task.task_dir / PAYLOAD_NAME).read_bytes()
+                calls.append({"id": task.id, "payload": payload, "dir": f"tasks/{task.id}",
+                              "inputs": _link_inputs(task), "outputs": sorted(plan.outputs),
+                              "prefixes": [prefix for prefix, _ in plan.collect]})
             except OSError as exc:
                 self.core.fail(task, JobFailed(f"could not hand call {task.id} to a worker: {exc}"))
                 continue

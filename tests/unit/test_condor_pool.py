@@ -395,7 +395,8 @@ def test_profile_says_what_a_schedd_can_do():
     pool, fake = make_pool()
     assert pool.profile == PoolProfile(name="condor", event_poll_interval=1.0, history_poll_interval=10.0,
                                        history_source="condor:alice@submit.example", fast_launch=False,
-                                       in_process=False, tune_switch_interval=False)
+                                       in_process=False, tune_switch_interval=False,
+                                       worker_mailbox="chirp", job_start_seconds=1.0)
     assert fake.calls == []  # the location ad the seam already holds: no daemon is asked
     assert pool.where == "Schedd: alice@submit.example at <10.0.0.1:9618>"
     assert pool.prepare(description()) == ([], [])  # a schedd takes whatever condor_submit would

@@ -106,7 +106,8 @@ def test_transfer_paths_that_htcondor_cannot_carry(path):
 
 
 def test_wrapper_quotes_the_interpreter():
-    text = render.render_script("wrapper.sh.j2", {"pack": False, "python": "/opt/my python/bin/python3"})
+    text = render.render_script("wrapper.sh.j2", {"pack": False, "python": "/opt/my python/bin/python3",
+                                                  "script": "runner.py"})
     assert "PY='/opt/my python/bin/python3'" in text
     assert 'exec "$PY" runner.py "$@"' in text
 

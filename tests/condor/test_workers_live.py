@@ -1,0 +1,190 @@
+"""Category workers on the live HTCondor pool: calls and results through chirp, proven from the schedd.
+
+Run with ``bash ci/condor-tests.sh`` (as the pool's user). On this pool the execute node is the submit
+host, so a worker that opened a submit-side path would work and prove nothing: the tests check that
+the worker jobs' ads carry none, and that the calls' bytes went through chirp (the worker's own count
+of chirp operations).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterator
+
+import cloudpickle
+import htcondor2
+import parsl
+import psutil
+import pytest
+from parsl import bash_app, python_app
+from parsl.config import Config
+from parsl.data_provider.files import File
+
+from condorexec import CondorExecutor
+from condorexec.labels.store import LabelStore
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.condor
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+WORKERS = "CondorexecWorker =!= undefined"
+WORKER_SAMPLE = re.compile(r"/\d+\.\d+/\d+$")
+
+
+@python_app
+def double(x, parsl_resource_specification={"cores": 1, "memory": 150, "disk": 10}):  # noqa: B006
+    return 2 * x
+
+
+@python_app
+def bigger(x, parsl_resource_specification={"cores": 1, "memory": 400, "disk": 10}):  # noqa: B006
+    return x + 1
+
+
+@python_app
+def fails(parsl_resource_specification={"cores": 1, "memory": 150, "disk": 10}):  # noqa: B006
+    raise KeyError("no such detector")
+
+
+@python_app
+def nap(seconds, parsl_resource_specification={"cores": 1, "memory": 150, "disk": 10}):  # noqa: B006
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+@python_app
+def copy_upper(inputs=(), outputs=(), parsl_resource_specification={"memory": 150, "disk": 10}):  # noqa: B006
+    with open(inputs[0].filepath) as src, open(outputs[0].filepath, "w") as dst:
+        dst.write(src.read().upper())
+    return "copied"
+
+
+@bash_app
+def shout(word, stdout=None, stderr=None, parsl_resource_specification={"memory": 250, "disk": 10}):  # noqa: B006
+    return f"echo {word} && echo oops >&2"
+
+
+@python_app
+def touch_memory(megabytes, seconds=0.0):
+    import time
+
+    block = bytearray(megabytes * 2**20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    time.sleep(seconds)
+    return megabytes
+
+
+def _ads(pool, executor, projection, constraint=WORKERS):
+    where = f'CondorexecRun == "{executor.run_token}" && ({constraint})'
+    return list(pool.history(where, list(projection))) + pool.query(where, list(projection))
+
+
+def _queued_workers(pool, executor):
+    return pool.query(f'CondorexecRun == "{executor.run_token}" && {WORKERS}',
+                      ["ClusterId", "ProcId", "JobStatus"])
+
+
+@pytest.fixture
+def run(tmp_path, condor_pool) -> Iterator:
+    tmp_path.chmod(0o755)
+    loaded = []
+
+    def start(**options):
+        options.setdefault("worker_idle_timeout", 30)
+        executor = CondorExecutor(label="wlive", pool="condor", mode="workers", batch_window=0.05, **options)
+        dfk = parsl.load(Config(executors=[executor], run_dir=str(tmp_path / "runinfo"), strategy="none"))
+        loaded.append((dfk, executor))
+        return executor
+
+    yield start
+    for dfk, executor in loaded:
+        dfk.cleanup()
+        parsl.clear()
+        assert not condor_pool.query(f'CondorexecRun == "{executor.run_token}"', ["ClusterId"]), \
+            "shutdown left jobs of the run in the queue"
+
+
+def test_calls_files_and_bash_apps_travel_through_chirp_with_no_submit_path_in_the_worker(run, condor_pool,
+                                                                                           tmp_path):
+    executor = run()
+    assert [f.result(timeout=300) for f in [double(i) for i in range(20)]] == [2 * i for i in range(20)]
+    with pytest.raises(KeyError, match="no such detector"):
+        fails().result(timeout=300)
+    source = tmp_path / "in.txt"
+    source.write_text("calibrated\n")
+    target = tmp_path / "out" / "upper.txt"
+    assert copy_upper(inputs=[File(str(source))], outputs=[File(str(target))]).result(timeout=300) == "copied"
+    assert target.read_text() == "CALIBRATED\n"
+    out, err = tmp_path / "shout.out", tmp_path / "shout.err"
+    assert shout("hello", stdout=str(out), stderr=str(err)).result(timeout=300) == 0
+    assert out.read_text() == "hello\n" and err.read_text().endswith("oops\n")
+    assert executor.stats["jobs"] == 0, "no call ran as its own job"
+    assert executor.fleet.stats["mailbox_ops"] > 20, "the worker counted its chirp operations"
+    ads = _ads(condor_pool, executor, ["Args", "Arguments", "Env", "Environment", "WantIOProxy", "Iwd"])
+    assert ads
+    for ad in ads:
+        assert ad.get("WantIOProxy") is True
+        carried = " ".join(str(ad.get(attr, "")) for attr in ("Args", "Arguments", "Env", "Environment"))
+        assert "--chirp" in carried
+        assert str(ad["Iwd"]) not in carried and str(tmp_path) not in carried, carried
+
+
+def test_two_categories_get_two_worker_sizes_in_the_schedds_history(run, condor_pool):
+    executor = run(autocategory=True, worker_idle_timeout=2)
+    assert [f.result(timeout=300) for f in [double(i) for i in range(4)]] == [0, 2, 4, 6]
+    assert [f.result(timeout=300) for f in [bigger(i) for i in range(4)]] == [1, 2, 3, 4]
+    wait_for("workers to idle out", lambda: not _queued_workers(condor_pool, executor), timeout=120)
+    sizes = {int(ad["RequestMemory"]) for ad in condor_pool.history(
+        f'CondorexecRun == "{executor.run_token}" && {WORKERS}', ["RequestMemory"])}
+    assert sizes == {150, 400}
+
+
+def test_per_call_samples_land_in_the_label_store(run, tmp_path):
+    store_path = tmp_path / "labels.sqlite"
+    executor = run(autolabel=True, label_store=str(store_path))
+    touch_memory(1).result(timeout=300)  # the probe: its own job
+    assert [f.result(timeout=300) for f in [touch_memory(5) for _ in range(4)]] == [5] * 4
+    assert executor.fleet.stats["worker_calls"] >= 4
+    with LabelStore(str(store_path)) as store:
+        (category,) = store.categories()
+        samples = [s for s in store.recent_samples(category) if WORKER_SAMPLE.search(s.job_id)]
+    assert len(samples) >= 4 and len({s.job_id for s in samples}) == len(samples)
+    assert all(0 < s.memory_mb < 200 for s in samples)
+
+
+def test_a_memory_hog_in_a_worker_is_retried_larger_and_succeeds(run, tmp_path, condor_pool):
+    executor = run(autolabel=True, label_store=str(tmp_path / "labels.sqlite"))
+    for _ in range(3):
+        touch_memory(5).result(timeout=300)
+    assert touch_memory(700, 2).result(timeout=300) == 700
+    assert executor.stats["retries"] >= 1
+    sizes = {int(ad["RequestMemory"]) for ad in _ads(condor_pool, executor, ["RequestMemory"])}
+    assert len(sizes) >= 2, f"a larger worker ran the retry (worker sizes {sizes})"
+
+
+def test_a_worker_removed_mid_call_loses_no_call(run, condor_pool):
+    executor = run()
+    futures = [nap(5) for _ in range(2)]
+    running = wait_for("a running worker", lambda: [
+        ad for ad in _queued_workers(condor_pool, executor) if ad["JobStatus"] == 2], timeout=120)
+    time.sleep(2)
+    condor_pool.act(htcondor2.JobAction.Remove, [f"{ad['ClusterId']}.{ad['ProcId']}" for ad in running])
+    assert [f.result(timeout=300) for f in futures] == [5, 5]
+    assert executor.stats["retries"] >= 1
+
+
+def test_an_idle_worker_exits_and_no_socket_listens_on_the_submit_side(run, condor_pool):
+    executor = run(worker_idle_timeout=2)
+    assert double(3).result(timeout=300) == 6
+    listening = [c for c in psutil.Process().net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert listening == []
+    wait_for("the idle worker to leave the queue", lambda: not _queued_workers(condor_pool, executor), timeout=120)
+    [ad] = condor_pool.history(f'CondorexecRun == "{executor.run_token}" && {WORKERS}', ["ExitCode", "JobStatus"])
+    assert ad["ExitCode"] == 0 and ad["JobStatus"] == 4
