@@ -41,7 +41,8 @@ def test_a_wheel_ships_the_templates_and_renders_a_job_from_them(tmp_path):
                     str(source)], check=True, capture_output=True)
     [wheel] = (tmp_path / "dist").glob("condorexec-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
-    assert {f"condorexec/templates/{name}" for name in ("job.sub.j2", "worker.sub.j2", "wrapper.sh.j2", "unpack.sh.j2")} <= shipped
+    templates = ("job.sub.j2", "worker.sub.j2", "wrapper.sh.j2", "unpack.sh.j2")
+    assert {f"condorexec/templates/{name}" for name in templates} <= shipped
 
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
