@@ -53,6 +53,9 @@ CROSS_CHECK_PERIOD = 60.0
 #: seconds a machine list read from the pool is trusted (a collector query on HTCondor)
 MACHINES_TTL = 60.0
 
+#: seconds shutdown waits for the pool to finish removing the run's jobs
+SHUTDOWN_WAIT = 15.0
+
 #: weight of the newest call in a category's running mean of wall time (mode="auto")
 WALL_WEIGHT = 0.2
 
@@ -147,6 +150,7 @@ class Core:
         self._timer.stop()
         try:
             self.pool.act(htcondor2.JobAction.Remove, run_constraint(self.run_token))
+            self._wait_until_gone()
         except Exception as exc:  # noqa: BLE001 - shutdown must go on
             log.warning("could not remove this run's jobs: %s", exc)
         if self.poller is not None:
@@ -159,6 +163,13 @@ class Core:
             self.pool.close()
         if self._saved_switch_interval is not None:
             sys.setswitchinterval(self._saved_switch_interval)
+
+    def _wait_until_gone(self) -> None:
+        """A removal is asked for, then done by the schedd as each job's shadow ends: wait (a few
+        seconds at most) so that a run that has shut down leaves nothing in the queue."""
+        deadline = time.monotonic() + SHUTDOWN_WAIT
+        while self.pool.query(run_constraint(self.run_token), ["ClusterId"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def outstanding(self) -> int:
         with self._lock:
