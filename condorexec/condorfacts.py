@@ -130,6 +130,12 @@ EVENT_TRANSITIONS: dict[htcondor2.JobEventType, Transition] = {
 }
 
 
+#: slot seconds a job start costs on a schedd, roughly (shadow, starter, file transfer; measured on the
+#: 2-core test pool at ~2 trivial jobs/s). Production pools, with negotiation cycles of 20-60 s, cost
+#: more. ``mode="auto"`` compares calls' wall time with it (core/modes.py, PoolProfile.job_start_seconds).
+SCHEDD_JOB_START_SECONDS = 1.0
+
+
 # ---- ClassAd expressions condorexec writes -----------------------------------------------------
 
 #: the job attribute holding the time (epoch seconds) after which the job's submitter counts as gone

@@ -21,19 +21,27 @@ SHORT_FACTOR = 10
 WORKERS, PER_CALL = "workers", "per_call"
 
 
+def auto_choice(wall: float | None, job_start_seconds: float) -> str | None:
+    """WORKERS for calls shorter than SHORT_FACTOR job starts, PER_CALL for longer; None if unmeasured."""
+    if wall is None:
+        return None
+    return WORKERS if wall < SHORT_FACTOR * job_start_seconds else PER_CALL
+
+
 class AutoRouter:
     """Not thread-safe on its own: the engine's lock guards it, as it does the probe gate."""
 
     def __init__(self, job_start_seconds: float, wall_of: Callable[[str], float | None]):
+        self.job_start_seconds = job_start_seconds
         self.threshold = SHORT_FACTOR * job_start_seconds
         self._wall_of = wall_of
         self._timing: dict[str, float] = {}  # category -> when (monotonic) its timing call went out
 
     def choice(self, category: str) -> str | None:
         """WORKERS or PER_CALL for ``category``, or None while it is still being timed."""
-        wall = self._wall_of(category)
-        if wall is not None:
-            return WORKERS if wall < self.threshold else PER_CALL
+        choice = auto_choice(self._wall_of(category), self.job_start_seconds)
+        if choice is not None:
+            return choice
         sent = self._timing.get(category)
         if sent is not None and time.monotonic() - sent > self.threshold:
             return PER_CALL

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from condorexec.condorfacts import SCHEDD_JOB_START_SECONDS
+from condorexec.core.modes import SHORT_FACTOR, auto_choice
 from condorexec.labels.policy import BUCKET_SIZE, RESOURCES, AllocationMode, Histogram, Label, Maximum
 from condorexec.labels.store import LabelStore
 
@@ -26,6 +28,7 @@ class CategoryReport:
     label: Label
     max_seen: dict[str, float]
     memory_waste: float | None  # fraction of the memory allocated (MB x s) that jobs did not use
+    wall_s: float | None  # mean wall time of the recent completed calls
 
 
 def memory_waste(hist: Histogram, label_mb: int | None, maximum_mb: int) -> float | None:
@@ -62,8 +65,14 @@ def category_reports(
             label=label,
             max_seen={r: hists[r].max_seen for r in RESOURCES},
             memory_waste=memory_waste(hists["memory"], label.memory, maximum.memory),
+            wall_s=_mean_wall(store, category),
         ))
     return reports
+
+
+def _mean_wall(store: LabelStore, category: str) -> float | None:
+    walls = [s.wall_s for s in store.recent_samples(category, 20) if s.exhausted is None]
+    return sum(walls) / len(walls) if walls else None
 
 
 def _fmt(value: float | None, *, none: str = "max") -> str:
@@ -77,7 +86,7 @@ def labels_table(store: LabelStore, mode: AllocationMode, maximum: Maximum, wind
     category still learns and its jobs ask for the maximum."""
     mode = AllocationMode(mode)
     header = ["category", "samples", "done", "state", "cores", "memory", "disk",
-              "max cores", "max memory", "max disk", "mem waste"]
+              "max cores", "max memory", "max disk", "mem waste", "wall s", "auto mode"]
     rows = []
     for rep in category_reports(store, mode, maximum, window):
         rows.append([
@@ -85,9 +94,13 @@ def labels_table(store: LabelStore, mode: AllocationMode, maximum: Maximum, wind
             _fmt(rep.label.cores), _fmt(rep.label.memory), _fmt(rep.label.disk),
             _fmt(rep.max_seen["cores"]), _fmt(rep.max_seen["memory"]), _fmt(rep.max_seen["disk"]),
             "-" if rep.memory_waste is None else f"{rep.memory_waste:.0%}",
+            _fmt(rep.wall_s, none="-"),
+            (auto_choice(rep.wall_s, SCHEDD_JOB_START_SECONDS) or "per_call first").replace("_", "-"),
         ])
     title = (f"autolabel ({mode.value}, window {window}; maximum {maximum.cores} cores, "
-             f"{maximum.memory} MB memory, {maximum.disk} MB disk) from {store.path}")
+             f"{maximum.memory} MB memory, {maximum.disk} MB disk) from {store.path}\n"
+             f"auto mode on a schedd: workers for calls under {SHORT_FACTOR * SCHEDD_JOB_START_SECONDS:g} s "
+             "(docs/workers.md)")
     if not rows:
         return f"{title}\nno categories learned yet\n"
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

@@ -28,6 +28,7 @@ from typing import Any
 import classad2
 import htcondor2
 
+from condorexec.condorfacts import SCHEDD_JOB_START_SECONDS
 from condorexec.errors import CondorexecError
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 
@@ -119,9 +120,6 @@ def _with_accounting_user(description: htcondor2.Submit) -> htcondor2.Submit:
 EVENT_POLL_INTERVAL = 1.0
 #: seconds between the label poller's history queries (each is a schedd round trip)
 HISTORY_POLL_INTERVAL = 10.0
-#: slot seconds a job start costs on a schedd (measured on the 2-core test pool: ~2 trivial jobs/s);
-#: production pools, with negotiation cycles of 20-60 s, cost more (PoolProfile.job_start_seconds)
-JOB_START_SECONDS = 1.0
 
 
 def history_source_of(location: classad2.ClassAd, fallback: str) -> str:
@@ -152,7 +150,7 @@ class CondorPool(Pool):
         self._profile = PoolProfile(
             name="condor", event_poll_interval=EVENT_POLL_INTERVAL, history_poll_interval=HISTORY_POLL_INTERVAL,
             history_source=history_source_of(location, where), fast_launch=False, in_process=False,
-            tune_switch_interval=False, worker_mailbox="chirp", job_start_seconds=JOB_START_SECONDS)
+            tune_switch_interval=False, worker_mailbox="chirp", job_start_seconds=SCHEDD_JOB_START_SECONDS)
 
     @property
     def profile(self) -> PoolProfile:

@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--per-call-tasks", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    # HTEX starts its interchange (and, through the CondorProvider, its workers) as commands of this venv
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     base = Path(tempfile.mkdtemp(prefix="condorexec-realbench-"))
     os.chmod(base, 0o755)
     rows = []

@@ -28,13 +28,17 @@ def test_table_rows(store):
     text = labels_table(store, "max", MAXIMUM, window=3)
     lines = text.splitlines()
     assert "max, window 3" in lines[0] and "8000 MB memory" in lines[0]
+    assert "workers for calls under 10 s" in lines[1]
+    lines = lines[1:]
     assert lines[1].split() == ["category", "samples", "done", "state", "cores", "memory", "disk", "max",
-                                "cores", "max", "memory", "max", "disk", "mem", "waste"]
+                                "cores", "max", "memory", "max", "disk", "mem", "waste", "wall", "s", "auto", "mode"]
     align = lines[2].split()
     # max mode: cores 1.5 -> 2; memory max seen 1800 (the exhausted job) + 83 -> 2000; disk 300 + 83 -> 500
     assert align[:10] == ["align", "7", "6", "steady", "2", "2000", "500", "1.50", "1800", "300"]
+    assert align[-2:] == ["20", "per-call"]  # 20 s calls: their own jobs under mode="auto"
     summarize = lines[3].split()
     assert summarize[:7] == ["summarize", "2", "2", "learning", "max", "max", "max"]
+    assert summarize[-2:] == ["2", "workers"]
     assert len({len(line) for line in lines[1:]}) == 1  # aligned columns
 
 

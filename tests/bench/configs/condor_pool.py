@@ -23,6 +23,7 @@ def htex_condor() -> HighThroughputExecutor:
             # the node is this machine: HTEX's worker pool command comes from this environment
             worker_init=f"export PATH={os.path.dirname(sys.executable)}:$PATH",
             nodes_per_block=1, init_blocks=1, min_blocks=1, max_blocks=1, cores_per_slot=2,
+            mem_per_slot=2,  # GB: the pool holds a job over its request; 2 HTEX workers outgrow the default
             launcher=SimpleLauncher()))
 
 
