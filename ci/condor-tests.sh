@@ -12,8 +12,10 @@
 #   3. makes $CI_VENV from Debian's /usr/bin/python3 and installs the copy into it (editable, [test]);
 #      skipped when the venv already holds an editable install of $CI_CHECKOUT made from the same
 #      setup.cfg/pyproject.toml,
-#   4. runs `pytest -m condor tests/condor` there as the pool's user and exits with pytest's status
-#      (5, "no tests collected", counts as a failure: the pool is up, so the tests must run).
+#   4. runs `pytest -m condor tests/condor` there as the pool's user (5, "no tests collected", counts
+#      as a failure: the pool is up, so the tests must run),
+#   5. unless CONDOR_TEST_PATHS picked a subset, runs Parsl's own suite on the live pool with category
+#      workers (ci/parsl-suite.sh condor), and exits with the first failing status.
 # Settings: CONDOR_POOL (the pool script), CI_CHECKOUT (/tmp/condorexec-ci), CI_VENV (/tmp/venv-pool),
 #           CONDOR_TEST_PATHS (default: tests/condor tests/cli; only tests marked condor run), extra arguments are passed on to pytest.
 set -euo pipefail
@@ -75,4 +77,13 @@ if [ "$status" = 5 ]; then
   say "pytest collected no tests although the pool is running: counting that as a failure"
 fi
 say "pytest exited with status $status"
+if [ "$status" = 0 ] && [ -z "${CONDOR_TEST_PATHS:-}" ]; then
+  # Parsl's own suite on the live pool, every call in a category worker (docs/parsl-suite.md)
+  say "running Parsl's own test suite on the live pool with category workers"
+  set +e
+  "$pool" run env PYTHON="$venv/bin/python" bash "$checkout/ci/parsl-suite.sh" condor
+  status=$?
+  set -e
+  say "Parsl's suite on the live pool exited with status $status"
+fi
 exit "$status"
