@@ -112,7 +112,7 @@ class CondorExecutor(ParslExecutor):
         monitor_period: float = 0.5,
         preload_modules: list[str] | None = None,
         switch_interval: float | None = 0.0002,
-        mode: str = "per_call",
+        mode: str = "auto",
         max_workers: int | None = None,
         worker_idle_timeout: float = 30.0,
     ):

@@ -15,7 +15,8 @@ shadow; relative names resolve against the job's Iwd there, so the worker is giv
 at all and no port opens on the submit host) or through the filesystem (``--root DIR``, pools that run
 jobs beside their submitter).
 
-Usage: ``python worker.py WORKER_ID --idle SECONDS --memory MB (--chirp | --root DIR)``.
+Usage: ``python worker.py WORKER_ID --idle SECONDS --memory MB (--chirp | --root DIR)``, where MB is
+what one call may use (the worker's own request adds the worker's own footprint).
 Exit status: 0 after idling out or being told to stop, CHIRP_UNAVAILABLE when chirp cannot be used.
 """
 
@@ -52,6 +53,10 @@ STREAM_TAIL = 64 * 1024
 
 #: the call process starts afresh after a call that left it this much larger than it started (KiB)
 RECYCLE_GROWTH_KIB = 64 * 1024
+
+
+#: in the run directory, on pools that run jobs beside their submitter: the submitter's sys.path
+SYS_PATH_NAME = "workers/sys.path"
 
 
 def inbox_name(worker, seq):
@@ -168,10 +173,6 @@ def _tree_rss_kib(pid):
         except (OSError, ValueError):
             continue
     return total
-
-
-def _own_rss_kib():
-    return _tree_rss_kib(os.getpid())
 
 
 def _listing(directory):
@@ -303,8 +304,7 @@ class Worker:
             usage["peak_rss_kib"] = max(sampled_kib, report["peak_rss_kib"])
         elif self.killed_for_memory:
             result["exhausted"] = "memory"
-            result["error"] = (f"the call used {sampled_kib // 1024} MB, with the worker's own "
-                               f"{self.own_kib // 1024} MB more than the worker's request of "
+            result["error"] = (f"the call's processes used {sampled_kib // 1024} MB, more than its "
                                f"{self.limit_kib // 1024} MB")
         else:
             result["exhausted"] = self._exhausted_by_kill(status, sampled_kib)
@@ -329,7 +329,7 @@ class Worker:
     def _exhausted_by_kill(self, status, peak_kib):
         """An out-of-memory kill from outside (a cgroup limit) shows as SIGKILL near the limit."""
         if (status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-                and self.limit_kib and peak_kib + self.own_kib >= 0.9 * self.limit_kib):
+                and self.limit_kib and peak_kib >= 0.9 * self.limit_kib):
             return "memory"
         return None
 
@@ -338,7 +338,6 @@ class Worker:
         sampling the process tree's memory. Returns (report or None, exit status or None, sampled peak)."""
         self.killed_for_memory = False
         if self.child is None:
-            self.own_kib = _own_rss_kib()
             self.child = CallProcess(self)
         child = self.child
         peak = 0
@@ -361,7 +360,7 @@ class Worker:
                 return report, None, peak
             rss = _tree_rss_kib(child.pid)
             peak = max(peak, rss)
-            if self.limit_kib and rss + self.own_kib > self.limit_kib and not self.killed_for_memory:
+            if self.limit_kib and rss > self.limit_kib and not self.killed_for_memory:
                 self.killed_for_memory = True
                 _kill_group(child.pid)
 
@@ -577,6 +576,11 @@ def main(argv=None):
             return CHIRP_UNAVAILABLE
     else:
         mailbox = FilesystemMailbox(args.root)
+        try:  # a pool beside its submitter imports what the submitter can (as its per-call jobs do)
+            with open(os.path.join(args.root, SYS_PATH_NAME)) as f:
+                sys.path.extend(line for line in f.read().splitlines() if line)
+        except FileNotFoundError:
+            pass
     worker = Worker(args.worker_id, mailbox, args.idle, args.memory, scratch)
 
     def on_term(signum, _frame):

@@ -38,7 +38,7 @@ class CoreConfig:
     switch_interval: float | None = 0.0002
     #: "per_call" (each call its own job), "workers" (category workers), "auto" (per category, by
     #: measured wall time); docs/design.md §7
-    mode: str = "per_call"
+    mode: str = "auto"
     #: category workers of one size at once (None: as many as the pool's machines hold)
     max_workers: int | None = None
     #: seconds a category worker waits without work before it exits

@@ -413,7 +413,11 @@ class Core:
     # ---- what the category workers ask of the core (core/fleet.py, on the fleet's thread) ----------
 
     def fail(self, task: Task, exc: BaseException) -> None:
-        self._fail(task, exc)
+        """End ``task`` with ``exc``; a done callback that raises (even SystemExit) is logged, not passed on."""
+        try:
+            self._fail(task, exc)
+        except BaseException:  # noqa: BLE001 - the fleet's thread must go on to the other calls
+            log.exception("a done callback of call %s raised", task.id)
 
     def run_per_call(self, tasks: list[Task]) -> None:
         """Calls the workers give back (chirp unavailable, workers that cannot start): own jobs now."""

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import pickle
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from condorexec.labels.store import Sample
 from condorexec.payload import PAYLOAD_NAME, decode_outcome
 from condorexec.pools.base import Machine
 from condorexec.resources import Resources
-from condorexec.worker import CHIRP_UNAVAILABLE, PROTOCOL, STREAMS, inbox_name, outbox_name
+from condorexec.worker import CHIRP_UNAVAILABLE, PROTOCOL, STREAMS, SYS_PATH_NAME, inbox_name, outbox_name
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ MIN_IN_FLIGHT, MAX_IN_FLIGHT = 2, 256
 MAX_START_FAILURES = 3
 #: weight of the newest call in a group's running mean of wall time
 WALL_WEIGHT = 0.2
+#: MB a worker requests on top of its category's memory, for itself (an interpreter with cloudpickle,
+#: ~20 MB, counted again in the call process it forks when a pool sums its processes' resident sizes):
+#: a call gets all of its size, as it would in a job of its own
+WORKER_MEMORY_MB = 64
 
 
 @dataclass(eq=False)
@@ -111,6 +116,8 @@ class WorkerFleet:
 
     def start(self) -> None:
         (self.run_dir / "workers").mkdir(exist_ok=True)
+        if self.core.fast_launch:  # per-call jobs here fork from this interpreter and import what it can
+            (self.run_dir / SYS_PATH_NAME).write_text("".join(os.path.abspath(p or ".") + "\n" for p in sys.path))
         self._thread.start()
 
     def enqueue(self, tasks: list[Task]) -> None:
@@ -162,7 +169,7 @@ class WorkerFleet:
                     self._handle(*event)
                 progressed |= self._dispatch()
                 self._scale()
-            except Exception:  # noqa: BLE001 - one bad message or submit must not stop every other call
+            except BaseException:  # noqa: BLE001 - one bad message or submit must not stop every other call
                 log.exception("category workers: an error the fleet survived")
                 progressed = False
             wait = 0.001 if progressed or incoming else min(0.02, wait * 2)
@@ -218,12 +225,23 @@ class WorkerFleet:
         for result in message.get("results", ()):
             task = worker.in_flight.pop(result.get("id"), None)
             if task is not None:
-                self._finish_call(worker, task, result, samples)
+                self._guarded(task, self._finish_call, worker, task, result, samples)
         if samples:
             self.core.record_samples(samples)
         if "bye" in message:
             worker.leaving = True
             self._requeue(worker, count_retry=False, why="")
+
+    def _guarded(self, task: Task, step: Callable[..., None], *args: object) -> None:
+        """Run ``step`` for one call so that whatever it raises — a done callback raising SystemExit, say —
+        ends only that call (if it has not ended) and never the fleet's thread or the other results."""
+        try:
+            step(*args)
+        except BaseException as exc:  # noqa: BLE001
+            log.exception("category workers: handling call %s raised", task.id)
+            if not task.future.done():
+                self.core.fail(task, JobFailed(f"condorexec could not handle call {task.id}'s result: "
+                                               f"{type(exc).__name__}: {exc}"))
 
     def _finish_call(self, worker: WorkerJob, task: Task, result: dict, samples: list[Sample]) -> None:
         usage = result.get("usage") or {}
@@ -403,7 +421,7 @@ class WorkerFleet:
     def _capacity(self, size: Resources) -> int:
         """How many workers of ``size`` the pool's machines hold at once (at least one)."""
         def fits(machine: Machine) -> int:
-            counts = [machine.cores // max(size.cores, 1), machine.memory // max(size.memory, 1),
+            counts = [machine.cores // max(size.cores, 1), machine.memory // self._request_memory(size),
                       machine.disk // max(size.disk, 1)]
             if size.gpus:
                 counts.append(machine.gpus // size.gpus)
@@ -411,6 +429,12 @@ class WorkerFleet:
 
         total = max(1, sum(fits(m) for m in self.machines()))
         return min(total, self.config.max_workers) if self.config.max_workers else total
+
+    def _request_memory(self, size: Resources) -> int:
+        """The worker's memory request: its calls' size and its own, but never more than the largest
+        machine has (a call sized to a whole machine gets a worker sized to it too)."""
+        largest = max(machine.memory for machine in self.machines())
+        return min(size.memory + WORKER_MEMORY_MB, max(largest, size.memory))
 
     def _scale(self) -> None:
         for group in self._groups.values():
@@ -448,7 +472,8 @@ class WorkerFleet:
         size = group.size
         rows = [{key: render.check_item_value(key, value) for key, value in (
                     ("ce_worker", name), ("ce_category", group.category), ("ce_cpus", str(size.cores)),
-                    ("ce_memory_mb", str(size.memory)), ("ce_disk_mb", str(size.disk)), ("ce_gpus", str(size.gpus)))}
+                    ("ce_memory_mb", str(self._request_memory(size))), ("ce_call_memory_mb", str(size.memory)),
+                    ("ce_disk_mb", str(size.disk)), ("ce_gpus", str(size.gpus)))}
                 for name in names]
         try:
             description = render.worker_description(context)

@@ -23,6 +23,7 @@ from parsl.config import Config
 from parsl.data_provider.files import File
 
 from condorexec import CondorExecutor
+from condorexec.core.fleet import WORKER_MEMORY_MB
 from condorexec.labels.store import LabelStore
 
 from .conftest import wait_for
@@ -143,7 +144,7 @@ def test_two_categories_get_two_worker_sizes_in_the_schedds_history(run, condor_
     wait_for("workers to idle out", lambda: not _queued_workers(condor_pool, executor), timeout=120)
     sizes = {int(ad["RequestMemory"]) for ad in condor_pool.history(
         f'CondorexecRun == "{executor.run_token}" && {WORKERS}', ["RequestMemory"])}
-    assert sizes == {150, 400}
+    assert sizes == {150 + WORKER_MEMORY_MB, 400 + WORKER_MEMORY_MB}
 
 
 def test_per_call_samples_land_in_the_label_store(run, tmp_path):

@@ -18,6 +18,7 @@ from parsl.config import Config
 from parsl.data_provider.files import File
 
 from condorexec import CondorExecutor
+from condorexec.core.fleet import WORKER_MEMORY_MB
 from condorexec.errors import AppExited, InvalidSpecError
 from condorexec.labels.store import LabelStore
 from condorexec.pools.base import PoolProfile
@@ -164,7 +165,7 @@ def test_two_categories_get_two_worker_sizes_in_the_pools_history(run):
     sizes = {(str(ad["CondorexecWorkerCategory"]), int(ad["RequestMemory"])) for ad in _worker_ads(executor)}
     categories = {category for category, _ in sizes}
     assert len(categories) == 2
-    assert {memory for _, memory in sizes} == {300, 700}
+    assert {memory for _, memory in sizes} == {300 + WORKER_MEMORY_MB, 700 + WORKER_MEMORY_MB}
 
 
 def test_each_call_a_worker_runs_is_a_sample_of_its_own_in_the_label_store(run, tmp_path):
@@ -283,3 +284,12 @@ def test_worker_jobs_carry_no_chirp_path_but_the_run_directory_on_the_local_pool
     args = str(ads[0]["Args"])
     assert "--root" in args and str(ads[0]["Iwd"]) in args  # the local pool shares the filesystem
     assert os.path.isdir(str(ads[0]["Iwd"]))
+
+
+@pytest.mark.fault
+def test_a_done_callback_raising_systemexit_does_not_stop_the_workers(run):
+    run()
+    first = double(2)
+    first.add_done_callback(lambda _f: (_ for _ in ()).throw(SystemExit(1)))
+    assert first.result(timeout=60) == 4
+    assert [f.result(timeout=60) for f in [double(i) for i in range(5)]] == [0, 2, 4, 6, 8]

@@ -147,7 +147,8 @@ class FakePool(Pool):
 
 
 def make_core(tmp_path: Path, pool: FakePool, **config) -> Core:
-    core = Core(pool, CoreConfig(**{"batch_window": 0.05, **config}), tmp_path / "work", "run1", "test-run")
+    config = {"batch_window": 0.05, "mode": "per_call", **config}  # this module tests one job per call
+    core = Core(pool, CoreConfig(**config), tmp_path / "work", "run1", "test-run")
     core.start()
     return core
 

@@ -88,7 +88,7 @@ def test_a_call_over_the_workers_memory_is_killed_and_the_worker_goes_on(tmp_pat
     assert proc.wait(timeout=60) == 0, proc.stderr.read()
     results = _results(tmp_path)
     assert results[1]["exhausted"] == "memory" and results[1]["outcome"] is None
-    assert "250 MB" in results[1]["error"]
+    assert "more than its 250 MB" in results[1]["error"]
     assert decode_outcome(results[2]["outcome"]).value == 1
 
 
