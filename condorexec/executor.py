@@ -85,6 +85,9 @@ class CondorExecutor(ParslExecutor):
         See docs/workers.md.
       max_workers: category workers of one size at once (default: as many as the pool's machines hold).
       worker_idle_timeout: seconds a category worker waits without work before it exits.
+      isolate: local pool only — run each job inside bubblewrap, seeing only its sandbox and the
+        system's read-only directories, as on an execute node that does not share the submitter's
+        filesystem (a category worker also sees its mailbox, the run directory).
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class CondorExecutor(ParslExecutor):
         mode: str = "auto",
         max_workers: int | None = None,
         worker_idle_timeout: float = 30.0,
+        isolate: bool = False,
     ):
         super().__init__()
         if not isinstance(label, str) or not LABEL_PATTERN.fullmatch(label):
@@ -146,6 +150,10 @@ class CondorExecutor(ParslExecutor):
                              "monitor_period": monitor_period}
         if pool in ("auto", "local") and preload_modules:
             self.pool_options["preload"] = list(preload_modules)
+        if not isinstance(isolate, bool):
+            raise InvalidSpecError("isolate", isolate, "must be True or False")
+        if isolate:
+            self.pool_options["isolate"] = True
         self.pool: Pool | None = None
         self.pool_reason = ""
         self.core: Core | None = None

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import pickle
+import shutil
 import sys
 import threading
 import time
@@ -324,7 +325,7 @@ class WorkerFleet:
                     task.task_dir.mkdir(parents=True, exist_ok=True)
                 payload = task.payload if task.payload is not None else (task.task_dir / PAYLOAD_NAME).read_bytes()
                 calls.append({"id": task.id, "payload": payload, "dir": f"tasks/{task.id}",
-                              "inputs": _link_inputs(task), "outputs": sorted(plan.outputs),
+                              "inputs": _link_inputs(task, self.chirp), "outputs": sorted(plan.outputs),
                               "prefixes": [prefix for prefix, _ in plan.collect]})
             except OSError as exc:
                 self.core.fail(task, JobFailed(f"could not hand call {task.id} to a worker: {exc}"))
@@ -493,9 +494,10 @@ class WorkerFleet:
         self.stats["worker_clusters"] += 1
 
 
-def _link_inputs(task: Task) -> list[str]:
-    """Each input file as ``tasks/T/inputs/NAME`` (a link), so the worker names it relative to the run
-    directory, never by the submit side's own path."""
+def _link_inputs(task: Task, chirp: bool) -> list[str]:
+    """Each input file as ``tasks/T/inputs/NAME``, so the worker names it relative to the run directory,
+    never by the submit side's own path: a symbolic link where the shadow opens it for the worker (chirp),
+    else a hard link or a copy (a worker that opens it itself may see nothing outside the run directory)."""
     names = []
     if task.plan.inputs:
         directory = task.task_dir / "inputs"
@@ -503,8 +505,15 @@ def _link_inputs(task: Task) -> list[str]:
         for source in task.plan.inputs:
             name = os.path.basename(source.rstrip("/"))
             link = directory / name
-            if not link.is_symlink():
-                link.symlink_to(os.path.abspath(source))
+            if not os.path.lexists(link):
+                if chirp:
+                    link.symlink_to(os.path.abspath(source))
+                else:
+                    try:
+                        os.link(source, link)
+                    except OSError:  # another filesystem, or a directory
+                        copy = shutil.copytree if os.path.isdir(source) else shutil.copy2
+                        copy(source, link)
             names.append(name)
     return names
 

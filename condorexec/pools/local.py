@@ -42,6 +42,7 @@ from condorexec.condorfacts import HoldCode, HoldSubCode, JobStatus, Universe
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 from condorexec.pools.eventlog import EventLogs
 from condorexec.pools.historyfile import append_ads, project, read_history
+from condorexec.pools.isolation import bwrap_argv, check_bwrap, python_dirs
 from condorexec.pools.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
 from condorexec.pools.localspool import SpoolLayout
 from condorexec.pools.localsupport import local_pool_problems
@@ -214,8 +215,13 @@ class LocalPool(Pool):
         monitor_period: float = 0.5,
         keep_sandboxes: bool = False,
         preload: Sequence[str] = (),
+        isolate: bool = False,
     ):
         super().__init__()
+        if not isinstance(isolate, bool):
+            raise ValueError(f"LocalPool isolate must be True or False, got {isolate!r}")
+        #: bwrap's path when jobs run isolated (pools/isolation.py), else None
+        self._bwrap = check_bwrap() if isolate else None
         #: where this pool keeps its state (the one definition of the layout: pools/localspool.py)
         self.spool = SpoolLayout(state_dir)
         self.spool.create()
@@ -224,7 +230,7 @@ class LocalPool(Pool):
             node.cache_dir.mkdir(parents=True, exist_ok=True)
         self._profile = PoolProfile(
             name="local", event_poll_interval=0.05, history_poll_interval=1.0,
-            history_source=f"local:{self.spool.history}", fast_launch=True, in_process=True,
+            history_source=f"local:{self.spool.history}", fast_launch=not isolate, in_process=True,
             tune_switch_interval=True, worker_mailbox="filesystem", job_start_seconds=JOB_START_SECONDS)
         self.keep_sandboxes = keep_sandboxes
         self._owner = getpass.getuser()
@@ -485,7 +491,7 @@ class LocalPool(Pool):
         sandbox.mkdir(parents=True)
         iwd = Path(ad.get("Iwd", os.getcwd()))
         cmd = str(ad.get("Cmd", ""))
-        fast = ad.get("CondorexecFastLaunch") is True
+        fast = ad.get("CondorexecFastLaunch") is True and self._bwrap is None
         inputs = _split_list(ad.get("TransferInput", ""))
         if not fast and ad.get("TransferExecutable", True) is not False and cmd:
             inputs.insert(0, cmd)
@@ -517,7 +523,13 @@ class LocalPool(Pool):
         if fast:
             return LaunchRequest(kind="python", argv=args, **common)
         executable = str(sandbox / Path(cmd).name) if ad.get("TransferExecutable", True) is not False else cmd
-        return LaunchRequest(kind="exec", argv=[executable, *args], **common)
+        argv = [executable, *args]
+        if self._bwrap is not None:
+            # a category worker on this pool reads its mailbox in its Iwd (the run directory) directly
+            mailbox = [str(iwd)] if ad.get("CondorexecWorker") is not None else []
+            argv = bwrap_argv(self._bwrap, argv, str(sandbox), read_only=python_dirs(),
+                              read_write=[*mailbox, *([str(job.node.cache_dir)] if job.node else [])])
+        return LaunchRequest(kind="exec", argv=argv, **common)
 
     def _transfer_output(self, job: _Job) -> tuple[str, int] | None:
         """Copy outputs back to Iwd as HTCondor would: a listed ``a/b.txt`` arrives as ``b.txt`` (no
