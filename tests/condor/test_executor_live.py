@@ -119,7 +119,7 @@ def in_history(pool: CondorPool, run_token: str, n: int, constraint: str = "true
 def dfk(tmp_path_factory, condor_pool) -> Iterator[parsl.DataFlowKernel]:
     """One Parsl run on the live pool, shared by the module's workflow tests."""
     base = tmp_path_factory.mktemp("live")
-    executor = CondorExecutor(label="live", pool="condor", batch_window=0.1)
+    executor = CondorExecutor(label="live", pool="condor", mode="per_call", batch_window=0.1)
     dfk = parsl.load(Config(executors=[executor], run_dir=str(base / "runinfo"), strategy="none"))
     yield dfk
     dfk.cleanup()
@@ -134,7 +134,7 @@ def executor(dfk) -> CondorExecutor:
 
 def direct_executor(tmp_path: Path, **options) -> CondorExecutor:
     """A started executor driven without Parsl (``submit(func, spec, *args)``), for one test."""
-    executor = CondorExecutor(label="direct", **options)
+    executor = CondorExecutor(label="direct", **{"mode": "per_call", **options})
     executor.run_dir = str(tmp_path / "run")
     executor.start()
     return executor

@@ -86,8 +86,8 @@ SUBMITTER = textwrap.dedent("""
         return x
 
     base, seconds, run = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-    executor = CondorExecutor(label="k", pool="condor", autolabel=True, label_store=base + "/labels.sqlite",
-                              lease_minutes=1)
+    executor = CondorExecutor(label="k", pool="condor", mode="per_call", autolabel=True,
+                              label_store=base + "/labels.sqlite", lease_minutes=1)
     parsl.load(Config(executors=[executor], run_dir=base + "/runinfo-" + run, strategy="none"))
     futures = [work(i, seconds) for i in range(4)]
     print("run", executor.run_token, flush=True)

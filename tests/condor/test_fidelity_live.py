@@ -83,7 +83,7 @@ STEADY, BROKEN, HOG = (f"{name}-{RUN}" for name in ("steady", "broken", "hog"))
 
 def run_workflow(pool: str, tmp_path: Path, **options) -> dict:
     """Run the workflow on one pool; returns what the comparisons need."""
-    executor = CondorExecutor(label=f"fidelity-{pool}", pool=pool, autolabel=True,
+    executor = CondorExecutor(label=f"fidelity-{pool}", pool=pool, mode="per_call", autolabel=True,
                               label_store=str(tmp_path / f"{pool}-labels.db"), **options)
     executor.run_dir = str(tmp_path / f"{pool}-run")
     executor.start()
