@@ -53,6 +53,9 @@ CROSS_CHECK_PERIOD = 60.0
 #: seconds a machine list read from the pool is trusted (a collector query on HTCondor)
 MACHINES_TTL = 60.0
 
+#: why a call still running at shutdown failed
+SHUT_DOWN = "the executor was shut down before this call finished"
+
 #: seconds shutdown waits for the pool to finish removing the run's jobs
 SHUTDOWN_WAIT = 15.0
 
@@ -157,7 +160,7 @@ class Core:
             self.poller.stop()
         self.tracker.stop()
         for task in list(self._outstanding.values()):
-            self._fail(task, JobFailed("the executor was shut down before this call finished"))
+            self._fail(task, JobFailed(SHUT_DOWN))
         self.sizer.close()
         if self.owns_pool:
             self.pool.close()
@@ -372,7 +375,8 @@ class Core:
             return
         task = self._task(job_id)
         if task is not None:
-            self._fail(task, JobFailed(f"job {job_id} was removed from the queue: {reason}"))
+            why = SHUT_DOWN if self._stopping else f"job {job_id} was removed from the queue: {reason}"
+            self._fail(task, JobFailed(why))
 
     # ---- the timer thread ------------------------------------------------------------------------
 
