@@ -222,13 +222,16 @@ class WorkerFleet:
         for seq in range(worker.unlinked_in, int(message.get("consumed", -1)) + 1):
             (self.run_dir / inbox_name(worker.name, seq)).unlink(missing_ok=True)
             worker.unlinked_in = seq + 1
-        samples: list[Sample] = []
-        for result in message.get("results", ()):
-            task = worker.in_flight.pop(result.get("id"), None)
-            if task is not None:
-                self._guarded(task, self._finish_call, worker, task, result, samples)
-        if samples:
-            self.core.record_samples(samples)
+        finished = [(task, result) for result in message.get("results", ())
+                    if (task := worker.in_flight.pop(result.get("id"), None)) is not None]
+        samples = [self._measured(worker, task, result) for task, result in finished if result.get("usage")]
+        if samples:  # learned before any future resolves: whoever waits on one sees its sample stored
+            try:
+                self.core.record_samples(samples)
+            except Exception:  # noqa: BLE001 - a store that cannot take them must not lose the results
+                log.exception("category workers: could not store %d per-call samples", len(samples))
+        for task, result in finished:
+            self._guarded(task, self._finish_call, worker, task, result)
         if "bye" in message:
             worker.leaving = True
             self._requeue(worker, count_retry=False, why="")
@@ -244,20 +247,23 @@ class WorkerFleet:
                 self.core.fail(task, JobFailed(f"condorexec could not handle call {task.id}'s result: "
                                                f"{type(exc).__name__}: {exc}"))
 
-    def _finish_call(self, worker: WorkerJob, task: Task, result: dict, samples: list[Sample]) -> None:
+    def _measured(self, worker: WorkerJob, task: Task, result: dict) -> Sample:
+        """The call's usage as the worker measured it: a sample of its own, and its group's wall time."""
+        usage = result["usage"]
+        wall = float(usage.get("wall_s", 0.0))
+        group = worker.group
+        group.wall = wall if group.wall is None else (1 - WALL_WEIGHT) * group.wall + WALL_WEIGHT * wall
+        self.stats["worker_calls"] += 1
+        return Sample(
+            category=task.category, job_id=f"{self.core.profile.history_source}/{worker.job_id}/{task.id}",
+            cores=float(usage.get("cpu_s", 0.0)) / wall if wall > 0 else 0.0,
+            memory_mb=float(usage.get("peak_rss_kib", 0)) / 1024, disk_mb=float(usage.get("disk_kib", 0)) / 1024,
+            wall_s=wall, exhausted=result.get("exhausted"), completed_at=time.time())
+
+    def _finish_call(self, worker: WorkerJob, task: Task, result: dict) -> None:
         usage = result.get("usage") or {}
         exhausted = result.get("exhausted")
         peak_mb = float(usage.get("peak_rss_kib", 0)) / 1024 or None
-        if usage:  # measured by the worker (a hold of the whole worker measures no call)
-            wall = float(usage.get("wall_s", 0.0))
-            group = worker.group
-            group.wall = wall if group.wall is None else (1 - WALL_WEIGHT) * group.wall + WALL_WEIGHT * wall
-            self.stats["worker_calls"] += 1
-            samples.append(Sample(
-                category=task.category, job_id=f"{self.core.profile.history_source}/{worker.job_id}/{task.id}",
-                cores=float(usage.get("cpu_s", 0.0)) / wall if wall > 0 else 0.0, memory_mb=peak_mb or 0.0,
-                disk_mb=float(usage.get("disk_kib", 0)) / 1024, wall_s=wall, exhausted=exhausted,
-                completed_at=time.time()))
         where = f"worker job {worker.job_id}"
         for name, data in (result.get("streams") or {}).items():
             if name in STREAMS and data:  # kept where a call's own job leaves them, for messages
@@ -384,7 +390,7 @@ class WorkerFleet:
                 del worker.in_flight[first.id]
                 self._requeue(worker, count_retry=False, why=why)
                 self._finish_call(worker, first, {"exhausted": holds.exhausted(code, subcode, reason),
-                                                  "error": reason, "usage": {}}, [])
+                                                  "error": reason, "usage": {}})
                 return
             self._requeue(worker, count_retry=True, why=why)
         else:  # removed, or evicted (a worker is one incarnation: a restarted one would not know its place)

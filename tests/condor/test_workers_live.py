@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 
 import cloudpickle
@@ -72,7 +73,7 @@ def shout(word, stdout=None, stderr=None, parsl_resource_specification={"memory"
 
 
 @python_app
-def touch_memory(megabytes, seconds=0.0):
+def touch_memory(megabytes, seconds=0.0, parsl_resource_specification=None):
     import time
 
     block = bytearray(megabytes * 2**20)
@@ -150,12 +151,13 @@ def test_two_categories_get_two_worker_sizes_in_the_schedds_history(run, condor_
 def test_per_call_samples_land_in_the_label_store(run, tmp_path):
     store_path = tmp_path / "labels.sqlite"
     executor = run(autolabel=True, label_store=str(store_path))
-    touch_memory(1).result(timeout=300)  # the probe: its own job
-    assert [f.result(timeout=300) for f in [touch_memory(5) for _ in range(4)]] == [5] * 4
+    spec = {"category": f"samples-{uuid.uuid4().hex[:8]}"}  # the poller learns other runs' jobs too
+    touch_memory(1, parsl_resource_specification=spec).result(timeout=300)  # the probe: its own job
+    calls = [touch_memory(5, parsl_resource_specification=spec) for _ in range(4)]
+    assert [f.result(timeout=300) for f in calls] == [5] * 4
     assert executor.fleet.stats["worker_calls"] >= 4
-    with LabelStore(str(store_path)) as store:  # the poller also learns other runs' jobs from the history
-        samples = [s for category in store.categories() for s in store.recent_samples(category)
-                   if WORKER_SAMPLE.search(s.job_id)]
+    with LabelStore(str(store_path)) as store:
+        samples = [s for s in store.recent_samples(spec["category"]) if WORKER_SAMPLE.search(s.job_id)]
     assert len(samples) >= 4 and len({s.job_id for s in samples}) == len(samples)
     assert all(0 < s.memory_mb < 200 for s in samples)
 
