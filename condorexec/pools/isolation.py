@@ -46,12 +46,15 @@ def bwrap_argv(bwrap: str, argv: Sequence[str], sandbox: str, *, read_write: Seq
                read_only: Sequence[str] = ()) -> list[str]:
     """``argv`` run inside bwrap, in ``sandbox``, seeing only what is named here."""
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-ipc"]
-    for directory in (*SYSTEM_DIRS, *read_only):
+    for directory in SYSTEM_DIRS:
         if os.path.islink(directory):
             args += ["--symlink", os.readlink(directory), directory]
         elif os.path.isdir(directory):
             args += ["--ro-bind", directory, directory]
+    # a private /tmp first: what is bound below may live under /tmp (a venv, a sandbox) and stays visible
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for directory in read_only:
+        args += ["--ro-bind", directory, directory]
     for directory in (*read_write, sandbox):
         args += ["--bind", directory, directory]
     return [*args, "--chdir", sandbox, "--", *argv]

@@ -165,7 +165,7 @@ SUBMITTER = textwrap.dedent("""
         return x
 
     base, seconds = sys.argv[1], float(sys.argv[2])
-    executor = CondorExecutor(label="k", pool="local", nodes=["cpus=2,memory=2000,disk=5000"],
+    executor = CondorExecutor(label="k", pool="local", nodes=["cpus=2,memory=2000,disk=5000"], mode="per_call",
                               state_dir=base + "/state", autolabel=True, label_store=base + "/labels.sqlite",
                               monitor_period=0.1)
     parsl.load(Config(executors=[executor], run_dir=base + "/runinfo", strategy="none"))

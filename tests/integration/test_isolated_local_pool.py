@@ -55,3 +55,13 @@ def test_isolate_must_be_a_bool():
 
     with pytest.raises(InvalidSpecError, match="isolate"):
         CondorExecutor(pool="local", isolate="yes")
+
+
+def test_the_bwrap_command_binds_tmp_first_so_paths_under_tmp_stay_visible():
+    from condorexec.pools.isolation import bwrap_argv
+
+    argv = bwrap_argv("bwrap", ["/bin/true"], "/tmp/sandbox", read_only=["/tmp/venv"], read_write=["/tmp/run"])
+    tmpfs = argv.index("--tmpfs")
+    assert tmpfs < argv.index("/tmp/venv") < argv.index("/tmp/run") < argv.index("/tmp/sandbox")
+    assert argv[argv.index("/tmp/venv") - 1] == "--ro-bind" and argv[argv.index("/tmp/run") - 1] == "--bind"
+    assert argv[-2:] == ["--", "/bin/true"]
