@@ -9,78 +9,29 @@ of chirp operations).
 from __future__ import annotations
 
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 
-import cloudpickle
 import htcondor2
 import parsl
 import psutil
 import pytest
-from parsl import bash_app, python_app
 from parsl.config import Config
 from parsl.data_provider.files import File
 
 from condorexec import CondorExecutor
 from condorexec.core.fleet import WORKER_MEMORY_MB
 from condorexec.labels.store import LabelStore
+from tests.worker_apps import BIG_MB, SMALL_MB, bigger, copy_upper, double, fails, nap, shout, touch_memory
 
 from .conftest import wait_for
 
 pytestmark = pytest.mark.condor
 
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 WORKERS = "CondorexecWorker =!= undefined"
 WORKER_SAMPLE = re.compile(r"/\d+\.\d+/\d+$")
-
-
-@python_app
-def double(x, parsl_resource_specification={"cores": 1, "memory": 150, "disk": 10}):  # noqa: B006
-    return 2 * x
-
-
-@python_app
-def bigger(x, parsl_resource_specification={"cores": 1, "memory": 400, "disk": 10}):  # noqa: B006
-    return x + 1
-
-
-@python_app
-def fails(parsl_resource_specification={"cores": 1, "memory": 150, "disk": 10}):  # noqa: B006
-    raise KeyError("no such detector")
-
-
-@python_app
-def nap(seconds, parsl_resource_specification={"cores": 1, "memory": 150, "disk": 10}):  # noqa: B006
-    import time
-
-    time.sleep(seconds)
-    return seconds
-
-
-@python_app
-def copy_upper(inputs=(), outputs=(), parsl_resource_specification={"memory": 150, "disk": 10}):  # noqa: B006
-    with open(inputs[0].filepath) as src, open(outputs[0].filepath, "w") as dst:
-        dst.write(src.read().upper())
-    return "copied"
-
-
-@bash_app
-def shout(word, stdout=None, stderr=None, parsl_resource_specification={"memory": 250, "disk": 10}):  # noqa: B006
-    return f"echo {word} && echo oops >&2"
-
-
-@python_app
-def touch_memory(megabytes, seconds=0.0, parsl_resource_specification=None):
-    import time
-
-    block = bytearray(megabytes * 2**20)
-    for i in range(0, len(block), 4096):
-        block[i] = 1
-    time.sleep(seconds)
-    return megabytes
 
 
 def _ads(pool, executor, projection, constraint=WORKERS):
@@ -145,7 +96,7 @@ def test_two_categories_get_two_worker_sizes_in_the_schedds_history(run, condor_
     wait_for("workers to idle out", lambda: not _queued_workers(condor_pool, executor), timeout=120)
     sizes = {int(ad["RequestMemory"]) for ad in condor_pool.history(
         f'CondorexecRun == "{executor.run_token}" && {WORKERS}', ["RequestMemory"])}
-    assert sizes == {150 + WORKER_MEMORY_MB, 400 + WORKER_MEMORY_MB}
+    assert sizes == {SMALL_MB + WORKER_MEMORY_MB, BIG_MB + WORKER_MEMORY_MB}
 
 
 def test_per_call_samples_land_in_the_label_store(run, tmp_path):

@@ -13,7 +13,7 @@ import htcondor2
 import parsl
 import psutil
 import pytest
-from parsl import bash_app, python_app
+from parsl import python_app
 from parsl.config import Config
 from parsl.data_provider.files import File
 
@@ -23,21 +23,7 @@ from condorexec.errors import AppExited, InvalidSpecError
 from condorexec.labels.store import LabelStore
 from condorexec.pools.base import PoolProfile
 from condorexec.pools.local import LocalPool
-
-
-@python_app
-def double(x, parsl_resource_specification={"cores": 1, "memory": 300, "disk": 10}):  # noqa: B006
-    return 2 * x
-
-
-@python_app
-def bigger(x, parsl_resource_specification={"cores": 1, "memory": 700, "disk": 10}):  # noqa: B006
-    return x + 1
-
-
-@python_app
-def fails(parsl_resource_specification={"cores": 1, "memory": 300, "disk": 10}):  # noqa: B006
-    raise KeyError("no such detector")
+from tests.worker_apps import BIG_MB, SMALL_MB, bigger, copy_upper, double, fails, nap, shout, touch_memory
 
 
 @python_app
@@ -45,34 +31,6 @@ def exits(parsl_resource_specification={"cores": 1, "memory": 300, "disk": 10}):
     import sys
 
     sys.exit(3)
-
-
-@python_app
-def nap(seconds, parsl_resource_specification={"cores": 1, "memory": 300, "disk": 10}):  # noqa: B006
-    import time
-
-    time.sleep(seconds)
-    return seconds
-
-
-@python_app
-def copy_upper(inputs=(), outputs=(), parsl_resource_specification={"memory": 300, "disk": 10}):  # noqa: B006
-    with open(inputs[0].filepath) as src, open(outputs[0].filepath, "w") as dst:
-        dst.write(src.read().upper())
-    return "copied"
-
-
-@bash_app
-def shout(word, stdout=None, stderr=None, parsl_resource_specification={"memory": 300, "disk": 10}):  # noqa: B006
-    return f"echo {word} && echo oops >&2"
-
-
-@python_app
-def touch_memory(megabytes):
-    block = bytearray(megabytes * 2**20)
-    for i in range(0, len(block), 4096):
-        block[i] = 1
-    return megabytes
 
 
 #: a worker's per-call sample key ends with the worker's job id and the call's id
@@ -165,7 +123,7 @@ def test_two_categories_get_two_worker_sizes_in_the_pools_history(run):
     sizes = {(str(ad["CondorexecWorkerCategory"]), int(ad["RequestMemory"])) for ad in _worker_ads(executor)}
     categories = {category for category, _ in sizes}
     assert len(categories) == 2
-    assert {memory for _, memory in sizes} == {300 + WORKER_MEMORY_MB, 700 + WORKER_MEMORY_MB}
+    assert {memory for _, memory in sizes} == {SMALL_MB + WORKER_MEMORY_MB, BIG_MB + WORKER_MEMORY_MB}
 
 
 def test_each_call_a_worker_runs_is_a_sample_of_its_own_in_the_label_store(run, tmp_path):
