@@ -396,7 +396,7 @@ class CallProcess:
                 os._exit(code)
         os.close(to_child_r)
         os.close(from_child_w)
-        self._exit = _exit_waiter(self.pid)
+        self._exit = _ExitWaiter(self.pid)
         self._buffer = b""
         self._status = None
 
@@ -531,7 +531,7 @@ def _read_frame(fd):
         buffer += chunk
 
 
-class _exit_waiter:
+class _ExitWaiter:
     """Lets select() wake the moment a child ends (a pidfd); where there is none, select() times out."""
 
     def __init__(self, pid):

@@ -33,7 +33,7 @@ from condorexec.core import holds
 from condorexec.core.calls import CallRequest, Task, Wrapper
 from condorexec.core.config import CoreConfig
 from condorexec.core.lease import Periodic, renew_period
-from condorexec.core.modes import AutoRouter
+from condorexec.core.modes import AutoRouter, running_mean
 from condorexec.core.probes import ProbeGate
 from condorexec.core.wrappers import WrapperCache
 from condorexec.errors import AppExited, InvalidSpecError, JobFailed
@@ -58,9 +58,6 @@ SHUT_DOWN = "the executor was shut down before this call finished"
 
 #: seconds shutdown waits for the pool to finish removing the run's jobs
 SHUTDOWN_WAIT = 15.0
-
-#: weight of the newest call in a category's running mean of wall time (mode="auto")
-WALL_WEIGHT = 0.2
 
 
 class Core:
@@ -316,7 +313,7 @@ class Core:
             outcomes = read_outcomes(task.task_dir)
         except Exception as exc:  # noqa: BLE001 - unpickling a result can raise anything
             self._fail(task, JobFailed(f"job {job_id} ended ({_termination(event)}) without a readable result: "
-                                       f"{type(exc).__name__}: {exc}{_tail(task.task_dir / 'job.err')}"))
+                                       f"{type(exc).__name__}: {exc}{self.stderr_tail(task)}"))
             return
         self.resolve(task, outcomes[0], job_id)
 
@@ -350,7 +347,7 @@ class Core:
         used = self._usage(job_id, resource) if resource is not None else None
         decision = holds.decide(task, job_id, code, subcode, reason, used=used, sizer=self.sizer,
                                 max_retries=self.config.max_retries, autolabel=self.config.autolabel,
-                                stderr_tail=_tail(task.task_dir / "job.err"))
+                                stderr_tail=self.stderr_tail(task))
         if isinstance(decision, holds.Retry):
             task.retries += 1
             self.stats["retries"] += 1
@@ -442,8 +439,7 @@ class Core:
 
     def note_wall(self, category: str, wall: float) -> None:
         with self._lock:
-            old = self._walls.get(category)
-            self._walls[category] = wall if old is None else (1 - WALL_WEIGHT) * old + WALL_WEIGHT * wall
+            self._walls[category] = running_mean(self._walls.get(category), wall)
 
     def _wall_of(self, category: str) -> float | None:
         """The category's running mean of wall time, first from the label store's recent samples."""

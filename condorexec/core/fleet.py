@@ -35,6 +35,7 @@ from condorexec import render
 from condorexec.condorfacts import LEASE_ATTR, HoldCode, HoldSubCode, lease_periodic_remove, lease_value
 from condorexec.core import holds
 from condorexec.core.calls import Task, Wrapper
+from condorexec.core.modes import running_mean
 from condorexec.errors import JobFailed
 from condorexec.labels.store import Sample
 from condorexec.payload import PAYLOAD_NAME, decode_outcome
@@ -53,8 +54,6 @@ MIN_IN_FLIGHT, MAX_IN_FLIGHT = 2, 256
 #: worker jobs of a group that end before they reach their mailbox, in a row, before its calls go as
 #: their own jobs instead (where they meet the same problem and fail with HTCondor's own reason)
 MAX_START_FAILURES = 3
-#: weight of the newest call in a group's running mean of wall time
-WALL_WEIGHT = 0.2
 #: MB a worker requests on top of its category's memory, for itself (an interpreter with cloudpickle,
 #: ~20 MB, counted again in the call process it forks when a pool sums its processes' resident sizes):
 #: a call gets all of its size, as it would in a job of its own
@@ -252,7 +251,7 @@ class WorkerFleet:
         usage = result["usage"]
         wall = float(usage.get("wall_s", 0.0))
         group = worker.group
-        group.wall = wall if group.wall is None else (1 - WALL_WEIGHT) * group.wall + WALL_WEIGHT * wall
+        group.wall = running_mean(group.wall, wall)
         self.stats["worker_calls"] += 1
         return Sample(
             category=task.category, job_id=f"{self.core.profile.history_source}/{worker.job_id}/{task.id}",
