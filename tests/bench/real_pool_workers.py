@@ -18,7 +18,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import parsl
@@ -26,29 +25,21 @@ from parsl import python_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from configs.condor_pool import fresh_config  # noqa: E402
+from throughput import run  # noqa: E402
 
 
 @python_app
-def noop():
+def noop():  # defined here, in __main__, so that it travels by value (HTEX's workers cannot import this file)
     return None
 
 
 def rate(mode: str, tasks: int, run_dir: Path) -> float:
     config = fresh_config(mode)
     config.run_dir = str(run_dir)
-    with parsl.load(config):
-        [noop().result() for _ in range(2 if mode == "per_call" else 20)]
-        started = time.perf_counter()
-        futures = [noop() for _ in range(tasks)]
-        for done, future in enumerate(futures, 1):
-            future.result()
-            if sys.stderr.isatty() and done % 100 == 0:
-                print(f"\r{mode}: {done}/{tasks}", end="", file=sys.stderr)
-        elapsed = time.perf_counter() - started
-    parsl.clear()
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    return tasks / elapsed
+    try:  # one job per call runs a couple of calls a second: warm it up with two, not twenty
+        return run(config, tasks, mode, noop, warmup=2 if mode == "per_call" else 20)
+    finally:
+        parsl.clear()
 
 
 def main() -> None:

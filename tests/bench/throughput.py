@@ -37,9 +37,10 @@ def noop_plain():  # HTEX accepts no cores/memory/disk in a resource specificati
     return None
 
 
-def run(config: Config, tasks: int, label: str, app=noop) -> float:
+def run(config: Config, tasks: int, label: str, app=noop, warmup: int = 20) -> float:
+    """Tasks per second of ``tasks`` calls of ``app`` under ``config``, after ``warmup`` calls."""
     with parsl.load(config):
-        [app().result() for _ in range(20)]  # warm up: workers/fork server started
+        [app().result() for _ in range(warmup)]  # warm up: workers/fork server started
         started = time.perf_counter()
         futures = []
         for i in range(tasks):
