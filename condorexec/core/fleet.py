@@ -138,6 +138,11 @@ class WorkerFleet:
             self._handover.notify()
         return True
 
+    def holding(self) -> list[str]:
+        """Job ids of the workers that hold calls now (handed over, not yet returned)."""
+        with self._handover:
+            return [w.job_id for w in self._by_job.values() if not w.ended and w.in_flight]
+
     def job_ids(self) -> list[str]:
         with self._handover:
             return [w.job_id for w in self._by_job.values() if not w.ended]

@@ -126,10 +126,9 @@ def test_a_memory_hog_in_a_worker_is_retried_larger_and_succeeds(run, tmp_path, 
 def test_a_worker_removed_mid_call_loses_no_call(run, condor_pool):
     executor = run()
     futures = [nap(5) for _ in range(2)]
-    running = wait_for("a running worker", lambda: [
-        ad for ad in _queued_workers(condor_pool, executor) if ad["JobStatus"] == 2], timeout=120)
+    holding = wait_for("a worker holding the calls", executor.fleet.holding, timeout=120)
     time.sleep(2)
-    condor_pool.act(htcondor2.JobAction.Remove, [f"{ad['ClusterId']}.{ad['ProcId']}" for ad in running])
+    condor_pool.act(htcondor2.JobAction.Remove, holding)
     assert [f.result(timeout=300) for f in futures] == [5, 5]
     assert executor.stats["retries"] >= 1
 

@@ -155,10 +155,9 @@ def test_a_call_that_outgrows_its_worker_is_retried_larger(run, tmp_path):
 def test_a_worker_removed_mid_call_loses_no_call(run):
     executor = run()
     futures = [nap(2) for _ in range(3)]
-    queued = _wait_for(lambda: [ad for ad in _queued_workers(executor) if ad["JobStatus"] == 2],
-                       what="a running worker")
+    holding = _wait_for(executor.fleet.holding, what="a worker holding the calls")
     time.sleep(0.5)
-    executor.pool.act(htcondor2.JobAction.Remove, [f"{ad['ClusterId']}.{ad['ProcId']}" for ad in queued])
+    executor.pool.act(htcondor2.JobAction.Remove, holding)
     assert [f.result(timeout=120) for f in futures] == [2, 2, 2]
     assert executor.stats["retries"] >= 1
 
