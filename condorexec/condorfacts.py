@@ -13,6 +13,7 @@ and ``src/condor_utils/param_info.in`` (the ``POLICY:HOLD_IF_*_EXCEEDED`` metakn
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Literal
 
 import htcondor2
@@ -115,11 +116,29 @@ class Transition(enum.Enum):
     HELD = "held"
     ABORTED = "aborted"
     REQUEUED = "requeued"  # evicted or released: back to idle, will run again
+    USAGE = "usage"  # still running; the shadow (or the local pool) reports its memory so far
 
 
 ET = htcondor2.JobEventType
 
-#: the event types condorexec acts on; all others (IMAGE_SIZE, file transfer, ...) change nothing
+#: HTCondor's default seconds between a starter's updates of a running job (its usage among them)
+STARTER_UPDATE_INTERVAL_S = 300
+
+
+def starter_update_interval(config: Mapping[str, str]) -> float:
+    """STARTER_UPDATE_INTERVAL from a configuration (``htcondor2.param``), or HTCondor's default. The
+    execute nodes' configuration may differ from the submit side's; this is the submitter's best guess."""
+    try:
+        seconds = float(config.get("STARTER_UPDATE_INTERVAL", STARTER_UPDATE_INTERVAL_S))
+    except (TypeError, ValueError):
+        return float(STARTER_UPDATE_INTERVAL_S)
+    return seconds if seconds >= 1 else float(STARTER_UPDATE_INTERVAL_S)
+
+
+#: the event types condorexec acts on; all others (file transfer, ...) change nothing. IMAGE_SIZE: the
+#: shadow logs one whenever a starter update changes the job's measured memory (the first update
+#: comes STARTER_INITIAL_UPDATE_INTERVAL, 8 s by default, after the start, then one every
+#: STARTER_UPDATE_INTERVAL, 300 s), long before the history ad has the peak
 EVENT_TRANSITIONS: dict[htcondor2.JobEventType, Transition] = {
     ET.EXECUTE: Transition.RUNNING,
     ET.JOB_TERMINATED: Transition.TERMINATED,
@@ -127,6 +146,7 @@ EVENT_TRANSITIONS: dict[htcondor2.JobEventType, Transition] = {
     ET.JOB_ABORTED: Transition.ABORTED,
     ET.JOB_EVICTED: Transition.REQUEUED,
     ET.JOB_RELEASED: Transition.REQUEUED,
+    ET.IMAGE_SIZE: Transition.USAGE,
 }
 
 

@@ -64,6 +64,10 @@ class CondorExecutor(ParslExecutor):
       worker_python: the Python the job runs on the node (default: this interpreter).
       autolabel, autocategory, category, allocation_mode, autolabel_window, label_store: see
         docs/labels.md.
+      autolabel_early_release: a learning category's waiting calls go as soon as its probe reports
+        its running memory (at that plus 25%, with the user's or the default cores and disk), instead
+        of after the probe ends (docs/labels.md, "Cold start"). Turn off for apps whose memory grows
+        long after they start, or that use many cores without saying so in ``cores``.
       pack: ship a self-contained environment with each app (docs/shipping-your-environment.md).
       shared_fs: the execute nodes see the submit side's filesystem (like Work Queue's ``shared_fs``):
         ``File`` paths and bash-app streams pass to the app unchanged and nothing is transferred for
@@ -105,6 +109,7 @@ class CondorExecutor(ParslExecutor):
         category: str | None = None,
         allocation_mode: str = "max_throughput",
         autolabel_window: int = 1,
+        autolabel_early_release: bool = True,
         label_store: str | None = None,
         pack: bool = False,
         shared_fs: bool = False,
@@ -135,7 +140,7 @@ class CondorExecutor(ParslExecutor):
             raise InvalidSpecError("autocategory", autocategory, "must be True or False")
         self.config = CoreConfig(
             worker_python=sys.executable if worker_python is None else worker_python, autolabel=autolabel,
-            allocation_mode=allocation_mode,
+            allocation_mode=allocation_mode, autolabel_early_release=autolabel_early_release,
             autolabel_window=autolabel_window, label_store=label_store, pack=pack, batch_window=batch_window,
             max_batch=max_batch, max_retries=max_retries, lease_minutes=lease_minutes,
             switch_interval=switch_interval, mode=mode, max_workers=max_workers,

@@ -18,7 +18,8 @@ Size = Resources
 class FixedSizer:
     """Autolabel off: the spec, and the documented defaults for what it leaves out."""
 
-    def initial(self, category: str, spec: ResourceSpec, machine: Machine | None = None) -> Size:
+    def initial(self, category: str, spec: ResourceSpec, machine: Machine | None = None,
+                early_memory: int | None = None) -> Size:
         return Size(spec.cores or DEFAULT_CORES, spec.memory or DEFAULT_MEMORY_MB, spec.disk or DEFAULT_DISK_MB,
                     spec.gpus or 0)
 
@@ -43,11 +44,20 @@ class AutoLabelSizer:
         self.window = window
         self.maximum = Maximum(cores=maximum.cores, memory=maximum.memory, disk=maximum.disk)
 
-    def initial(self, category: str, spec: ResourceSpec, machine: Machine | None = None) -> Size:
-        """User value, else label, else the whole machine: ``machine`` (a probe's) or the largest."""
+    def initial(self, category: str, spec: ResourceSpec, machine: Machine | None = None,
+                early_memory: int | None = None) -> Size:
+        """User value, else label, else the whole machine: ``machine`` (a probe's) or the largest.
+
+        ``early_memory``: the call is released before its category has a label, at its probe's running
+        memory (core/probes.py); what no label covers then is that memory and the default cores and disk."""
         label = self.store.label(category, self.mode, self.maximum, self.window)
-        whole = machine if machine is not None else self.maximum
-        return Size(*(spec.get(r) if spec.get(r) is not None else (getattr(label, r) or getattr(whole, r))
+        if early_memory is not None:
+            fallback = {"cores": DEFAULT_CORES, "memory": min(early_memory, self.maximum.memory),
+                        "disk": min(DEFAULT_DISK_MB, self.maximum.disk)}
+        else:
+            whole = machine if machine is not None else self.maximum
+            fallback = {r: getattr(whole, r) for r in SIZED}
+        return Size(*(spec.get(r) if spec.get(r) is not None else (getattr(label, r) or fallback[r])
                       for r in SIZED), spec.gpus or 0)
 
     def learning(self, category: str, spec: ResourceSpec) -> bool:

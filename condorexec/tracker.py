@@ -27,6 +27,7 @@ class EventHandler(Protocol):
     def on_held(self, job_id: str, code: int | None, subcode: int | None, reason: str) -> None: ...
     def on_aborted(self, job_id: str, reason: str) -> None: ...
     def on_requeued(self, job_id: str) -> None: ...
+    def on_usage(self, job_id: str, memory_mb: int) -> None: ...
     def on_error(self, job_id: str, what: str, exc: BaseException) -> None: ...
 
 
@@ -93,6 +94,8 @@ class EventLogTracker:
             self._handler.on_aborted(job_id, str(event.get("Reason", "")))
         elif transition is Transition.REQUEUED:
             self._handler.on_requeued(job_id)
+        elif transition is Transition.USAGE and isinstance(memory := event.get("MemoryUsage"), int):
+            self._handler.on_usage(job_id, memory)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -61,6 +61,7 @@ class Task:
     job_id: str | None = None
     probe: bool = False  # sent while its category was still learning (see probes.ProbeGate)
     probe_machine: Machine | None = None  # the machine a probe is sized to (None: the largest)
+    early_memory: int | None = None  # MB: released early, at its category's probe's running memory
     retries: int = 0
     #: the job executable of a category worker for this call's environment (None: per-call only)
     worker_wrapper: Wrapper | None = None

@@ -28,6 +28,9 @@ class CoreConfig:
     autolabel: bool = False
     allocation_mode: str = "max_throughput"
     autolabel_window: int = 1
+    #: a learning category's waiting calls go at its probe's running memory, not after its end
+    #: (core/probes.py, docs/labels.md "Cold start")
+    autolabel_early_release: bool = True
     label_store: str | None = None
     pack: bool = False
     batch_window: float = 0.02
@@ -45,7 +48,7 @@ class CoreConfig:
     worker_idle_timeout: float = 30.0
 
     def __post_init__(self) -> None:
-        for name in ("autolabel", "pack"):
+        for name in ("autolabel", "autolabel_early_release", "pack"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidSpecError(name, getattr(self, name), "must be True or False")
         _number("batch_window", self.batch_window, integer=False, minimum=0)

@@ -99,7 +99,9 @@ class Core:
             sys.setswitchinterval(self.config.switch_interval)
         self.wrappers = WrapperCache(self.work_dir, self.config.worker_python, self.config.pack)
         self.sizer = self._make_sizer()
-        self.probes = ProbeGate(lambda task: self.sizer.learning(task.category, task.spec))
+        self.probes = ProbeGate(lambda task: self.sizer.learning(task.category, task.spec),
+                                early_release=self.config.autolabel_early_release,
+                                report_seconds=self.profile.usage_report_seconds)
         self.log_path = self.work_dir / "jobs.log"
         self.tracker = EventLogTracker(self.log_path, self, self.pool.events_written,
                                        poll_interval=self.profile.event_poll_interval)
@@ -232,7 +234,7 @@ class Core:
             with self._lock:
                 batch = self._take_batch()
             for task in batch:  # sized now, not at submit(): a category may have learned meanwhile
-                task.size = self.sizer.initial(task.category, task.spec, task.probe_machine)
+                task.size = self.sizer.initial(task.category, task.spec, task.probe_machine, task.early_memory)
             if self.fleet is not None:
                 self.fleet.enqueue([t for t in batch if t.to_workers])
             groups: dict[Wrapper, list[Task]] = {}
@@ -251,15 +253,25 @@ class Core:
 
     def _take_batch(self) -> list[Task]:
         batch, waiting = [], []
+        probing = self._probing()
         for task in self._pending:
             if len(batch) >= self.config.max_batch or self._held_back(task):
                 waiting.append(task)
                 continue
-            self.probes.admit(task, self._machine_list())
+            self.probes.admit(task, self._machine_list(), probing)
             task.to_workers = self._route(task)
             batch.append(task)
         self._pending = waiting
         return batch
+
+    def _probing(self) -> int:
+        """How many categories probe at once: those with a probe out, and those of the waiting calls
+        that are learning (asked once per category: each ask reads the label store)."""
+        categories = self.probes.probing()
+        for task in self._pending:
+            if task.category not in categories and self.probes.learning(task):
+                categories.add(task.category)
+        return max(len(categories), 1)
 
     def _route(self, task: Task) -> bool:
         """Whether ``task`` goes to a category worker (True) or runs as its own job."""
@@ -296,12 +308,34 @@ class Core:
     # ---- job events (called by the tracker thread) ------------------------------------------------
 
     def on_execute(self, job_id: str) -> None:
-        pass
+        with self._lock:
+            task = self._by_job.get(job_id)
+            probe = task is not None and self.probes.started(task, time.monotonic())
+        if probe:  # its running memory may let its category's calls go once it has run long enough
+            self._wake_batcher_in(self.probes.quiet_seconds)
+
+    def _wake_batcher_in(self, seconds: float) -> None:
+        wake = threading.Timer(seconds, self._wake_batcher)
+        wake.daemon = True
+        wake.start()
+
+    def _wake_batcher(self) -> None:
+        with self._lock:
+            self._pending_ready.notify_all()
 
     def on_requeued(self, job_id: str) -> None:
         """Evicted (or released): a call's own job simply runs again; a worker's job is replaced."""
         if self.fleet is not None:
             self.fleet.event("requeued", job_id)
+
+    def on_usage(self, job_id: str, memory_mb: int) -> None:
+        """A running job's memory so far: a probe's may let its category's waiting calls go early."""
+        with self._lock:
+            task = self._by_job.get(job_id)
+            probe = task is not None and self.probes.running(task, memory_mb, time.monotonic())
+        if probe:
+            log.debug("probe %s of category %s uses %d MB so far", job_id, task.category, memory_mb)
+            self._wake_batcher_in(self.probes.quiet_seconds)
 
     def on_terminated(self, job_id: str, event: htcondor2.JobEvent) -> None:
         if self.fleet is not None and self.fleet.event("terminated", job_id, event.get("ReturnValue")):
@@ -344,6 +378,9 @@ class Core:
         if task is None:
             return
         resource = holds.exhausted(code, subcode, reason)
+        if resource is not None:
+            with self._lock:
+                self.probes.ran_out(task, resource)
         used = self._usage(job_id, resource) if resource is not None else None
         decision = holds.decide(task, job_id, code, subcode, reason, used=used, sizer=self.sizer,
                                 max_retries=self.config.max_retries, autolabel=self.config.autolabel,

@@ -89,6 +89,9 @@ class PoolProfile:
     #: matchmaking): ``mode="auto"`` sends a category to workers when its calls are shorter than ten of
     #: these (docs/design.md §7)
     job_start_seconds: float = 1.0
+    #: seconds between reports of a running job's memory (IMAGE_SIZE events in its event log; HTCondor's
+    #: STARTER_UPDATE_INTERVAL): how long memory must not grow before a probe's counts (core/probes.py)
+    usage_report_seconds: float = 300.0
 
 
 class Pool(abc.ABC):

@@ -28,7 +28,7 @@ from typing import Any
 import classad2
 import htcondor2
 
-from condorexec.condorfacts import SCHEDD_JOB_START_SECONDS
+from condorexec.condorfacts import SCHEDD_JOB_START_SECONDS, starter_update_interval
 from condorexec.errors import CondorexecError
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 
@@ -150,7 +150,8 @@ class CondorPool(Pool):
         self._profile = PoolProfile(
             name="condor", event_poll_interval=EVENT_POLL_INTERVAL, history_poll_interval=HISTORY_POLL_INTERVAL,
             history_source=history_source_of(location, where), fast_launch=False, in_process=False,
-            tune_switch_interval=False, worker_mailbox="chirp", job_start_seconds=SCHEDD_JOB_START_SECONDS)
+            tune_switch_interval=False, worker_mailbox="chirp", job_start_seconds=SCHEDD_JOB_START_SECONDS,
+            usage_report_seconds=starter_update_interval(htcondor2.param))
 
     @property
     def profile(self) -> PoolProfile:

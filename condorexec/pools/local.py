@@ -59,6 +59,10 @@ BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
 #: slot seconds a job start costs here (~80 trivial jobs/s on 2 cores; PoolProfile.job_start_seconds)
 JOB_START_SECONDS = 0.025
 
+#: an IMAGE_SIZE event is logged when a job's memory grew by this factor since the last one (HTCondor
+#: logs one at each starter update that changed it: every few seconds at most, as this is)
+IMAGE_SIZE_GROWTH = 1.1
+
 
 @dataclass(frozen=True)
 class NodeSpec(Machine):
@@ -140,7 +144,7 @@ class _Job:
     holding: tuple[str, int, int] | None = None
     peak_memory_mb: int = 0
     inputs_snapshot: dict[str, tuple[float, int]] = field(default_factory=dict)
-    image_sizes_logged: set[int] = field(default_factory=set)
+    memory_logged_mb: int = 0  # the MemoryUsage of the last IMAGE_SIZE event of this start
     cached_request: Resources | None = None
     priority: int = 0
     status: int = JobStatus.IDLE  # mirrors ad["JobStatus"], read without a ClassAd lookup
@@ -231,7 +235,8 @@ class LocalPool(Pool):
         self._profile = PoolProfile(
             name="local", event_poll_interval=0.05, history_poll_interval=1.0,
             history_source=f"local:{self.spool.history}", fast_launch=not isolate, in_process=True,
-            tune_switch_interval=True, worker_mailbox="filesystem", job_start_seconds=JOB_START_SECONDS)
+            tune_switch_interval=True, worker_mailbox="filesystem", job_start_seconds=JOB_START_SECONDS,
+            usage_report_seconds=monitor_period)
         self.keep_sandboxes = keep_sandboxes
         self._owner = getpass.getuser()
         self._lock = threading.RLock()
@@ -424,7 +429,7 @@ class LocalPool(Pool):
         now = time.time()
         job.started_at = now
         job.peak_memory_mb = 0
-        job.image_sizes_logged.clear()
+        job.memory_logged_mb = 0
         ad = job.ad
         ad["NumJobStarts"] = starts = int(ad.get("NumJobStarts", 0)) + 1
         # unique per start: the previous attempt's sandbox may still be in the cleaner's queue
@@ -594,10 +599,10 @@ class LocalPool(Pool):
                 job.peak_memory_mb = memory_mb
                 job.ad["ResidentSetSize"] = tree_rss_kib
                 job.ad["MemoryUsage"] = memory_mb
-                # HTCondor logs an image-size event when usage grows noticeably; once per doubling here
-                bucket = max(memory_mb, 1).bit_length()
-                if bucket not in job.image_sizes_logged:
-                    job.image_sizes_logged.add(bucket)
+                # the shadow logs an image-size event at each starter update that changed the usage;
+                # here, at each sample that grew it by a tenth since the last one logged
+                if memory_mb >= job.memory_logged_mb * IMAGE_SIZE_GROWTH:
+                    job.memory_logged_mb = memory_mb
                     self._log(job).image_size(
                         job.cluster, job.proc, time.time(), image_size_kib=tree_rss_kib,
                         memory_usage_mb=memory_mb, resident_set_size_kib=tree_rss_kib)

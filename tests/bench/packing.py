@@ -141,11 +141,12 @@ class Result:
 
 
 def run_mode(mode: str, calls: list[tuple[str, float]], base: Path, store: Path, window: int,
-             memory_file: Path) -> Result:
+             memory_file: Path, early_release: bool = True) -> Result:
     autolabel = mode in ("cold", "warm")
     executor = CondorExecutor(label=mode, pool="local", nodes=NODES, state_dir=str(base / mode / "state"),
                               autolabel=autolabel, autocategory=True, label_store=str(store),
-                              autolabel_window=window, monitor_period=0.1)
+                              autolabel_window=window, autolabel_early_release=early_release,
+                              monitor_period=0.1, mode="per_call")
     executor.run_dir = str(base / mode / "run")
     executor.start()
     done = 0
@@ -308,6 +309,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1, help="autolabel_window (Parsl's default: 1)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--no-early-release", dest="early_release", action="store_false",
+                        help="autolabel_early_release=False: a learning category's calls wait for its probe's end")
     parser.add_argument("--chart", type=Path, default=None, help="write the PNG chart here")
     args = parser.parse_args()
     calls = workload(args.tasks, tuple(args.sleep), args.seed)
@@ -316,7 +319,8 @@ def main() -> None:
     memory_file = make_memory_file(shm)
     store = base / "labels.sqlite"  # empty for cold; warm reuses what cold learned
     try:
-        results = [run_mode(mode, calls, base, store, args.window, memory_file) for mode in args.modes]
+        results = [run_mode(mode, calls, base, store, args.window, memory_file, args.early_release)
+                   for mode in args.modes]
     finally:
         shutil.rmtree(base, ignore_errors=True)
         shutil.rmtree(shm, ignore_errors=True)

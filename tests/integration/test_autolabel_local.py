@@ -85,3 +85,53 @@ def test_calls_of_a_learning_category_wait_for_the_probe(executor):
     memory = sorted(ad["RequestMemory"] for ad in _requests(executor).values())
     assert memory[-1] == 2000 and memory.count(2000) == 1  # one probe per category
     assert all(m <= 250 for m in memory[:-1])  # ~70 MB used: the first 250 MB bucket
+
+
+def _hold_then_sleep(megabytes, seconds):
+    import time
+
+    block = bytearray(megabytes * 2**20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    time.sleep(seconds)
+    return megabytes
+
+
+def _executions(log_path):
+    """Per job: (start, end) times and the slot memory of its execute event, from the job event log."""
+    import htcondor2
+
+    runs = {}
+    for event in htcondor2.JobEventLog(str(log_path)).events(stop_after=0):
+        job = f"{event.cluster}.{event.proc}"
+        if event.type == htcondor2.JobEventType.EXECUTE:
+            runs[job] = [event.timestamp, None, int(event["ExecuteProps"]["Memory"])]
+        elif event.type == htcondor2.JobEventType.JOB_TERMINATED:
+            runs[job][1] = event.timestamp
+    return runs
+
+
+@pytest.mark.parametrize("early_release", [True, False])
+def test_a_probe_that_settles_lets_its_calls_go_before_it_ends(tmp_path, early_release):
+    """The probe holds 100 MB for 10 s: with early release its category's other calls start on the
+    second node at its running memory (~115 MB + 25% -> 250 MB) long before it ends; without, after."""
+    executor = CondorExecutor(label="early", pool="local", nodes=["cpus=2,memory=2000", "cpus=2,memory=2000"],
+                              state_dir=str(tmp_path / "state"), autolabel=True, autocategory=True,
+                              label_store=str(tmp_path / "labels.sqlite"), monitor_period=0.1, mode="per_call",
+                              autolabel_early_release=early_release)
+    executor.run_dir = str(tmp_path / "run")
+    executor.start()
+    try:
+        futures = [executor.submit(_hold_then_sleep, {}, 100, 10 if i == 0 else 0.5) for i in range(4)]
+        assert [f.result(timeout=120) for f in futures] == [100] * 4
+        runs = _executions(executor.log_path)
+        retries = executor.stats["retries"]
+    finally:
+        executor.shutdown()
+    [probe] = [run for run in runs.values() if run[2] == 2000]
+    others = [run for run in runs.values() if run[2] != 2000]
+    assert len(others) == 3 and all(memory == 250 for _, _, memory in others) and retries == 0
+    if early_release:
+        assert all(start < probe[1] - 3 for start, _, _ in others)  # the event log has whole seconds
+    else:
+        assert all(start >= probe[1] for start, _, _ in others)

@@ -67,7 +67,8 @@ def test_event_table_maps_the_events_condorexec_acts_on():
     assert EVENT_TRANSITIONS[ET.JOB_TERMINATED] is Transition.TERMINATED
     assert EVENT_TRANSITIONS[ET.JOB_HELD] is Transition.HELD
     assert EVENT_TRANSITIONS[ET.JOB_ABORTED] is Transition.ABORTED
-    assert ET.IMAGE_SIZE not in EVENT_TRANSITIONS and ET.SUBMIT not in EVENT_TRANSITIONS
+    assert EVENT_TRANSITIONS[ET.IMAGE_SIZE] is Transition.USAGE  # a probe's running memory (core/probes.py)
+    assert ET.SUBMIT not in EVENT_TRANSITIONS and ET.FILE_TRANSFER not in EVENT_TRANSITIONS
 
 
 def test_expressions_parse_and_mean_what_they_say():

@@ -198,7 +198,7 @@ def test_a_size_no_machine_has_is_refused_before_submission(tmp_path, pool):
 class GrowingSizer:
     """A sizer whose label is 500 MB and whose retry doubles memory: what autolabel does, minus the store."""
 
-    def initial(self, category, spec, machine=None):
+    def initial(self, category, spec, machine=None, early_memory=None):
         return Resources(1, 500, 1000)
 
     def learning(self, category, spec):

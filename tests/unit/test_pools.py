@@ -60,7 +60,7 @@ def test_local_profile_and_spool_layout(tmp_path, monkeypatch) -> None:
         assert pool.profile == PoolProfile(name="local", event_poll_interval=0.05, history_poll_interval=1.0,
                                            history_source=f"local:{history}", fast_launch=True, in_process=True,
                                            tune_switch_interval=True, worker_mailbox="filesystem",
-                                           job_start_seconds=0.025)
+                                           job_start_seconds=0.025, usage_report_seconds=0.5)
         assert pool.profile.history_source == f"local:{layout.history}"  # absolute: not the cwd's
         assert all(p.is_dir() for p in (layout.execute, layout.nodes, layout.spool))
         with pytest.raises(dataclasses.FrozenInstanceError):
