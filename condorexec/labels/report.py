@@ -274,6 +274,7 @@ def _histogram_panel(ax, rep: CategoryReport, hist: Histogram, resource: str, ma
     ax.set_xlabel(f"peak {resource} ({unit})")
     ax.set_ylabel("jobs")
     ax.set_xlim(0, right)
+    ax.set_ylim(0, max([x.count for x in hist.buckets] + [1]) * 1.6)  # room for the legend above the bars
     ax.legend(fontsize=7, loc="upper right")
 
 
@@ -305,10 +306,14 @@ def _over_time_panel(ax, rep: CategoryReport, samples: list[Sample], steps: list
     locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    ax.set_xlabel("job completion time")
-    ax.set_ylabel(f"{resource} ({unit})")
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, loc="best")
+    ax.set_ylabel(f"{resource} ({unit})")  # the x axis is dates: the formatter's offset says which day
+    if resource == "cores":
+        ax.set_ylim(0, largest * 1.15)
+    else:  # MB: a log scale keeps the maximum a learning job asks for and 100 MB jobs both readable
+        positive = [s.usage(resource) for s in samples if s.usage(resource) > 0]
+        ax.set_yscale("log", nonpositive="clip")
+        ax.set_ylim(max(1.0, min(positive + [largest]) / 2), largest * 2)
+    ax.legend(fontsize=7, loc="upper right")
 
 
 def labels_figure(store: LabelStore, mode: AllocationMode, maximum: Maximum, window: int):
@@ -353,7 +358,7 @@ def labels_figure(store: LabelStore, mode: AllocationMode, maximum: Maximum, win
                               color="tab:red" if clipped else "black")
             _over_time_panel(time_ax, rep, samples, steps, resource, maximum)
             partial = len(learned_from) < rep.samples
-            stale = staleness_note(rep.code_changed_at, rep.steady)
+            stale = staleness_note(rep.code_changed_at, rep.steady) if k == 0 else None
             time_ax.set_title("\n".join([f"{rep.category}: {resource} label over time"
                                          + (f" (replayed from the last {len(learned_from)} samples)" if partial
                                             else ""), *([stale] if stale else [])]), fontsize=9)
