@@ -10,8 +10,10 @@ batches, submits, tracks, retries and learns without knowing Parsl. This module,
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import sys
+import threading
 import uuid
 from concurrent.futures import Future
 from pathlib import Path
@@ -28,6 +30,8 @@ from condorexec.parslfiles import absolute_paths, plan_files
 from condorexec.parslmonitor import MESSAGE_PREFIX, SandboxRadio, receiver_directory
 from condorexec.pools.base import Pool
 from condorexec.spec import KNOWN_KEYS, ResourceSpec, parse_spec, validate_category
+
+log = logging.getLogger(__name__)
 
 #: an executor label names a directory under the run directory: no separators, no "..", no newlines
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
@@ -162,6 +166,8 @@ class CondorExecutor(ParslExecutor):
         self.pool: Pool | None = None
         self.pool_reason = ""
         self.core: Core | None = None
+        self._categories_seen: set[str] = set()  # by _first_sight, once per category per executor
+        self._first_sight_lock = threading.Lock()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -233,13 +239,57 @@ class CondorExecutor(ParslExecutor):
             kwargs, plan = (absolute_paths(kwargs), FilePlan()) if self.shared_fs else plan_files(kwargs)
             if getattr(self, "monitoring_messages", None) is not None:  # the DFK has monitoring on
                 plan.collect.append((MESSAGE_PREFIX, receiver_directory(self.run_dir)))
-            call = CallRequest(strip_parsl_error_wrapper(func), args, kwargs, spec,
-                               self._category_for(app_func, spec), app, plan, source=app_func)
+            category = self._category_for(app_func, spec)
+            if category not in self._categories_seen:
+                self._first_sight(category, app_func, spec)
+            call = CallRequest(strip_parsl_error_wrapper(func), args, kwargs, spec, category, app, plan,
+                               source=app_func)
             return self.core.submit(call)
         except InvalidSpecError as exc:
             if exc.field in SPEC_FIELDS and not isinstance(exc, ParslInvalidSpec):
                 raise ParslInvalidSpec(exc.field, exc.value, exc.reason) from exc
             raise
+
+    def _first_sight(self, category: str, func: Any, spec: ResourceSpec) -> None:
+        """The first call of a category in this executor: check what the label store knows of it.
+
+        * An autocategory category is one app, so a change of that app's code (its fingerprint,
+          ``condorexec/labels/fingerprint.py``) means the learned label is for other code: the store
+          starts the category over and a WARNING says so. Categories the user named (``category=`` or
+          the spec's ``category``) may hold several apps and are not checked.
+        * A label or maximum seen above this pool's largest machine (learned on a bigger pool) is
+          clipped to it: a WARNING per resource says so.
+
+        Once per category (then cached), under a lock so that no call of the category is sized before
+        the check; outside the per-call path otherwise. A notice that cannot be given is logged, never
+        a reason to refuse the call."""
+        with self._first_sight_lock:
+            if category in self._categories_seen:
+                return
+            try:
+                self._check_store(category, func, autocategory=self.autocategory and not spec.category
+                                  and not self.category)
+            except Exception as exc:  # noqa: BLE001 - a notice, not a reason to fail the call
+                log.warning("category %r: could not check its learned label (%s)", category, exc)
+            self._categories_seen.add(category)
+
+    def _check_store(self, category: str, func: Any, *, autocategory: bool) -> None:
+        from condorexec.labels.fingerprint import code_fingerprint
+        from condorexec.labels.report import clipping
+
+        sizer = self._running().sizer
+        store = getattr(sizer, "store", None)
+        if store is None:  # autolabel off: nothing learned to go stale or be clipped
+            return
+        fingerprint = code_fingerprint(func) if autocategory else None
+        if fingerprint is not None and store.note_app(category, fingerprint):
+            log.warning("category %r: the app's code changed since its label was learned; the category "
+                        "starts over (re-learning: samples of the old code no longer count)", category)
+        learning = not store.in_steady_state(category, sizer.window)
+        for clip in clipping(store.histograms(category), sizer.mode, sizer.maximum, learning=learning):
+            log.warning("category %r: %s; its jobs ask for at most the largest machine (%s)", category, clip,
+                        "a label learned on a bigger pool?" if clip.what == "learned"
+                        else "a job that used this much cannot run on this pool")
 
     def _category_for(self, func, spec: ResourceSpec) -> str:
         if spec.category:

@@ -165,29 +165,42 @@ def _check_histogram(hist: Histogram) -> None:
             raise InvalidSpecError("histogram bucket", b, "needs value >= 1, count >= 1 and wall_s >= 0")
 
 
+def wanted_allocation(hist: Histogram, mode: AllocationMode, maximum: float) -> int | None:
+    """The first allocation of one resource *before* it is capped at ``maximum``, or ``None`` while
+    there is nothing to learn from.
+
+    It can be above the maximum when the histogram was learned where machines are bigger (a label
+    store shared between pools: the chosen bucket is above this pool's maximum) or, in ``max`` mode,
+    through the third-of-a-bucket headroom; the
+    report says so (:func:`condorexec.labels.report.clipping`). Jobs always get
+    :func:`first_allocation`, which caps it."""
+    mode = AllocationMode(mode)
+    _check_number("maximum", maximum, positive=True)
+    _check_histogram(hist)
+    if mode is AllocationMode.FIXED:
+        return math.floor(maximum)
+    if hist.total < 1:
+        return None
+    if mode is AllocationMode.MAX:
+        b = BUCKET_SIZE[hist.resource]
+        return round_up(hist.resource, hist.max_seen + b // 3)
+    if mode is AllocationMode.MIN_WASTE:
+        return round_up(hist.resource, _min_waste(hist, maximum))
+    return round_up(hist.resource, _max_throughput(hist, maximum))
+
+
 def first_allocation(hist: Histogram, mode: AllocationMode, maximum: float) -> int | None:
     """The first allocation of one resource, or ``None`` while there is nothing to learn from.
 
     ``maximum`` is a_m: what a job that exhausts its first allocation is retried with, so also the cost
     of a wrong guess. The result is never above it, and (except in ``fixed`` mode) is a bucket boundary
     unless the maximum itself is not one."""
-    mode = AllocationMode(mode)
-    _check_number("maximum", maximum, positive=True)
-    _check_histogram(hist)
-    cap = math.floor(maximum)
-    if mode is AllocationMode.FIXED:
-        return cap
-    if hist.total < 1:
+    wanted = wanted_allocation(hist, mode, maximum)
+    if wanted is None:
         return None
-    if mode is AllocationMode.MAX:
-        b = BUCKET_SIZE[hist.resource]
-        wanted = round_up(hist.resource, hist.max_seen + b // 3)
-    elif mode is AllocationMode.MIN_WASTE:
-        wanted = round_up(hist.resource, min(_min_waste(hist, maximum), maximum))
-    else:
-        wanted = round_up(hist.resource, min(_max_throughput(hist, maximum), maximum))
-    # a request above the largest machine would never match; Work Queue clips only before rounding
-    return max(1, min(wanted, cap))
+    # a request above the largest machine would never match (Work Queue clips only before rounding;
+    # capping after rounding gives the same for every chosen bucket, and also caps max mode's headroom)
+    return max(1, min(wanted, math.floor(maximum)))
 
 
 def choose_label(

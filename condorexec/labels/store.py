@@ -11,6 +11,10 @@ at which a new maximum appeared (each raises a maximum by at least one bucket, s
 too), and the last ``keep_samples`` raw samples (for plots, and to make re-feeding the same history
 records harmless). Labels are cached so that they change only every ``window`` completions, as in
 Work Queue, and stay the same across a restart.
+
+Per category the store can also keep a fingerprint of the app's code (:meth:`LabelStore.note_app`):
+when it changes, the category starts over (docs/labels.md, "When the app changes"), because a label
+learned from other code says nothing about this code.
 """
 
 from __future__ import annotations
@@ -39,8 +43,9 @@ from condorexec.labels.policy import (
     round_up,
 )
 
-#: the schema this code writes; bump it (and migrate) when the tables change
-SCHEMA_VERSION = 1
+#: the schema this code writes; bump it (and migrate) when the tables change.
+#: 2: the ``app`` table (code fingerprints); a version-1 file gets it, empty, on open.
+SCHEMA_VERSION = 2
 
 #: raw samples kept per category (the histograms themselves are complete and unbounded in time)
 DEFAULT_KEEP_SAMPLES = 2000
@@ -83,7 +88,22 @@ CREATE TABLE IF NOT EXISTS label_cache (
     PRIMARY KEY (category, mode, max_cores, max_memory, max_disk, window)
 );
 CREATE TABLE IF NOT EXISTS cursor (source TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS app (
+    category TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,                -- condorexec.labels.fingerprint.code_fingerprint
+    noted_at REAL NOT NULL,                   -- when this fingerprint was first noted
+    changed_at REAL                           -- when the code last changed (NULL: never seen to change)
+);
 """
+
+
+#: ``_MIGRATIONS[i]`` takes a store of version i >= 1 to version i + 1. A file that claims a version
+#: but lacks that version's tables still fails ``_check`` afterwards: only the new table is added.
+_MIGRATIONS = (
+    "",  # (no version 0 -> 1 step: a version-0 file is empty and gets the whole schema)
+    _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS app"):].rstrip().rstrip(";"),  # 1 -> 2
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION, "add a migration step when SCHEMA_VERSION is bumped"
 
 
 class LabelStoreError(CondorexecError):
@@ -218,11 +238,16 @@ class LabelStore:
         if version == SCHEMA_VERSION:
             return
         with self._write() as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-                return  # another process created it meanwhile
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                return  # another process created or migrated it meanwhile
+            if version == 0:  # a new file: the whole schema
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            else:  # an older store: only what each later version added, so its labels are kept
+                for step in _MIGRATIONS[version:]:
+                    db.execute(step)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _check(self) -> None:
@@ -264,6 +289,7 @@ class LabelStore:
         now = time.time()
         with self._write() as db:
             rows: dict[str, list] = {}
+            since: dict[str, float] = {}
             for s in batch:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO sample (category, job_id, completed_at, cores, memory_mb, disk_mb,"
@@ -273,6 +299,11 @@ class LabelStore:
                 if cur.rowcount == 0:
                     continue
                 added += 1
+                if s.category not in since:
+                    found = db.execute("SELECT changed_at FROM app WHERE category = ?", (s.category,)).fetchone()
+                    since[s.category] = found[0] if found and found[0] is not None else -math.inf
+                if s.completed_at < since[s.category]:
+                    continue  # a job of the app's previous code, read late: kept raw, not learned from
                 row = rows.get(s.category)
                 if row is None:
                     found = db.execute("SELECT completions, samples, max_cores, max_memory, max_disk"
@@ -304,6 +335,44 @@ class LabelStore:
                     "(SELECT id FROM sample WHERE category = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
                     (name, name, self.keep_samples))
         return added
+
+    # -- the app behind a category ---------------------------------------------------------------
+
+    def note_app(self, category: str, fingerprint: str, *, now: float | None = None) -> bool:
+        """Record the code fingerprint of the one app behind ``category``; True if it changed.
+
+        A changed fingerprint starts the category over: its histograms, maxima, resets and cached
+        labels are dropped (the raw samples are kept, for plots), and samples of jobs that completed
+        before ``now`` no longer count, so that late history of the old code cannot steer the new
+        label. The first fingerprint noted for a category — also one learned before fingerprints were
+        stored — is not a change. Idempotent: noting the same fingerprint again returns False, so of
+        several processes starting the changed app at once exactly one sees True and starts it over."""
+        if not isinstance(category, str) or not category:
+            raise InvalidSpecError("category", category, "must be a non-empty string")
+        if not isinstance(fingerprint, str) or not fingerprint:
+            raise InvalidSpecError("fingerprint", fingerprint, "must be a non-empty string")
+        now = time.time() if now is None else now
+        with self._write() as db:
+            found = db.execute("SELECT fingerprint FROM app WHERE category = ?", (category,)).fetchone()
+            if found is None:
+                db.execute("INSERT INTO app VALUES (?, ?, ?, NULL)", (category, fingerprint, now))
+                return False
+            if found[0] == fingerprint:
+                return False
+            db.execute("UPDATE app SET fingerprint = ?, noted_at = ?, changed_at = ? WHERE category = ?",
+                       (fingerprint, now, now, category))
+            for table in ("bucket", "new_max", "label_cache"):
+                db.execute(f"DELETE FROM {table} WHERE category = ?", (category,))
+            db.execute("UPDATE category SET completions = 0, samples = 0, max_cores = NULL, max_memory = NULL,"
+                       " max_disk = NULL, updated_at = ? WHERE name = ?", (now, category))
+            return True
+
+    def code_changed_at(self, category: str) -> float | None:
+        """When the app behind the category last changed its code (the category started over then),
+        or None if it was never seen to change (or no fingerprint was ever noted)."""
+        with self._lock:
+            found = self._db.execute("SELECT changed_at FROM app WHERE category = ?", (category,)).fetchone()
+        return found[0] if found else None
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -1,9 +1,16 @@
 """autolabel on the local pool: learn a category's size, retry a job that outgrows it, never override the user."""
 
+import functools
+import logging
+import time
+
 import pytest
 
 from condorexec import CondorExecutor
 from condorexec.errors import ResourceExhausted
+from condorexec.labels.fingerprint import code_fingerprint
+from condorexec.labels.store import LabelStore, Sample
+from condorexec.spec import parse_spec
 
 
 def _hog(megabytes):
@@ -135,3 +142,66 @@ def test_a_probe_that_settles_lets_its_calls_go_before_it_ends(tmp_path, early_r
         assert all(start < probe[1] - 3 for start, _, _ in others)  # the event log has whole seconds
     else:
         assert all(start >= probe[1] for start, _, _ in others)
+
+
+def _prime(path, category, memory_mb, *, fingerprint=None):
+    """A store that learned ``category`` before this run: three 5 s jobs of ``memory_mb`` each."""
+    with LabelStore(path) as store:
+        if fingerprint is not None:
+            store.note_app(category, fingerprint)
+        store.add_samples([Sample(category, f"900.{i}", 1.0, memory_mb, 10.0, 5.0, None, time.time() - 100 + i)
+                           for i in range(3)])
+        assert store.label(category, "max_throughput", executor_maximum(), 1).memory is not None
+
+
+def executor_maximum():
+    from condorexec.labels.policy import Maximum
+
+    return Maximum(2, 2000, 10000)
+
+
+def _warnings(caplog, text):
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and text in r.getMessage()]
+
+
+def test_a_changed_app_starts_its_category_over_once_and_says_so(executor, tmp_path, caplog):
+    category = executor._category_for(_hog, parse_spec({}))
+    _prime(tmp_path / "labels.sqlite", category, 1400.0, fingerprint="the fingerprint of older code")
+    with caplog.at_level(logging.WARNING, logger="condorexec.executor"):
+        assert executor.submit(_hog, {}, 10).result(timeout=60) == 10
+        assert executor.submit(_hog, {}, 10).result(timeout=60) == 10
+    warned = _warnings(caplog, "code changed")
+    assert len(warned) == 1 and repr(category) in warned[0]  # once per category per executor
+    # learning again: the first call went at the maximum, not at the old code's 1500 MB label
+    assert _requests(executor)[0]["RequestMemory"] == 2000
+    with LabelStore(tmp_path / "labels.sqlite") as store:
+        assert store.code_changed_at(category) is not None
+        assert store.note_app(category, code_fingerprint(_hog)) is False  # what the executor recorded
+
+
+def test_unchanged_code_keeps_its_label(executor, tmp_path, caplog):
+    category = executor._category_for(_hog, parse_spec({}))
+    _prime(tmp_path / "labels.sqlite", category, 1400.0, fingerprint=code_fingerprint(_hog))
+    with caplog.at_level(logging.WARNING, logger="condorexec.executor"):
+        assert executor.submit(_hog, {}, 10).result(timeout=60) == 10
+    assert _warnings(caplog, "category") == []
+    assert _requests(executor)[0]["RequestMemory"] == 1500  # the stored label
+
+
+def test_a_label_above_the_largest_machine_is_clipped_with_one_warning(executor, tmp_path, caplog):
+    category = executor._category_for(_hog, parse_spec({}))
+    _prime(tmp_path / "labels.sqlite", category, 2900.0)  # learned where machines are bigger than 2000 MB
+    with caplog.at_level(logging.WARNING, logger="condorexec.executor"):
+        assert executor.submit(_hog, {}, 10).result(timeout=60) == 10
+        assert executor.submit(_hog, {}, 10).result(timeout=60) == 10
+    assert _warnings(caplog, "clipped") == [
+        f"category {category!r}: memory clipped: learned 3000 MB > largest machine 2000 MB; its jobs ask "
+        "for at most the largest machine (a label learned on a bigger pool?)"]
+    assert _requests(executor)[0]["RequestMemory"] == 2000
+
+
+def test_apps_without_python_code_are_not_checked_and_still_run(executor, caplog):
+    with caplog.at_level(logging.WARNING, logger="condorexec.executor"):
+        assert executor.submit(len, {}, "abc").result(timeout=60) == 3
+        assert executor.submit(functools.partial(divmod, 7), {}, 2).result(timeout=60) == (3, 1)
+    assert _warnings(caplog, "could not check") == []

@@ -13,7 +13,7 @@ import pytest
 
 from condorexec.errors import InvalidSpecError
 from condorexec.labels.policy import AllocationMode, Bucket, Label, Maximum, choose_label
-from condorexec.labels.store import LabelStore, LabelStoreError, Sample
+from condorexec.labels.store import SCHEMA_VERSION, LabelStore, LabelStoreError, Sample
 
 MAXIMUM = Maximum(cores=8, memory=4000, disk=20000)
 
@@ -137,7 +137,7 @@ def test_newer_schema_is_refused_clearly(tmp_path):
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
     db.close()
-    with pytest.raises(LabelStoreError, match=r"schema version 99.*\(1\)"):
+    with pytest.raises(LabelStoreError, match=rf"schema version 99.*\({SCHEMA_VERSION}\)"):
         LabelStore(path)
 
 
@@ -270,3 +270,101 @@ def test_two_writer_processes_and_a_reader(tmp_path):
         assert s.completions("shared") == 1000
         assert {b.value: b.count for b in h.buckets} == {250: 400, 500: 400, 750: 200}
         assert s.label("shared", "max_throughput", Maximum(4, 4000, 4000), 7).memory is not None
+
+
+# -- the app behind a category: code fingerprints (schema 2) -------------------------------------
+
+def _as_schema_1(path: Path) -> None:
+    """Turn a store file into what condorexec wrote before fingerprints: schema 1 had every table
+    but ``app``."""
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE app")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+
+
+def test_a_schema_1_store_is_migrated_in_place_and_keeps_its_labels(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with LabelStore(path) as s:
+        s.add_samples([sample(i, 600) for i in range(3)])
+        s.set_cursor("local:/h", "c")
+        before = (s.histograms("app"), s.label("app", "max", MAXIMUM, 1))
+    _as_schema_1(path)
+    with LabelStore(path) as s:
+        assert (s.histograms("app"), s.label("app", "max", MAXIMUM, 1)) == before
+        assert s.get_cursor("local:/h") == "c" and s.completions("app") == 3
+        assert s.code_changed_at("app") is None
+        # the first fingerprint of a category learned before fingerprints is not a change
+        assert s.note_app("app", "f1") is False
+        assert s.label("app", "max", MAXIMUM, 1) == before[1]
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    db.close()
+
+
+def test_note_app_is_idempotent_and_a_change_starts_the_category_over(store):
+    assert store.note_app("app", "f1", now=500.0) is False  # first sight
+    assert store.note_app("app", "f1", now=600.0) is False  # same code
+    store.add_samples([sample(i, 600) for i in range(3)] + [sample(3, 900, exhausted="memory")])
+    store.add_samples([sample(0, 50, category="other")])
+    assert store.label("app", "max", MAXIMUM, 1).memory == 1000
+    assert store.note_app("app", "f2", now=2000.0) is True
+    assert store.code_changed_at("app") == 2000.0
+    assert store.completions("app") == 0 and store.sample_count("app") == 0
+    assert store.histograms("app")["memory"].max_seen == 0.0
+    assert store.label("app", "max", MAXIMUM, 1) == Label(None, None, None)  # learning again
+    assert len(store.recent_samples("app")) == 4  # the raw samples stay, for the plot
+    assert store.completions("other") == 1 and store.code_changed_at("other") is None  # others untouched
+    assert store.note_app("app", "f2", now=2100.0) is False  # idempotent
+    assert store.code_changed_at("app") == 2000.0
+    assert store.note_app("app", "f1", now=3000.0) is True  # back to the old code is a change too
+
+
+def test_after_a_change_late_samples_of_the_old_code_are_not_learned(store):
+    store.note_app("app", "f1", now=0.0)
+    store.note_app("app", "f2", now=1050.0)
+    # sample(i) completed at 1000 + i: 1.10 completed before the change (history read late), 1.60 after
+    assert store.add_samples([sample(10, 3000), sample(60, 200)]) == 2
+    assert store.completions("app") == 1 and store.sample_count("app") == 1
+    assert store.histograms("app")["memory"].max_seen == 200
+    assert store.label("app", "max", MAXIMUM, 1).memory == 500  # 200 + 83 -> 500, not from the 3000 MB job
+    assert store.add_samples([sample(10, 3000)]) == 0  # stored raw: still deduplicated
+
+
+@pytest.mark.bad_input
+def test_note_app_names_a_bad_field(store):
+    with pytest.raises(InvalidSpecError, match="fingerprint"):
+        store.note_app("app", "")
+    with pytest.raises(InvalidSpecError, match="category"):
+        store.note_app(None, "f1")
+
+
+_NOTER = textwrap.dedent("""
+    import os, sys, time
+    from condorexec.labels.store import LabelStore
+    store = LabelStore(sys.argv[1], busy_timeout_s=60)
+    while not os.path.exists(sys.argv[1] + ".go"):
+        time.sleep(0.002)
+    print(store.note_app("app", "new-code"))
+""")
+
+
+@pytest.mark.fault
+def test_of_several_processes_noting_changed_code_exactly_one_starts_it_over(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    with LabelStore(path) as s:
+        s.note_app("app", "old-code")
+        s.add_samples([sample(i, 600) for i in range(3)])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    procs = [subprocess.Popen([sys.executable, "-c", _NOTER, str(path)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    (tmp_path / "shared.sqlite.go").touch()
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        results.append(out.strip())
+    assert sorted(results) == ["False", "False", "False", "True"]
+    with LabelStore(path) as s:
+        assert s.completions("app") == 0 and s.code_changed_at("app") is not None
