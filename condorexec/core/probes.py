@@ -35,6 +35,10 @@ from condorexec.spec import DEFAULT_CORES
 #: may still grow (the retry at the maximum catches what this does not)
 EARLY_MARGIN = 1.25
 
+#: seconds a probe may wait to start before the other calls are held back so that a machine drains
+#: for it (several negotiation cycles of a busy schedd; the local pool reserves a node at once)
+PROBE_PATIENCE_S = 30.0
+
 #: how much a report must exceed the probe's peak so far to count as growth
 GROWTH = 1.1
 
@@ -107,6 +111,7 @@ class ProbeGate:
         self._early: dict[str, int] = {}  # category -> memory (MB) its waiting calls may go at
         self._early_sent: dict[str, int] = {}  # category -> calls sent early
         self._machines: Sequence[Machine] = ()
+        self._unstarted: dict[int, float] = {}  # task id -> when a probe not yet running was sent
 
     def learning(self, task: Task) -> bool:
         return self._learning(task)
@@ -116,9 +121,21 @@ class ProbeGate:
         return {category for category, count in self._in_flight.items() if count > 0}
 
     def held_back(self, task: Task) -> bool:
-        """Whether ``task`` must wait for its category's probe."""
-        return (self._learning(task) and self._in_flight.get(task.category, 0) >= self._limit
-                and not self._may_go_early(task))
+        """Whether ``task`` must wait: for its category's probe, or for a machine to drain for a probe
+        that has waited :data:`PROBE_PATIENCE_S` to start (see :meth:`starving`)."""
+        if self._learning(task):
+            return self._in_flight.get(task.category, 0) >= self._limit and not self._may_go_early(task)
+        return self.starving()
+
+    def starving(self, now: float | None = None) -> bool:
+        """Whether a probe has waited :data:`PROBE_PATIENCE_S` to start. A schedd reserves no
+        partitionable slot for a job that wants a whole machine: the calls sent after it take each core
+        that frees, and it would wait until they all end. Holding the other calls back lets a machine
+        drain (the local pool reserves one for it itself, as HTCondor's defrag daemon can)."""
+        if not self._unstarted:
+            return False
+        now = self._clock() if now is None else now
+        return now - min(self._unstarted.values()) >= PROBE_PATIENCE_S
 
     def admit(self, task: Task, machines: Sequence[Machine], probing: int = 1) -> None:
         """Let ``task`` go now. If its category is learning, it becomes a probe (sized by
@@ -137,10 +154,12 @@ class ProbeGate:
         task.probe_machine = probe_machine(machines, sum(self._in_flight.values()), probing)
         task.probe = True
         self._in_flight[task.category] = self._in_flight.get(task.category, 0) + 1
+        self._unstarted[task.id] = self._clock()
 
     def started(self, task: Task, when: float) -> bool:
         """``task``'s job started running at ``when`` (time.monotonic); returns whether it is a probe
         whose running memory may let its category's calls go (in :attr:`quiet_seconds` at the soonest)."""
+        self._unstarted.pop(task.id, None)
         if not (self._early_release and task.probe):
             return False
         self._running[task.category] = _Running(started=when, size_mb=task.size.memory, grew_at=when)
@@ -191,6 +210,7 @@ class ProbeGate:
     def finished(self, task: Task, when: float) -> bool:
         """``task`` ended at ``when`` (time.monotonic); returns whether it was a probe. A probe keeps its
         category's calls waiting until :meth:`learned` says a history poll has read what it used."""
+        self._unstarted.pop(task.id, None)
         if not task.probe:
             return False
         task.probe = False
@@ -199,6 +219,7 @@ class ProbeGate:
 
     def abandoned(self, task: Task) -> None:
         """``task`` ended with nothing to learn from (failed, removed): its calls need not wait."""
+        self._unstarted.pop(task.id, None)
         if task.probe:
             task.probe = False
             self._in_flight[task.category] -= 1

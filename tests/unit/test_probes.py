@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
-from condorexec.core.probes import EARLY_MARGIN, ProbeGate, early_memory, probe_machine
+from condorexec.core.probes import EARLY_MARGIN, PROBE_PATIENCE_S, ProbeGate, early_memory, probe_machine
 from condorexec.pools.base import Machine
 from condorexec.resources import Resources
 from condorexec.spec import ResourceSpec
@@ -12,9 +13,12 @@ from condorexec.spec import ResourceSpec
 BIG, SMALL = Machine("big", 6, 6000, 50000), Machine("small", 3, 3000, 50000)
 
 
+_ids = itertools.count()
+
+
 def task(category: str, cores: int | None = None):
-    return SimpleNamespace(category=category, spec=ResourceSpec(cores=cores), probe=False, probe_machine=None,
-                           early_memory=None, size=Resources(0, 0, 0))
+    return SimpleNamespace(id=next(_ids), category=category, spec=ResourceSpec(cores=cores), probe=False,
+                           probe_machine=None, early_memory=None, size=Resources(0, 0, 0))
 
 
 def send(gate: ProbeGate, t, machines=(BIG, SMALL), probing: int = 1):
@@ -131,3 +135,16 @@ def test_without_early_release_calls_wait_for_the_probe_to_be_learned():
 def test_a_slow_reporting_pool_waits_two_report_intervals():
     assert ProbeGate(lambda t: True, report_seconds=300).quiet_seconds == 600
     assert ProbeGate(lambda t: True, report_seconds=0.1).quiet_seconds == 2.0
+
+
+def test_a_probe_that_cannot_start_holds_the_other_calls_back_until_it_does():
+    gate, learned = learning_gate()
+    learned.add("known")
+    probe = send(gate, task("new"))
+    known = task("known")
+    gate._clock.now = PROBE_PATIENCE_S - 1
+    assert not gate.held_back(known)  # a probe may wait a few negotiation cycles
+    gate._clock.now = PROBE_PATIENCE_S
+    assert gate.starving() and gate.held_back(known)  # now the pool must drain a machine for it
+    gate.started(probe, when=gate._clock.now)
+    assert not gate.starving() and not gate.held_back(known)
