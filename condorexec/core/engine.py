@@ -33,7 +33,7 @@ from condorexec.core import holds
 from condorexec.core.calls import CallRequest, Task, Wrapper
 from condorexec.core.config import CoreConfig
 from condorexec.core.lease import Periodic, renew_period
-from condorexec.core.modes import AutoRouter, running_mean
+from condorexec.core.modes import WORKERS, AutoRouter, running_mean
 from condorexec.core.probes import ProbeGate
 from condorexec.core.wrappers import WrapperCache
 from condorexec.errors import AppExited, InvalidSpecError, JobFailed
@@ -59,6 +59,12 @@ SHUT_DOWN = "the executor was shut down before this call finished"
 #: seconds shutdown waits for the pool to finish removing the run's jobs
 SHUTDOWN_WAIT = 15.0
 
+#: per-call jobs that may wait in the pool's queue at once, per core of the pool (Core._idle_room)
+IDLE_PER_CORE = 2
+
+#: seconds after which a job that has not started no longer counts against that room
+IDLE_PATIENCE_S = 60.0
+
 
 class Core:
     """Runs calls as HTCondor jobs on ``pool``; see the module docstring.
@@ -82,6 +88,7 @@ class Core:
         self._pending: list[Task] = []
         self._pending_ready = threading.Condition(self._lock)
         self._by_job: dict[str, Task] = {}
+        self._unstarted: dict[str, float] = {}  # per-call job id -> when it was sent, until it starts
         self._outstanding: dict[int, Task] = {}
         self._stopping = False
         self._started = False
@@ -249,17 +256,41 @@ class Core:
                                                 and self.router.held_back(task))
 
     def _ready_to_send(self) -> bool:
-        return any(not self._held_back(t) for t in self._pending)
+        room = self._idle_room()
+        return any(not self._held_back(t) and (room > 0 or self._may_go_to_workers(t)) for t in self._pending)
+
+    def _idle_room(self) -> int:
+        """How many more per-call jobs may wait in the pool's queue. While some category's probe is
+        out, at most IDLE_PER_CORE per core of the pool, counting only those sent in the last
+        IDLE_PATIENCE_S (one that cannot match must not hold the others back for good); otherwise no
+        limit. The rest wait here, in the order the calls came: a category whose label comes a second
+        later then takes its turn among the calls not yet sent, instead of queueing behind every call
+        of the category that learned first (its big jobs would crowd the end of the run, leaving cores
+        idle)."""
+        if not self.probes.probing():
+            return sys.maxsize
+        limit = IDLE_PER_CORE * sum(m.cores for m in self._machine_list())
+        since = time.monotonic() - IDLE_PATIENCE_S
+        return limit - sum(1 for sent in self._unstarted.values() if sent >= since)
+
+    def _may_go_to_workers(self, task: Task) -> bool:
+        """Whether ``task`` could go to a category worker now (those do not wait in the pool's queue)."""
+        if self.fleet is None or task.per_call_only or self.fleet.unavailable:
+            return False
+        return self.router is None or self.router.choice(task.category) == WORKERS
 
     def _take_batch(self) -> list[Task]:
         batch, waiting = [], []
         probing = self._probing()
+        room = self._idle_room()
         for task in self._pending:
-            if len(batch) >= self.config.max_batch or self._held_back(task):
+            if (len(batch) >= self.config.max_batch or self._held_back(task)
+                    or (room <= 0 and not self._may_go_to_workers(task))):
                 waiting.append(task)
                 continue
             self.probes.admit(task, self._machine_list(), probing)
             task.to_workers = self._route(task)
+            room -= not task.to_workers
             batch.append(task)
         self._pending = waiting
         return batch
@@ -299,6 +330,7 @@ class Core:
                 for task, job_id in zip(tasks, result.job_ids(), strict=True):
                     task.job_id = job_id
                     self._by_job[job_id] = task
+                    self._unstarted[job_id] = time.monotonic()
             self.stats["clusters"] += 1
             self.stats["jobs"] += len(tasks)
         except Exception as exc:  # noqa: BLE001 - every call of the batch must learn why
@@ -310,6 +342,8 @@ class Core:
     def on_execute(self, job_id: str) -> None:
         with self._lock:
             task = self._by_job.get(job_id)
+            if self._unstarted.pop(job_id, None) is not None:
+                self._pending_ready.notify_all()  # room for one more in the pool's queue
             probe = task is not None and self.probes.started(task, time.monotonic())
         if probe:  # its running memory may let its category's calls go once it has run long enough
             self._wake_batcher_in(self.probes.quiet_seconds)
@@ -518,6 +552,7 @@ class Core:
     def _remove_job(self, job_id: str) -> None:
         with self._lock:
             task = self._by_job.pop(job_id, None)
+            self._unstarted.pop(job_id, None)
             if task is not None:
                 task.job_id = None
         try:
@@ -533,6 +568,7 @@ class Core:
                 self.router.ended(task)
             if task.job_id is not None:
                 self._by_job.pop(task.job_id, None)
+                self._unstarted.pop(task.job_id, None)
             if learned_from and self.poller is not None and self.probes.finished(task, time.monotonic()):
                 self.poller.poll_soon()  # learn now, on the poller's thread, not here on the tracker's
             else:

@@ -373,3 +373,47 @@ def test_bad_options_are_refused_naming_the_parameter(field, value):
     with pytest.raises(InvalidSpecError, match=f"invalid {field}="):
         CoreConfig(**{field: value})
 
+
+
+class LearningSizer:
+    """Category "new" is learning (its calls go one probe at a time); every other category has a label."""
+
+    def initial(self, category, spec, machine=None, early_memory=None):
+        return Resources(4, 8000, 1000) if category == "new" and early_memory is None else Resources(1, 100, 100)
+
+    def learning(self, category, spec):
+        return category == "new"
+
+    def retry(self, category, spec, resource, size, used):
+        return None
+
+    def close(self):
+        pass
+
+
+def test_while_a_probe_is_out_the_pool_queue_holds_two_calls_per_core_and_the_rest_wait_in_order(tmp_path):
+    from condorexec.core.engine import IDLE_PER_CORE
+
+    pool = FakePool(auto_run=False)
+    core = make_core(tmp_path, pool)
+    core.sizer = LearningSizer()
+    try:
+        probe = core.submit(call(square, 2, category="new"))
+        [probe_job] = pool.wait_for_jobs(1)
+        labelled = [core.submit(call(square, i, category="known")) for i in range(20)]
+        room = IDLE_PER_CORE * MACHINE.cores  # the probe, not started yet, takes one place
+        queued = pool.wait_for_jobs(room)
+        time.sleep(0.3)
+        assert len(pool.jobs) == room  # the other 13 wait in the core, not in the pool's queue
+        pool.run(queued[1])  # one starts (and ends): one more may be sent
+        pool.wait_for_jobs(room)
+        assert sum(pool.submits) == room + 1
+        pool.run(probe_job)  # the probe ends: no limit any more, everything goes
+        assert probe.result(timeout=10) == 4
+        pool.wait_for_jobs(20 - 2)
+        assert sum(pool.submits) == 21
+        for job_id in sorted(pool.jobs):
+            pool.run(job_id)
+        assert [f.result(timeout=10) for f in labelled] == [i * i for i in range(20)]
+    finally:
+        core.shutdown()
