@@ -187,6 +187,27 @@ def lease_periodic_remove() -> str:
     return f"{LEASE_ATTR} =!= undefined && time() > {LEASE_ATTR}"
 
 
+#: MB a dynamic slot may have above its job's request and still be reused for it: the startd rounds
+#: memory requests up to a multiple of 128 MB (MODIFY_REQUEST_EXPR_REQUESTMEMORY)
+CLAIM_REUSE_SLACK_MB = 128
+
+
+def claim_fits_requirements() -> str:
+    """A job ``requirements`` clause that keeps the schedd from running the job on a claimed dynamic
+    slot much bigger than it asks for.
+
+    When a job ends, the schedd runs the next idle job that matches on the same claim, and a claimed
+    dynamic slot keeps its size: a 1-core, 250 MB call that follows a whole-machine probe (or a call
+    retried at the maximum) would run alone on all of that machine, and so would every call after it
+    (measured on the live pool: cold autolabel at 3.7x exact specs). The schedd checks the job's
+    Requirements against the slot before it reuses a claim, so refusing slots with more cores or well
+    more memory than asked sends those calls to the partitionable slot instead, where the negotiator
+    carves a slot of their size. Partitionable slots, and pools with no dynamic slots (the local pool),
+    are not affected: ``DynamicSlot`` is not true there."""
+    return (f"(TARGET.DynamicSlot =!= true || (TARGET.Cpus <= RequestCpus && "
+            f"TARGET.Memory <= RequestMemory * 5 / 4 + {CLAIM_REUSE_SLACK_MB}))")
+
+
 def lease_value(now: float, lease_seconds: int) -> str:
     """The lease attribute's value for a lease renewed at ``now``."""
     return str(int(now + lease_seconds))

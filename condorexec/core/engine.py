@@ -24,6 +24,7 @@ from condorexec import render
 from condorexec.condorfacts import (
     LEASE_ATTR,
     USAGE_ATTRS,
+    claim_fits_requirements,
     job_constraint,
     lease_periodic_remove,
     lease_value,
@@ -318,7 +319,7 @@ class Core:
             "runner": str(RUNNER_PATH), "log": str(self.log_path), "run_id": self.run_token,
             "fast_launch": self.fast_launch, "lease_attr": LEASE_ATTR,
             "lease_expires": lease_value(time.time(), self.config.lease_seconds),
-            "lease_remove": lease_periodic_remove(),
+            "lease_remove": lease_periodic_remove(), "requirements": claim_fits_requirements(),
         }
         try:
             for task in tasks:

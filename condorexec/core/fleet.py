@@ -32,7 +32,14 @@ from pathlib import Path
 import htcondor2
 
 from condorexec import render
-from condorexec.condorfacts import LEASE_ATTR, HoldCode, HoldSubCode, lease_periodic_remove, lease_value
+from condorexec.condorfacts import (
+    LEASE_ATTR,
+    HoldCode,
+    HoldSubCode,
+    claim_fits_requirements,
+    lease_periodic_remove,
+    lease_value,
+)
 from condorexec.core import holds
 from condorexec.core.calls import Task, Wrapper
 from condorexec.core.modes import running_mean
@@ -478,7 +485,7 @@ class WorkerFleet:
             "mailbox_args": "--chirp" if self.chirp else f"--root {self.run_dir}",
             "run_id": self.core.run_token, "lease_attr": LEASE_ATTR,
             "lease_expires": lease_value(time.time(), self.config.lease_seconds),
-            "lease_remove": lease_periodic_remove(),
+            "lease_remove": lease_periodic_remove(), "requirements": claim_fits_requirements(),
         }
         size = group.size
         rows = [{key: render.check_item_value(key, value) for key, value in (

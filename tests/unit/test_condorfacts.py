@@ -88,3 +88,20 @@ def test_request_edits_are_in_htcondor_s_units():
     assert request_edit("memory", 2048) == ("RequestMemory", "2048")  # MiB
     assert request_edit("disk", 3) == ("RequestDisk", "3072")  # KiB
     assert request_edit("cores", 4) == ("RequestCpus", "4")
+
+
+def test_a_job_refuses_a_claimed_slot_much_bigger_than_it_asks_for_and_nothing_else():
+    from condorexec.condorfacts import claim_fits_requirements
+
+    expr = classad2.ExprTree(claim_fits_requirements())
+    job = classad2.ClassAd({"RequestCpus": 1, "RequestMemory": 250})
+
+    def fits(**slot) -> bool:
+        return expr.eval(job, classad2.ClassAd(slot)) is True
+
+    assert not fits(DynamicSlot=True, Cpus=6, Memory=6000)  # a probe's whole-machine claim
+    assert not fits(DynamicSlot=True, Cpus=2, Memory=256)  # more cores than asked
+    assert not fits(DynamicSlot=True, Cpus=1, Memory=500)
+    assert fits(DynamicSlot=True, Cpus=1, Memory=256)  # the startd rounds 250 MB up to 256
+    assert fits(PartitionableSlot=True, DynamicSlot=False, Cpus=6, Memory=6000)  # carved to size
+    assert fits(Cpus=6, Memory=6000)  # a static slot, or the local pool's node

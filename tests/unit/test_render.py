@@ -4,14 +4,14 @@ import htcondor2
 import pytest
 
 from condorexec import render
-from condorexec.condorfacts import LEASE_ATTR, lease_periodic_remove
+from condorexec.condorfacts import LEASE_ATTR, claim_fits_requirements, lease_periodic_remove
 from condorexec.errors import UnsafeValueError
 
 CONTEXT = {
     "batch_name": "condorexec-test-run1", "wrapper": "/opt/run dir/wrapper-plain.sh",
     "runner": "/site/condorexec/runner.py", "log": "/runs/$HOME/jobs.log", "run_id": "run1",
     "fast_launch": True, "lease_attr": LEASE_ATTR, "lease_expires": 1800000000,
-    "lease_remove": lease_periodic_remove(), "wrapper_inputs": "",
+    "lease_remove": lease_periodic_remove(), "wrapper_inputs": "", "requirements": claim_fits_requirements(),
 }
 
 
@@ -55,6 +55,7 @@ def test_only_a_pool_that_fast_launches_gets_the_fast_launch_attribute_and_every
     for job in (fast, plain):
         assert job.expand(f"MY.{LEASE_ATTR}") == "1800000000"
         assert job.expand("periodic_remove") == lease_periodic_remove()
+        assert job.expand("requirements") == claim_fits_requirements()  # no reuse of a far bigger claim
 
 
 def test_inputs_extend_the_transfer_list():
