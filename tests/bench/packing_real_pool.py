@@ -132,29 +132,33 @@ def slot_table(rows: list[dict], slots: dict[str, tuple[int, int]]) -> str:
 
 
 def usage_delays(executor: CondorExecutor) -> list[tuple[str, float, float | None]]:
-    """Per run attempt: (job, seconds from its execute event to the first IMAGE_SIZE event, seconds to the
-    first one whose MemoryUsage reaches 90% of the job's final MemoryUsage in history; None if never).
+    """Per run attempt: (job, seconds from its execute event to its first IMAGE_SIZE event, seconds to the
+    first IMAGE_SIZE event showing 90% of the largest MemoryUsage any of its IMAGE_SIZE events shows;
+    NaN/None if it had none).
 
     This is when a running job's memory becomes visible to the submitter through the event log, which
-    sets how soon a probe could teach its category anything before it ends."""
-    final = {f"{ad['ClusterId']}.{ad['ProcId']}": float(ad.eval("MemoryUsage"))
-             for ad in executor.pool.history(f'CondorexecRun == "{executor.run_token}"',
-                                             ["ClusterId", "ProcId", "MemoryUsage"])}
-    started: dict[str, float] = {}
-    first: dict[str, float] = {}
-    out = []
+    sets how soon a probe could teach its category anything before it ends. The peak is the event
+    log's own: the history ad's MemoryUsage comes from ResidentSetSize rounded up (1550036 KB raw ->
+    1750000 KB, 1709 MB where the events say 1514 MB), so it is not what the events ever reach."""
+    open_runs: dict[str, tuple[float, list[tuple[float, float]]]] = {}
+    out: list[tuple[str, float, float | None]] = []
+
+    def close(job: str) -> None:
+        started, sizes = open_runs.pop(job)
+        if not sizes:
+            out.append((job, float("nan"), None))
+            return
+        peak = max(m for _, m in sizes)
+        out.append((job, sizes[0][0] - started, next(t for t, m in sizes if m >= 0.9 * peak) - started))
+
     for event in htcondor2.JobEventLog(str(executor.log_path)).events(stop_after=0):
         job = f"{event.cluster}.{event.proc}"
         if event.type == ET.EXECUTE:
-            started[job] = event.timestamp
-            first.pop(job, None)
-        elif event.type == ET.IMAGE_SIZE and job in started:
-            first.setdefault(job, event.timestamp - started[job])
-            if float(event.get("MemoryUsage", 0)) >= 0.9 * final.get(job, float("inf")):
-                out.append((job, first[job], event.timestamp - started.pop(job)))
-        elif event.type in _ENDS and job in started:
-            out.append((job, first.get(job, float("nan")), None))
-            started.pop(job)
+            open_runs[job] = (event.timestamp, [])
+        elif event.type == ET.IMAGE_SIZE and job in open_runs:
+            open_runs[job][1].append((event.timestamp, float(event.get("MemoryUsage", 0))))
+        elif event.type in _ENDS and job in open_runs:
+            close(job)
     return out
 
 
@@ -169,8 +173,10 @@ def delay_summary(mode: str, delays: list[tuple[str, float, float | None]]) -> s
     def spread(values: list[float]) -> str:
         return (f"median {statistics.median(values):.0f} s (min {min(values):.0f}, max {max(values):.0f})"
                 if values else "none")
-    return (f"{mode}: execute -> first IMAGE_SIZE event: {spread(seen)}; -> one with >= 90% of the final "
-            f"MemoryUsage: {spread(peak)}; {never} of {len(delays)} attempts ended before one")
+    first_jobs = ", ".join(f"{job} {d:.0f}/{'-' if p is None else f'{p:.0f}'} s" for job, d, p in delays[:6])
+    return (f"{mode}: execute -> first IMAGE_SIZE event: {spread(seen)}; -> the first with >= 90% of its peak "
+            f"MemoryUsage: {spread(peak)}; {never} of {len(delays)} attempts had no IMAGE_SIZE event "
+            f"(first attempts, first/90%: {first_jobs})")
 
 
 def start_store_after_history(store_path: Path) -> None:
@@ -233,6 +239,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--chart", type=Path, default=None, help="write the PNG chart here")
+    parser.add_argument("--keep", action="store_true", help="keep the run directories (event logs, label store)")
     args = parser.parse_args()
     if os.geteuid() == 0:
         sys.exit("HTCondor refuses root's jobs: run this through `pool run` (see the docstring)")
@@ -257,7 +264,10 @@ def main() -> None:
             rows += slot_rows
             delays.append((mode, mode_delays))
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {base}", file=sys.stderr)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
         shutil.rmtree(shm, ignore_errors=True)
     where = " + ".join(f"{name} {c}c/{m} MB" for name, (c, m) in slots.items())
     title = describe(args.tasks, args.sleep, args.window, f"HTCondor {where}")
