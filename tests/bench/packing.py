@@ -56,6 +56,7 @@ LARGEST = {"cores": 6, "memory": 6000}
 ALLOCATE_MB = {"small": 100, "medium": 600, "large": 1500}
 EXACT_HEADROOM_MB = 64
 MODES = ("naive", "exact", "cold", "warm")
+COLORS = {"naive": "#999999", "exact": "#4477aa", "cold": "#ee7733", "warm": "#228833"}
 ET = htcondor2.JobEventType
 
 
@@ -118,9 +119,11 @@ def workload(tasks: int, sleep: tuple[float, float], seed: int) -> list[tuple[st
     return [(names[i % len(names)], round(rng.uniform(*sleep), 2)) for i in range(tasks)]
 
 
-def spec_for(mode: str, app: str) -> dict:
+def spec_for(mode: str, app: str, largest: dict = LARGEST) -> dict:
+    """What the user writes in ``parsl_resource_specification`` in ``mode`` (``largest``: the whole
+    largest node naive asks for)."""
     if mode == "naive":
-        return dict(LARGEST)
+        return dict(largest)
     if mode == "exact":
         return {"cores": 1, "memory": ALLOCATE_MB[app] + EXACT_HEADROOM_MB}
     return {}
@@ -148,6 +151,15 @@ def run_mode(mode: str, calls: list[tuple[str, float]], base: Path, store: Path,
                               autolabel_window=window, autolabel_early_release=early_release,
                               monitor_period=0.1, mode="per_call")
     executor.run_dir = str(base / mode / "run")
+    return run_calls(executor, mode, calls, memory_file)
+
+
+def run_calls(executor: CondorExecutor, mode: str, calls: list[tuple[str, float]], memory_file: Path,
+              capacity: dict = CAPACITY, largest: dict = LARGEST) -> Result:
+    """Start ``executor``, submit every call at once, wait for all, check the results, measure, shut down.
+
+    Shared by the local pool's run and tests/bench/packing_real_pool.py, which passes its own
+    executor and its pool's ``capacity`` (for the lower bound) and ``largest`` node (naive's spec)."""
     executor.start()
     done = 0
     lock = threading.Lock()
@@ -162,7 +174,7 @@ def run_mode(mode: str, calls: list[tuple[str, float]], base: Path, store: Path,
         started = time.perf_counter()
         futures = []
         for app, seconds in calls:
-            future = executor.submit(APPS[app], spec_for(mode, app), str(memory_file), seconds)
+            future = executor.submit(APPS[app], spec_for(mode, app, largest), str(memory_file), seconds)
             future.add_done_callback(finished)
             futures.append(future)
         shown = -1
@@ -181,7 +193,7 @@ def run_mode(mode: str, calls: list[tuple[str, float]], base: Path, store: Path,
         for future, (app, _) in zip(futures, calls, strict=True):
             if future.result() != ALLOCATE_MB[app]:
                 raise RuntimeError(f"{mode}: {app} returned {future.result()}")
-        return measure(executor, mode, makespan, own, cpu)
+        return measure(executor, mode, makespan, own, cpu, capacity)
     finally:
         executor.shutdown()
 
@@ -221,7 +233,8 @@ def attempts_from_log(log_path: Path) -> dict[str, list[tuple[int, float, float]
     return {job: [(m, s, e if e is not None else s) for m, s, e in r] for job, r in runs.items()}
 
 
-def measure(executor: CondorExecutor, mode: str, makespan: float, own_cpu: float, cpu: float) -> Result:
+def measure(executor: CondorExecutor, mode: str, makespan: float, own_cpu: float, cpu: float,
+            capacity: dict = CAPACITY) -> Result:
     ads = list(executor.pool.history(
         f'CondorexecRun == "{executor.run_token}"',
         ["ClusterId", "ProcId", "CondorexecApp", "RequestCpus", "RequestMemory", "RemoteWallClockTime",
@@ -239,7 +252,9 @@ def measure(executor: CondorExecutor, mode: str, makespan: float, own_cpu: float
         # earlier attempts: event-log seconds; the last attempt: the rest of the measured wall time
         earlier = [(memory, max(end - start, 0.0)) for memory, start, end in runs[:-1]]
         last_wall = max(wall - sum(w for _, w in earlier), 0.0)
-        allocated += sum(m * w for m, w in earlier) + int(ad.eval("RequestMemory")) * last_wall
+        # the slot's Memory, not RequestMemory: HTCondor rounds a request up (to 128 MB by default)
+        last_memory = runs[-1][0] if runs else int(ad.eval("RequestMemory"))
+        allocated += sum(m * w for m, w in earlier) + last_memory * last_wall
         used += peak * wall
         core_time += max(1, math.ceil(float(ad.eval("CpusUsage")))) * last_wall
         memory_time += peak * last_wall
@@ -247,7 +262,7 @@ def measure(executor: CondorExecutor, mode: str, makespan: float, own_cpu: float
         app = str(ad.get("CondorexecApp", "?")).rsplit(".", 1)[-1]
         for memory, _, _ in runs:
             requests[app].add((int(ad.eval("RequestCpus")), memory))
-    bounds = {"cores": core_time / CAPACITY["cores"], "memory": memory_time / CAPACITY["memory"],
+    bounds = {"cores": core_time / capacity["cores"], "memory": memory_time / capacity["memory"],
               "longest job": longest}
     bound_by = max(bounds, key=bounds.get)
     steps, _ = read_log(executor.log_path)
@@ -279,7 +294,8 @@ def chart(results: list[Result], path: Path, title: str) -> None:
     names = [r.mode for r in results]
     x = range(len(results))
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
-    bars = left.bar(x, [r.makespan for r in results], color=["#999999", "#4477aa", "#ee7733", "#228833"])
+    colors = [COLORS[r.mode] for r in results]  # a mode keeps its color when some modes are left out
+    bars = left.bar(x, [r.makespan for r in results], color=colors)
     for i, r in enumerate(results):
         left.hlines(r.lower_bound, i - 0.4, i + 0.4, colors="black", linestyles="--",
                     label="lower bound" if i == 0 else None)
@@ -289,7 +305,7 @@ def chart(results: list[Result], path: Path, title: str) -> None:
     left.set_title("makespan (dashed: lower bound)")
     left.set_ylim(0, 1.2 * max(r.makespan for r in results))
     left.legend(loc="upper center")
-    waste = right.bar(x, [100 * r.memory_waste for r in results], color=["#999999", "#4477aa", "#ee7733", "#228833"])
+    waste = right.bar(x, [100 * r.memory_waste for r in results], color=colors)
     right.bar_label(waste, fmt="%.0f%%")
     right.set_xticks(list(x), names)
     right.set_ylim(0, 100)
@@ -300,6 +316,12 @@ def chart(results: list[Result], path: Path, title: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def describe(tasks: int, sleep: tuple[float, float], window: int, where: str) -> str:
+    """The chart's and the printed table's title."""
+    return (f"{tasks} calls ({'/'.join(f'{m} MB' for m in ALLOCATE_MB.values())}, sleep "
+            f"{sleep[0]:g}-{sleep[1]:g} s) on {where}, autolabel_window={window}")
 
 
 def main() -> None:
@@ -324,9 +346,7 @@ def main() -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
         shutil.rmtree(shm, ignore_errors=True)
-    title = (f"{args.tasks} calls ({'/'.join(f'{m} MB' for m in ALLOCATE_MB.values())}, sleep "
-             f"{args.sleep[0]:g}-{args.sleep[1]:g} s) on nodes 6c/6000 MB + 3c/3000 MB, autolabel_window="
-             f"{args.window}")
+    title = describe(args.tasks, args.sleep, args.window, "nodes 6c/6000 MB + 3c/3000 MB")
     print(f"\n{title}\n")
     print(table(results))
     if args.chart:
