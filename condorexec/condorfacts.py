@@ -187,9 +187,10 @@ def lease_periodic_remove() -> str:
     return f"{LEASE_ATTR} =!= undefined && time() > {LEASE_ATTR}"
 
 
-#: MB a dynamic slot may have above its job's request and still be reused for it: the startd rounds
-#: memory requests up to a multiple of 128 MB (MODIFY_REQUEST_EXPR_REQUESTMEMORY)
-CLAIM_REUSE_SLACK_MB = 128
+#: the startd carves a dynamic slot's memory as the request rounded up to a multiple of this many MB
+#: (MODIFY_REQUEST_EXPR_REQUESTMEMORY = quantize(RequestMemory, {128})): two 3000 MB requests take
+#: 6144 MB, more than a 6000 MB machine has
+MEMORY_QUANTUM_MB = 128
 
 
 def claim_fits_requirements() -> str:
@@ -205,7 +206,7 @@ def claim_fits_requirements() -> str:
     carves a slot of their size. Partitionable slots, and pools with no dynamic slots (the local pool),
     are not affected: ``DynamicSlot`` is not true there."""
     return (f"(TARGET.DynamicSlot =!= true || (TARGET.Cpus <= RequestCpus && "
-            f"TARGET.Memory <= RequestMemory * 5 / 4 + {CLAIM_REUSE_SLACK_MB}))")
+            f"TARGET.Memory <= RequestMemory * 5 / 4 + {MEMORY_QUANTUM_MB}))")
 
 
 def lease_value(now: float, lease_seconds: int) -> str:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from condorexec.condorfacts import MEMORY_QUANTUM_MB
 from condorexec.core.calls import Task
 from condorexec.labels.policy import round_up
 from condorexec.pools.base import Machine
@@ -79,7 +80,10 @@ def probe_machine(machines: Sequence[Machine], index: int, probing: int) -> Mach
     fitting = [shape for shape in ordered if copies(shape) >= probing]
     shape = fitting[0] if fitting else max(ordered, key=copies)
     disk = min(m.disk // _copies_on(m, shape) for m in ordered if _copies_on(m, shape) > 0)
-    return Machine(f"{shape.name} (shared by {probing} probes)", shape.cores, shape.memory, disk, shape.gpus)
+    # a schedd's startd rounds each request up to a multiple of MEMORY_QUANTUM_MB: rounded down here, so
+    # that the copies still fit side by side
+    memory = max(shape.memory // MEMORY_QUANTUM_MB * MEMORY_QUANTUM_MB, MEMORY_QUANTUM_MB)
+    return Machine(f"{shape.name} (shared by {probing} probes)", shape.cores, memory, disk, shape.gpus)
 
 
 @dataclass
