@@ -233,24 +233,41 @@ class Core:
 
     def _batch_loop(self) -> None:
         while True:
-            with self._lock:
-                while not self._ready_to_send() and not self._stopping:
-                    self._pending_ready.wait(timeout=1.0)
-                if self._stopping:
-                    return
-            time.sleep(self.config.batch_window)  # let a burst of calls gather into one cluster
-            with self._lock:
-                batch = self._take_batch()
-            for task in batch:  # sized now, not at submit(): a category may have learned meanwhile
+            try:
+                with self._lock:
+                    while not self._ready_to_send() and not self._stopping:
+                        self._pending_ready.wait(timeout=1.0)
+                    if self._stopping:
+                        return
+                time.sleep(self.config.batch_window)  # let a burst of calls gather into one cluster
+                with self._lock:
+                    batch = self._take_batch()
+            except Exception as exc:  # noqa: BLE001 - e.g. the label store failing: end the calls, not the thread
+                log.exception("choosing the calls to send failed; failing the calls waiting to be sent")
+                with self._lock:
+                    waiting, self._pending = self._pending, []
+                for task in waiting:
+                    self.fail(task, exc)
+                continue
+            self._send(batch)
+
+    def _send(self, batch: list[Task]) -> None:
+        sized = []
+        for task in batch:  # sized now, not at submit(): a category may have learned meanwhile
+            try:
                 task.size = self.sizer.initial(task.category, task.spec, task.probe_machine, task.early_memory)
-            if self.fleet is not None:
-                self.fleet.enqueue([t for t in batch if t.to_workers])
-            groups: dict[Wrapper, list[Task]] = {}
-            for task in batch:
-                if not task.to_workers:
-                    groups.setdefault(task.wrapper, []).append(task)
-            for wrapper, tasks in groups.items():
-                self._submit_cluster(wrapper, tasks)
+            except Exception as exc:  # noqa: BLE001 - this call fails; the others go on
+                self.fail(task, exc)
+                continue
+            sized.append(task)
+        if self.fleet is not None:
+            self.fleet.enqueue([t for t in sized if t.to_workers])
+        groups: dict[Wrapper, list[Task]] = {}
+        for task in sized:
+            if not task.to_workers:
+                groups.setdefault(task.wrapper, []).append(task)
+        for wrapper, tasks in groups.items():
+            self._submit_cluster(wrapper, tasks)
 
     def _held_back(self, task: Task) -> bool:
         return self.probes.held_back(task) or (self.router is not None and not task.per_call_only

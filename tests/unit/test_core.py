@@ -417,3 +417,57 @@ def test_while_a_probe_is_out_the_pool_queue_holds_two_calls_per_core_and_the_re
         assert [f.result(timeout=10) for f in labelled] == [i * i for i in range(20)]
     finally:
         core.shutdown()
+
+
+class BreakingSizer(LearningSizer):
+    """Sizes category "bad" fine when it is submitted, then raises when the batcher sizes it to send it."""
+
+    armed = False
+
+    def initial(self, category, spec, machine=None, early_memory=None):
+        if category == "bad" and self.armed:
+            raise RuntimeError("label store is unreadable")
+        return Resources(1, 100, 100)
+
+    def learning(self, category, spec):
+        return False
+
+
+def test_a_call_that_cannot_be_sized_fails_alone_and_the_batcher_goes_on(tmp_path, pool):
+    core = make_core(tmp_path, pool, batch_window=0.3)
+    core.sizer = sizer = BreakingSizer()
+    try:
+        bad = core.submit(call(square, 3, category="bad"))
+        good = core.submit(call(square, 4))
+        sizer.armed = True  # before the batcher's window ends
+        with pytest.raises(RuntimeError, match="label store is unreadable"):
+            bad.result(timeout=10)
+        assert good.result(timeout=10) == 16
+        assert core.submit(call(square, 5)).result(timeout=10) == 25  # the batcher still runs
+    finally:
+        core.shutdown()
+
+
+class BrokenStoreSizer(BreakingSizer):
+    """Asking whether a category is learning raises while ``armed``: the label store is gone."""
+
+    def initial(self, category, spec, machine=None, early_memory=None):
+        return Resources(1, 100, 100)
+
+    def learning(self, category, spec):
+        if self.armed:
+            raise RuntimeError("database disk image is malformed")
+        return False
+
+
+def test_when_choosing_what_to_send_fails_the_waiting_calls_fail_with_why_and_later_ones_run(tmp_path, pool):
+    core = make_core(tmp_path, pool)
+    core.sizer = sizer = BrokenStoreSizer()
+    try:
+        sizer.armed = True
+        with pytest.raises(RuntimeError, match="malformed"):
+            core.submit(call(square, 3)).result(timeout=10)
+        sizer.armed = False
+        assert core.submit(call(square, 6)).result(timeout=10) == 36
+    finally:
+        core.shutdown()
