@@ -324,16 +324,21 @@ def describe(tasks: int, sleep: tuple[float, float], window: int, where: str) ->
             f"{sleep[0]:g}-{sleep[1]:g} s) on {where}, autolabel_window={window}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", type=int, default=60)
-    parser.add_argument("--sleep", type=float, nargs=2, default=(1.5, 2.5), metavar=("MIN", "MAX"))
+def workload_arguments(parser: argparse.ArgumentParser, tasks: int, sleep: tuple[float, float]) -> None:
+    """The options every packing benchmark takes: the workload, the window, the modes and the chart."""
+    parser.add_argument("--tasks", type=int, default=tasks)
+    parser.add_argument("--sleep", type=float, nargs=2, default=sleep, metavar=("MIN", "MAX"))
     parser.add_argument("--window", type=int, default=1, help="autolabel_window (Parsl's default: 1)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--chart", type=Path, default=None, help="write the PNG chart here")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    workload_arguments(parser, 60, (1.5, 2.5))
     parser.add_argument("--no-early-release", dest="early_release", action="store_false",
                         help="autolabel_early_release=False: a learning category's calls wait for its probe's end")
-    parser.add_argument("--chart", type=Path, default=None, help="write the PNG chart here")
     args = parser.parse_args()
     calls = workload(args.tasks, tuple(args.sleep), args.seed)
     base = Path(tempfile.mkdtemp(prefix="condorexec-packing-"))

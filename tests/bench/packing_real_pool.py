@@ -51,7 +51,17 @@ import htcondor2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import packing  # noqa: E402
-from packing import APPS, MODES, Result, chart, describe, make_memory_file, run_calls, table, workload  # noqa: E402
+from packing import (  # noqa: E402
+    APPS,
+    Result,
+    chart,
+    describe,
+    make_memory_file,
+    run_calls,
+    table,
+    workload,
+    workload_arguments,
+)
 
 from condorexec import CondorExecutor  # noqa: E402
 from condorexec.pools.condor import CondorPool  # noqa: E402
@@ -233,12 +243,7 @@ def run_mode(mode: str, calls: list[tuple[str, float]], base: Path, store: Path,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", type=int, default=45)
-    parser.add_argument("--sleep", type=float, nargs=2, default=(10.0, 20.0), metavar=("MIN", "MAX"))
-    parser.add_argument("--window", type=int, default=1, help="autolabel_window (Parsl's default: 1)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--chart", type=Path, default=None, help="write the PNG chart here")
+    workload_arguments(parser, 45, (10.0, 20.0))
     parser.add_argument("--keep", action="store_true", help="keep the run directories (event logs, label store)")
     args = parser.parse_args()
     if os.geteuid() == 0:
