@@ -40,6 +40,9 @@ EARLY_MARGIN = 1.25
 #: for it (several negotiation cycles of a busy schedd; the local pool reserves a node at once)
 PROBE_PATIENCE_S = 30.0
 
+#: seconds the other calls are held back for a starving probe at most (a shared pool may never drain)
+DRAIN_LIMIT_S = 300.0
+
 #: how much a report must exceed the probe's peak so far to count as growth
 GROWTH = 1.1
 
@@ -135,11 +138,14 @@ class ProbeGate:
         """Whether a probe has waited :data:`PROBE_PATIENCE_S` to start. A schedd reserves no
         partitionable slot for a job that wants a whole machine: the calls sent after it take each core
         that frees, and it would wait until they all end. Holding the other calls back lets a machine
-        drain (the local pool reserves one for it itself, as HTCondor's defrag daemon can)."""
+        drain (the local pool reserves one for it itself, as HTCondor's defrag daemon can). On a pool
+        shared with others a machine may never drain: after :data:`DRAIN_LIMIT_S` more, the other calls
+        go again and the probe waits at its priority."""
         if not self._unstarted:
             return False
         now = self._clock() if now is None else now
-        return now - min(self._unstarted.values()) >= PROBE_PATIENCE_S
+        waited = now - min(self._unstarted.values())
+        return PROBE_PATIENCE_S <= waited < PROBE_PATIENCE_S + DRAIN_LIMIT_S
 
     def admit(self, task: Task, machines: Sequence[Machine], probing: int = 1) -> None:
         """Let ``task`` go now. If its category is learning, it becomes a probe (sized by

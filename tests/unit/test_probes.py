@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from types import SimpleNamespace
 
-from condorexec.core.probes import EARLY_MARGIN, PROBE_PATIENCE_S, ProbeGate, early_memory, probe_machine
+from condorexec.core.probes import DRAIN_LIMIT_S, EARLY_MARGIN, PROBE_PATIENCE_S, ProbeGate, early_memory, probe_machine
 from condorexec.pools.base import Machine
 from condorexec.resources import Resources
 from condorexec.spec import ResourceSpec
@@ -148,5 +148,7 @@ def test_a_probe_that_cannot_start_holds_the_other_calls_back_until_it_does():
     assert not gate.held_back(known)  # a probe may wait a few negotiation cycles
     gate._clock.now = PROBE_PATIENCE_S
     assert gate.starving() and gate.held_back(known)  # now the pool must drain a machine for it
+    gate._clock.now = PROBE_PATIENCE_S + DRAIN_LIMIT_S
+    assert not gate.starving()  # a machine that never drains (a shared pool) must not stop the run
     gate.started(probe, when=gate._clock.now)
     assert not gate.starving() and not gate.held_back(known)
