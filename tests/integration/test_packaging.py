@@ -24,7 +24,7 @@ from condorexec import render
 description = render.job_description({
     "batch_name": "b", "wrapper": "/w.sh", "runner": "/r.py", "log": "/l.log", "run_id": "r",
     "fast_launch": False, "lease_attr": "CondorexecLeaseExpires", "lease_expires": 1,
-    "lease_remove": "false", "wrapper_inputs": ""})
+    "lease_remove": "false", "wrapper_inputs": "", "requirements": "true"})
 print(render.TEMPLATE_DIR)
 print(description["request_memory"])
 """
