@@ -40,7 +40,7 @@ from condorexec.core.wrappers import WrapperCache
 from condorexec.errors import AppExited, InvalidSpecError, JobFailed
 from condorexec.payload import Call, Outcome, encode_payload, read_outcomes, write_payload
 from condorexec.pools.base import Machine, Pool, largest
-from condorexec.resources import Resources
+from condorexec.resources import SIZED, Resources
 from condorexec.sizing import AutoLabelSizer, FixedSizer
 from condorexec.tracker import EventLogTracker
 
@@ -315,11 +315,16 @@ class Core:
 
     def _probing(self) -> int:
         """How many categories probe at once: those with a probe out, and those of the waiting calls
-        that are learning (asked once per category: each ask reads the label store)."""
+        that are learning (asked once per category and set of resources the spec leaves out, not once
+        per call: each ask reads the label store, and thousands of calls may be waiting)."""
         categories = self.probes.probing()
+        asked: set[tuple] = set()  # whether a call is learning depends on its category and what its spec leaves out
         for task in self._pending:
-            if task.category not in categories and self.probes.learning(task):
-                categories.add(task.category)
+            key = (task.category, *(task.spec.get(r) is None for r in SIZED))
+            if task.category not in categories and key not in asked:
+                asked.add(key)
+                if self.probes.learning(task):
+                    categories.add(task.category)
         return max(len(categories), 1)
 
     def _route(self, task: Task) -> bool:
