@@ -40,6 +40,7 @@ EXECUTOR_OPTIONS = [
     ({"category": "two words"}, "category='two words'"),
     ({"worker_python": ""}, "worker_python=''"),
     ({"autolabel": "yes"}, "autolabel='yes'"),
+    ({"autolabel_early_release": "yes"}, "autolabel_early_release='yes'"),
     ({"pack": 1}, "pack=1"),
     ({"autocategory": "no"}, "autocategory='no'"),
     ({"monitor_period": 0}, "monitor_period"),
