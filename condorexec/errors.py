@@ -59,3 +59,23 @@ class AppExited(JobFailed):
         self.job_id, self.exception = job_id, exception
         super().__init__(f"job {job_id}: the app raised {type(exception).__name__}({exception})")
 
+
+class SubmitDescriptionError(CondorexecError, ValueError):
+    """A submit description that condor_submit would refuse (or that we cannot honour safely)."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
+        self.file, self.line, self.reason = file, line, message
+        where = ""
+        if file is not None:
+            where = f"{file}, line {line}: " if line is not None else f"{file}: "
+        elif line is not None:
+            where = f"line {line}: "
+        super().__init__(where + message)
+
+
+class MaxJobsExceeded(SubmitDescriptionError):
+    """More jobs than ``-maxjobs`` allows: condor_submit's own message, counted before expanding."""
+
+    def __init__(self, max_jobs: int, jobs: int):
+        self.max_jobs, self.jobs = max_jobs, jobs
+        super().__init__(f"Number of submitted jobs would exceed -maxjobs ({max_jobs}): {jobs} jobs")

@@ -17,7 +17,6 @@ Nothing here runs a command: :mod:`condorexec.submitguard` refuses every form th
 from __future__ import annotations
 
 import fnmatch
-import glob
 import itertools
 import os
 import re
@@ -30,40 +29,16 @@ import classad2
 import htcondor2
 
 from condorexec.condorfacts import HoldCode, JobStatus
+from condorexec.errors import MaxJobsExceeded, SubmitDescriptionError
 from condorexec.submitguard import find_command_forms
+from condorexec.submitqueue import Row, queue_rows, scan_queue_statements
 
 __all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "JobPlan", "parse_description", "plan_jobs", "expand_jobs",
            "job_ad_text", "dry_run_blocks", "dry_run_text"]
 
 
-class SubmitDescriptionError(ValueError):
-    """A submit description that condor_submit would refuse (or that we cannot honour safely)."""
-
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
-        self.file, self.line, self.reason = file, line, message
-        where = ""
-        if file is not None:
-            where = f"{file}, line {line}: " if line is not None else f"{file}: "
-        elif line is not None:
-            where = f"line {line}: "
-        super().__init__(where + message)
-
-
-class MaxJobsExceeded(SubmitDescriptionError):
-    """More jobs than ``-maxjobs`` allows: condor_submit's own message, counted before expanding."""
-
-    def __init__(self, max_jobs: int, jobs: int):
-        self.max_jobs, self.jobs = max_jobs, jobs
-        super().__init__(f"Number of submitted jobs would exceed -maxjobs ({max_jobs}): {jobs} jobs")
-
-
 # --------------------------------------------------------------------------------------------------
 # parse_description
-
-_QUEUE_LINE = re.compile(r"^\s*queue(\s|$)", re.IGNORECASE)
-_STATEMENT_WORDS = re.compile(r"^\s*(if|elif|else|endif|error|warning|include|queue)\b", re.IGNORECASE)
-_ASSIGNMENT = re.compile(r"^\s*[+]?[A-Za-z_][\w.+-]*\s*(@?=|:)")
-
 
 def parse_description(text: str, *, file: str | None = None,
                       variables: Mapping[str, str] = {}) -> htcondor2.Submit:
@@ -88,198 +63,17 @@ def parse_description(text: str, *, file: str | None = None,
 
 def _check_lines(text: str, file: str | None) -> None:
     """Catch the command-running forms (:mod:`condorexec.submitguard`), then what the binding
-    reports without a line number."""
+    reports without a line number, and more than one queue statement (the binding would keep the
+    first and drop the rest: :mod:`condorexec.submitcluster` reads such files)."""
     problem = find_command_forms(text, file)
     if problem is not None:
         raise SubmitDescriptionError(problem.message, file=problem.file, line=problem.line)
-    lines = text.splitlines()
-    queue_seen = False
-    in_items = False
-    heredoc_end: str | None = None
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if heredoc_end is not None:
-            if line == heredoc_end:
-                heredoc_end = None
-            continue
-        if in_items:
-            if line.startswith(")"):
-                in_items = False
-            continue
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r"^[+]?[\w.]+\s*@=\s*(\S+)", line)
-        if m:
-            heredoc_end = "@" + m.group(1)
-            continue
-        if _QUEUE_LINE.match(line):
-            if queue_seen:
-                raise SubmitDescriptionError(
-                    f"a second queue statement {line!r}: multiple queue statements are not supported "
-                    "(they are deprecated in HTCondor 25)", file=file, line=lineno)
-            queue_seen = True
-            if line.endswith("(") or ("(" in line and ")" not in line):
-                in_items = True
-            continue
-        if queue_seen:
-            continue  # condor ignores text after the (single) queue statement's items
-        if _STATEMENT_WORDS.match(line) or _ASSIGNMENT.match(line):
-            continue
-        raise SubmitDescriptionError(f"not a submit command: {line!r} (expected 'name = value')",
-                                     file=file, line=lineno)
-
-
-# --------------------------------------------------------------------------------------------------
-# queue statements
-
-
-@dataclass(frozen=True)
-class _Row:
-    """One item of a queue statement: its index in the full item list and its variable values."""
-
-    index: int
-    values: Mapping[str, str]
-
-
-def _rows_from_description(description: htcondor2.Submit, qargs: str, submit_dir: str,
-                           count_override: int) -> tuple[list[_Row], list[str], int]:
-    """The rows, the item variable names and the per-row count that the queue statement asks for."""
-    m = re.search(r"(?<![\w.$(])(in|from|matching)(?![\w.])", qargs, re.IGNORECASE)
-    if not m:
-        return [_Row(0, {})], [], count_override or _queue_count(qargs)
-    mode = m.group(1).lower()
-    before, after = qargs[: m.start()].strip(), qargs[m.end():].strip()
-    tokens = [t for t in re.split(r"[\s,]+", before) if t]
-    count_text = ""
-    if tokens and not re.fullmatch(r"[A-Za-z_]\w*", tokens[0]):
-        count_text = tokens.pop(0)
-    names = tokens or ["Item"]
-    for n in names:
-        if not re.fullmatch(r"[A-Za-z_]\w*", n):
-            raise SubmitDescriptionError(f"queue {qargs}: invalid variable name {n!r}")
-    count = count_override or _queue_count(count_text)
-
-    match_kind = "any"
-    sel: slice | None = None
-    while True:
-        q = re.match(r"(files|dirs|any|table)(?=\s|$)\s*", after, re.IGNORECASE)
-        if q:
-            word = q.group(1).lower()
-            if word == "table" or mode != "matching":
-                raise SubmitDescriptionError(f"queue {qargs}: '{word}' is not supported after '{mode}'")
-            match_kind, after = word, after[q.end():]
-            continue
-        s = re.match(r"\[([^\]]*)\]\s*", after)
-        if s:
-            sel, after = _parse_slice(s.group(1), qargs), after[s.end():]
-            continue
-        break
-
-    if mode == "matching":
-        if after.startswith("("):
-            if not after.endswith(")"):
-                raise SubmitDescriptionError(
-                    f"queue {qargs}: a multi-line 'matching (...)' list is not supported")
-            after = after[1:-1]
-        patterns = [p for p in re.split(r"[\s,]+", after) if p]
-        items = _glob_items(patterns, submit_dir, match_kind)
-        rows = [{names[0]: it} for it in items]
-    elif mode == "from" and not after.startswith("("):
-        rows = _rows_from_file(after, names, submit_dir, qargs)
-    else:
-        data = description.itemdata()
-        rows = [dict(r) for r in data] if data is not None else []
-    indexed = [_Row(i, r) for i, r in enumerate(rows)]
-    if sel is not None:
-        indexed = [indexed[i] for i in range(len(indexed))[sel]]
-    return indexed, names, count
-
-
-def _queue_count(text: str) -> int:
-    text = text.strip()
-    if not text:
-        return 1
-    try:
-        value = int(text)
-    except ValueError:
-        try:
-            value = classad2.ExprTree(text).eval()
-        except Exception as exc:
-            raise SubmitDescriptionError(f"queue count {text!r} is not an integer expression") from exc
-        # classad2.Value (Undefined, Error) is an IntEnum: 'queue abc' would otherwise queue 2 jobs
-        if not isinstance(value, int) or isinstance(value, bool | classad2.Value):
-            raise SubmitDescriptionError(f"queue count {text!r} is not an integer expression") from None
-    if value < 0:
-        raise SubmitDescriptionError(f"queue count {text!r} is negative")
-    return value
-
-
-def _parse_slice(text: str, qargs: str) -> slice:
-    parts = text.split(":")
-    if len(parts) > 3:
-        raise SubmitDescriptionError(f"queue {qargs}: bad slice [{text}]")
-    try:
-        nums = [int(p) if p.strip() else None for p in parts]
-    except ValueError:
-        raise SubmitDescriptionError(f"queue {qargs}: bad slice [{text}]") from None
-    if len(nums) == 1:  # [n] selects one item
-        n = nums[0]
-        return slice(n, None if n == -1 else (n + 1 if n is not None else None))
-    if len(nums) == 3 and nums[2] == 0:
-        raise SubmitDescriptionError(f"queue {qargs}: slice step 0 in [{text}]")
-    return slice(*nums)
-
-
-def _glob_items(patterns: list[str], submit_dir: str, kind: str) -> list[str]:
-    """Expand ``matching`` globs relative to the submit directory, sorted, without duplicates."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for pat in patterns:
-        hits = sorted(glob.glob(pat, root_dir=submit_dir)) if glob.has_magic(pat) else (
-            [pat] if os.path.lexists(os.path.join(submit_dir, pat)) else [])
-        for h in hits:
-            is_dir = os.path.isdir(os.path.join(submit_dir, h))
-            if (kind == "files" and is_dir) or (kind == "dirs" and not is_dir):
-                continue
-            if is_dir and not h.endswith("/"):
-                h += "/"  # condor reports matched directories with a trailing slash
-            if h not in seen:
-                seen.add(h)
-                out.append(h)
-    return out
-
-
-def _rows_from_file(name: str, names: list[str], submit_dir: str, qargs: str) -> list[dict[str, str]]:
-    name = name.strip()
-    if name.endswith("|"):
-        raise SubmitDescriptionError(f"queue {qargs}: reading items from a command is not supported")
-    if name == "-":
-        raise SubmitDescriptionError(f"queue {qargs}: reading items from stdin is not supported here")
-    path = os.path.join(submit_dir, name)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = [ln.strip() for ln in fh]
-    except OSError as exc:
-        raise SubmitDescriptionError(f"queue {qargs}: cannot read item file {path}: {exc.strerror}") from exc
-    # condor keeps '#' lines as items, and a blank line is an item that repeats the previous values
-    rows: list[dict[str, str]] = []
-    previous = {n: "" for n in names}
-    for ln in lines:
-        if ln:
-            previous = _split_item(ln, names)
-        rows.append(dict(previous))
-    return rows
-
-
-def _split_item(line: str, names: list[str]) -> dict[str, str]:
-    """Fields split on commas/whitespace; the last variable takes the rest of the line."""
-    values: dict[str, str] = {}
-    rest = line.strip()
-    for n in names[:-1]:
-        m = re.match(r"([^\s,]*)[\s,]*", rest)
-        values[n], rest = m.group(1), rest[m.end():]
-    values[names[-1]] = rest.strip()
-    return values
+    statements = scan_queue_statements(text, file)
+    if len(statements) > 1:
+        raise SubmitDescriptionError(
+            f"a second queue statement 'queue {statements[1].args}': one description holds one queue "
+            "statement (read a file with several through condorexec.submitcluster)",
+            file=file, line=statements[1].line)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1151,7 +945,7 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
         probe = _Expander(description, (), cluster_id)
         if "$" in qargs and not qargs.rstrip().endswith("("):
             qargs = probe.expand_text(qargs)
-        rows, names, per_row = _rows_from_description(description, qargs, submit_dir, count)
+        rows, names, per_row = queue_rows(description, qargs, submit_dir, count)
     if max_jobs is not None and len(rows) * per_row > max_jobs:
         raise MaxJobsExceeded(max_jobs, len(rows) * per_row)
     for row in rows:
@@ -1202,9 +996,9 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
     return JobPlan(len(rows) * per_row, itertools.chain([] if first is None else [first], stream))
 
 
-def _rows_from_itemdata(itemdata: Sequence[Mapping[str, str]]) -> tuple[list[_Row], list[str]]:
+def _rows_from_itemdata(itemdata: Sequence[Mapping[str, str]]) -> tuple[list[Row], list[str]]:
     """Rows as Schedd.submit takes them: the first row's keys name the variables; values trimmed."""
-    rows: list[_Row] = []
+    rows: list[Row] = []
     names: list[str] = []
     for i, item in enumerate(itemdata):
         if not isinstance(item, Mapping):
@@ -1222,7 +1016,7 @@ def _rows_from_itemdata(itemdata: Sequence[Mapping[str, str]]) -> tuple[list[_Ro
             if "\n" in v or "\r" in v or "\x1f" in v:
                 raise SubmitDescriptionError(f"itemdata row {i}: value of {n} contains a newline: {v!r}")
             values[n] = v.strip()
-        rows.append(_Row(i, values))
+        rows.append(Row(i, values))
     return rows, names
 
 
