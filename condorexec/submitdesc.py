@@ -34,6 +34,7 @@ from condorexec.submitguard import find_command_forms
 from condorexec.submitqueue import Row, queue_rows, scan_queue_statements
 
 __all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "JobPlan", "parse_description", "plan_jobs", "expand_jobs",
+           "statement_rows",
            "job_ad_text", "dry_run_blocks", "dry_run_text"]
 
 
@@ -102,11 +103,13 @@ class _Expander:
         for name in ("Cluster", "ClusterId"):
             self._sub[name] = str(cluster_id)
         self._live = {n.lower(): n for n in (*_PER_PROC, *live_names)}
+        self._all_live = tuple(sorted(self._live))
         self._deps: dict[str, tuple[str, ...]] = {}
         refs = {k: {r.lower() for r in _REF.findall(v)} | ({"process"} if _RANDOM.search(v) else set())
                 for k, v in raw.items()}
         for k in raw:
-            self._deps[k] = tuple(sorted(self._reach(k, refs, set())))
+            own = {k} if k in self._live else set()  # a key named as an item variable takes its value
+            self._deps[k] = tuple(sorted(self._reach(k, refs, set()) | own))
         self._current: dict[str, str] = {}
         self._memo: dict[tuple[str, tuple[str, ...]], str | None] = {}
 
@@ -132,10 +135,17 @@ class _Expander:
         """The expanded value of ``key`` (None when absent or empty, as condor treats it)."""
         k = key.lower()
         real = self._key_of.get(k)
-        if real is None:
+        if real is not None:
+            deps = self._deps[k]
+        elif k in self._live:  # 'queue initialdir in (...)': an item variable named as a command is it
+            real, deps = self._live[k], (k,)
+        else:
             return None
-        deps = self._deps[k]
-        memo_key = (k, tuple(live.get(d, "") for d in deps))
+        values = tuple(live.get(d, "") for d in deps)
+        if any("$" in v for v in values):  # an item value with macros of its own (submitcluster's rows)
+            deps = self._all_live
+            values = tuple(live.get(d, "") for d in deps)
+        memo_key = (k, values)
         try:
             return self._memo[memo_key]
         except KeyError:
@@ -923,6 +933,16 @@ def expand_jobs(description: htcondor2.Submit, **options) -> list[classad2.Class
     return list(plan_jobs(description, **options).ads)
 
 
+def statement_rows(description: htcondor2.Submit, submit_dir: str, *, cluster_id: int = 0,
+                   count: int = 0) -> tuple[list[Row], list[str], int]:
+    """The items (rows), item variable names and per-item count of the description's own queue
+    statement, its macros expanded first as condor_submit does (``queue $(N)``)."""
+    qargs = description.getQArgs() or ""
+    if "$" in qargs and not qargs.rstrip().endswith("("):
+        qargs = _Expander(description, (), cluster_id).expand_text(qargs)
+    return queue_rows(description, qargs, os.path.abspath(submit_dir), count)
+
+
 def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str, owner: str, qdate: int,
               itemdata: Sequence[Mapping[str, str]] | None = None, count: int = 0,
               first_proc: int = 0, max_jobs: int | None = None) -> JobPlan:
@@ -941,11 +961,7 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
         rows, names = _rows_from_itemdata(itemdata)
         per_row = count or 1
     else:
-        qargs = description.getQArgs() or ""
-        probe = _Expander(description, (), cluster_id)
-        if "$" in qargs and not qargs.rstrip().endswith("("):
-            qargs = probe.expand_text(qargs)
-        rows, names, per_row = queue_rows(description, qargs, submit_dir, count)
+        rows, names, per_row = statement_rows(description, submit_dir, cluster_id=cluster_id, count=count)
     if max_jobs is not None and len(rows) * per_row > max_jobs:
         raise MaxJobsExceeded(max_jobs, len(rows) * per_row)
     for row in rows:
@@ -965,7 +981,9 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
     ctx = _Context(submit_dir, owner, cluster_id, qdate, socket.getfqdn())
     common = {"ClusterId": str(cluster_id), "Owner": _s(owner), "QDate": str(int(qdate)),
               "EnteredCurrentStatus": str(int(qdate)), **_CONSTANT}
-    proc_keys = tuple(k for k in expander.keys() if expander.is_per_proc(k))
+    # item variables too: one named as a command ('queue request_memory in (...)') is that command
+    proc_keys = tuple(k for k in expander.keys() if expander.is_per_proc(k)) + tuple(
+        n for n in names if n.lower() not in {k.lower() for k in expander.keys()})
 
     def ads() -> Iterator[classad2.ClassAd]:
         memo: dict[tuple[str | None, ...], str] = {}

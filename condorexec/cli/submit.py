@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from typing import TextIO
 
 import classad2
-import htcondor2
 
 from condorexec.cli import foreground, learned
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options, backend, state_dir
@@ -28,13 +27,13 @@ from condorexec.condorfacts import JobStatus
 from condorexec.pools import localspool
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
+from condorexec.submitcluster import MULTI_QUEUE_DEPRECATED, Submission, read_submission
 from condorexec.submitdesc import (
     JobPlan,
     MaxJobsExceeded,
     SubmitDescriptionError,
     dry_run_blocks,
     job_ad_text,
-    parse_description,
     plan_jobs,
 )
 
@@ -96,12 +95,15 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     text, name = read_description(path)
     try:
         text = assemble(text, name, args.append, queue_args)
-        description = parse_description(text, file=name, variables=variables)
+        submission = read_submission(text, file=name, variables=variables, submit_dir=os.getcwd(),
+                                     from_stdin=name == STDIN_NAME)
+        if submission.statements > 1:
+            print(f"WARNING: {name}: {MULTI_QUEUE_DEPRECATED}", file=err)
         if args.batch_name:
             if "\n" in args.batch_name or "\r" in args.batch_name:  # it would start a new submit line
                 raise SubmitDescriptionError(f"-batch-name {args.batch_name!r} contains a newline")
-            description["batch_name"] = args.batch_name
-        plan = _plan(description, name, max_jobs=args.maxjobs)
+            submission.description["batch_name"] = args.batch_name
+        plan = _plan(submission, name, max_jobs=args.maxjobs)
         if args.dry_run:
             return _dry_run(args, plan, out)
         logs: set[str] = set()
@@ -118,7 +120,7 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         if problem:  # condor_submit's check, before anything is queued
             print(f'ERROR: Invalid log file: "{log}" ({problem})', file=err)
             return 1
-    return _submit(args, description, plan.count, name, out, err)
+    return _submit(args, submission, name, out, err)
 
 
 def _unwritable(path: str) -> str | None:
@@ -133,10 +135,10 @@ def _unwritable(path: str) -> str | None:
     return None
 
 
-def _plan(description: htcondor2.Submit, name: str, cluster: int = DRY_RUN_CLUSTER,
+def _plan(submission: Submission, name: str, cluster: int = DRY_RUN_CLUSTER,
           max_jobs: int | None = None) -> JobPlan:
-    plan = plan_jobs(description, cluster_id=cluster, submit_dir=os.getcwd(), owner=getpass.getuser(),
-                     qdate=int(time.time()), max_jobs=max_jobs)
+    plan = plan_jobs(submission.description, itemdata=submission.itemdata, cluster_id=cluster,
+                     submit_dir=os.getcwd(), owner=getpass.getuser(), qdate=int(time.time()), max_jobs=max_jobs)
     if name == STDIN_NAME:
         return plan
 
@@ -178,7 +180,8 @@ def _make_pool(args) -> tuple[Pool, str]:
                      nodes=args.local_nodes or None)
 
 
-def _submit(args, description: htcondor2.Submit, nprocs: int, name: str, out: TextIO, err: TextIO) -> int:
+def _submit(args, submission: Submission, name: str, out: TextIO, err: TextIO) -> int:
+    description = submission.description
     pool, reason = _make_pool(args)
     logging.getLogger(__name__).debug("pool: %s", reason)
     store = None
@@ -188,14 +191,14 @@ def _submit(args, description: htcondor2.Submit, nprocs: int, name: str, out: Te
             store = learned.open_store(args.label_store)
             learned.learn(pool, store)  # whatever finished since the last run
             learned.apply_label(description, category, store, pool, err)
-        errors, warnings = pool.prepare(description, os.getcwd())
+        errors, warnings = pool.prepare(description, os.getcwd(), itemdata=submission.itemdata)
         for w in warnings:
             print(f"WARNING: {name}: {w}", file=err)
         if errors:
             for e in errors:
                 print(f"ERROR: {name}: {e}", file=err)
             return 1
-        result = pool.submit(description)
+        result = pool.submit(description, itemdata=submission.itemdata)
         _report_submit(args, pool, result, out)
         if not pool.profile.in_process:
             return 0

@@ -1,6 +1,6 @@
 """The submit description as condor_submit assembles it.
 
-condor_submit reads one file (or stdin), puts each ``-append`` command just before the queue
+condor_submit reads one file (or stdin), puts each ``-append`` command just before each queue
 statement, and takes ``-queue`` as the queue statement of a file that has none. Those steps are
 text edits done here before the real parser sees the text, so its line numbers stay those of the
 file for everything above the queue statement. What a pool cannot honour of the result is the
@@ -13,11 +13,10 @@ import re
 import sys
 from collections.abc import Sequence
 
-from condorexec.submitdesc import SubmitDescriptionError
+from condorexec.errors import SubmitDescriptionError
+from condorexec.submitqueue import scan_queue_statements
 
 STDIN_NAME = "<stdin>"
-
-_QUEUE = re.compile(r"^\s*queue(\s|$)", re.IGNORECASE)
 
 
 def read_description(path: str | None) -> tuple[str, str]:
@@ -32,22 +31,24 @@ def read_description(path: str | None) -> tuple[str, str]:
 
 
 def assemble(text: str, name: str, appends: Sequence[str], queue_args: str | None) -> str:
-    """Insert ``-append`` lines before the queue statement; use ``-queue`` when the file has none."""
+    """Insert ``-append`` lines before every queue statement (condor_submit parses them again before
+    each one); use ``-queue`` when the file has none."""
     lines = text.splitlines()
-    at = next((i for i, ln in enumerate(lines) if _QUEUE.match(ln)), None)
-    if queue_args is not None:
-        if at is not None:
-            raise SubmitDescriptionError(
-                f"-queue {queue_args} given, but the file already has a queue statement: {lines[at].strip()!r}",
-                file=name, line=at + 1)
-        lines.append(f"queue {queue_args}")
-        at = len(lines) - 1
-    if at is None:
-        raise SubmitDescriptionError("no queue statement (add 'queue' to the file, or use -queue)", file=name)
     for extra in appends:
         if "\n" in extra:
             raise SubmitDescriptionError(f"-append {extra!r}: must be one line")
-    lines[at:at] = list(appends)
+    starts = [st.start for st in scan_queue_statements(text, name)]
+    if queue_args is not None:
+        if starts:
+            raise SubmitDescriptionError(
+                f"-queue {queue_args} given, but the file already has a queue statement: "
+                f"{lines[starts[0]].strip()!r}", file=name, line=starts[0] + 1)
+        lines.append(f"queue {queue_args}")
+        starts = [len(lines) - 1]
+    if not starts:
+        raise SubmitDescriptionError("no queue statement (add 'queue' to the file, or use -queue)", file=name)
+    for at in reversed(starts):
+        lines[at:at] = list(appends)
     return "\n".join(lines) + "\n"
 
 

@@ -109,12 +109,13 @@ class Pool(abc.ABC):
     def profile(self) -> PoolProfile:
         """What this pool can do (see :class:`PoolProfile`)."""
 
-    def prepare(self, description: htcondor2.Submit,
-                submit_dir: str | os.PathLike | None = None) -> tuple[list[str], list[str]]:
-        """Check ``description`` before it is submitted from ``submit_dir`` (default: the working
-        directory) and fill in what this pool needs that a schedd does not: ``(errors, warnings)``, each
-        a list of messages naming the command at fault. With errors, do not submit. A schedd takes
-        whatever condor_submit would, so the default finds nothing and changes nothing."""
+    def prepare(self, description: htcondor2.Submit, submit_dir: str | os.PathLike | None = None, *,
+                itemdata: Sequence[Mapping[str, str]] | None = None) -> tuple[list[str], list[str]]:
+        """Check ``description`` (with the ``itemdata`` it will be submitted with) before it is
+        submitted from ``submit_dir`` (default: the working directory), and fill in what this pool
+        needs that a schedd does not: ``(errors, warnings)``, each a list of messages naming the
+        command at fault. With errors, do not submit. A schedd takes whatever condor_submit would,
+        so the default finds nothing and changes nothing."""
         return [], []
 
     @abc.abstractmethod

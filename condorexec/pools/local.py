@@ -266,14 +266,14 @@ class LocalPool(Pool):
     def where(self) -> str:
         return f"Local pool: {self.spool.state_dir}"
 
-    def prepare(self, description: htcondor2.Submit,
-                submit_dir: str | os.PathLike | None = None) -> tuple[list[str], list[str]]:
+    def prepare(self, description: htcondor2.Submit, submit_dir: str | os.PathLike | None = None, *,
+                itemdata: Sequence[Mapping[str, str]] | None = None) -> tuple[list[str], list[str]]:
         """What of ``description`` this pool cannot honour (:mod:`condorexec.pools.localsupport`); when
         it can run it and the description names no ``log``, a private one in the spool (the events of
         every job here are written to its log, and a user running the jobs in the foreground has no
         schedd to ask)."""
         ads = submitdesc.expand_jobs(description, cluster_id=1, submit_dir=str(submit_dir or os.getcwd()),
-                                     owner=self._owner, qdate=int(time.time()))
+                                     owner=self._owner, qdate=int(time.time()), itemdata=itemdata)
         errors, warnings = local_pool_problems(description, ads, self.describe_machines())
         if not errors and "log" not in {k.lower() for k in description.keys()}:
             self.spool.logs.mkdir(parents=True, exist_ok=True)
