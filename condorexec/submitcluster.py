@@ -82,6 +82,13 @@ def read_submission(text: str, *, file: str | None = None, variables: Mapping[st
     statements = scan_queue_statements(text, file)
     if not statements:
         return Submission(parse_description(text, file=file, variables=variables), None, 0)
+    if len(statements) > 1:
+        for st in statements:
+            if st.conditional:
+                raise SubmitDescriptionError(
+                    f"'{_statement(st)}' is inside an if block, and the file has other queue statements: "
+                    "which of them count is decided while parsing, which condorexec does not follow; "
+                    "keep the if blocks between the queue statements", file=file, line=st.line)
     texts = _statement_texts(lines, statements)
     first = parse_description(texts[0], file=file, variables=variables)
     if prevent_multi_queue is None:
@@ -90,15 +97,13 @@ def read_submission(text: str, *, file: str | None = None, variables: Mapping[st
         _refuse_extra_data(lines, statements[0], file, from_stdin)
     if len(statements) == 1:
         return Submission(first, None, 1)
-    for st in statements:
-        if st.conditional:
-            raise SubmitDescriptionError(
-                f"'queue {st.args}' is inside an if block, and the file has other queue statements: "
-                "which of them count is decided while parsing, which condorexec does not follow; "
-                "keep the if blocks between the queue statements", file=file, line=st.line)
     descriptions = [first] + [parse_description(t, file=file, variables=variables) for t in texts[1:]]
     itemdata, merged = _merge(descriptions, statements, text, submit_dir, file)
     return Submission(merged, itemdata, len(statements))
+
+
+def _statement(st: QueueStatement) -> str:
+    return f"queue {st.args}".strip()
 
 
 def _config_true(name: str) -> bool:
@@ -231,8 +236,9 @@ def _check_can_vary(key: str, texts: list[str | None], statements: list[QueueSta
                 "give it one value for the whole file", file=file, line=st.line)
     if _CUSTOM.match(key) and None in texts:
         missing = next(st for st, t in zip(statements, texts, strict=True) if t is None)
+        statement = _statement(missing)
         raise SubmitDescriptionError(
-            f"{key.replace('MY.', '+', 1)} is set for some queue statements but not for 'queue {missing.args}': "
+            f"{key.replace('MY.', '+', 1)} is set for some queue statements but not for '{statement}': "
             "condor_submit leaves the attribute out of those procs, and one submission through the bindings "
             f"cannot (an empty value would store 'undefined'); set {key.replace('MY.', '+', 1)} before the first "
             "queue statement, or submit those procs from a file of their own", file=file, line=missing.line)

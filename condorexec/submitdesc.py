@@ -487,6 +487,9 @@ class _Context:
     cluster_id: int
     qdate: int
     fs_domain: str
+    #: proc 0's ExecutableSize: condor_submit sizes the executable of proc 0 only and every later proc
+    #: inherits it, even where a later queue statement changed the executable (submit_utils.cpp)
+    cluster_exe_kb: int | None = None
 
 
 _Getter = Callable[..., str | None]
@@ -518,6 +521,8 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     iwd = _initial_dir(get, ctx.submit_dir)
     a["Iwd"] = _s(iwd)
     a |= _executable_attrs(get, ctx.submit_dir)
+    if ctx.cluster_exe_kb is not None:
+        a["ExecutableSize"] = str(ctx.cluster_exe_kb)
     a |= _arguments_environment_attrs(get)
     a |= _stdio_attrs(get)
     a |= _user_log_attrs(get, iwd)
@@ -985,6 +990,8 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
     proc_keys = tuple(k for k in expander.keys() if expander.is_per_proc(k)) + tuple(
         n for n in names if n.lower() not in {k.lower() for k in expander.keys()})
 
+    cluster_attrs: dict[str, str] = {}
+
     def ads() -> Iterator[classad2.ClassAd]:
         memo: dict[tuple[str | None, ...], str] = {}
         proc = first_proc
@@ -1002,6 +1009,11 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
                 body = memo.get(signature)
                 if body is None:
                     attrs = {**common, **_job_attrs(get, ctx, custom)}
+                    if proc == 0:
+                        ctx.cluster_exe_kb = int(attrs["ExecutableSize"])
+                        cluster_attrs.update(attrs)
+                    else:  # a proc's ad is chained to proc 0's (the cluster ad): what it lacks, it inherits
+                        attrs = {**cluster_attrs, **attrs}
                     body = ";".join(f"{k}={v}" for k, v in attrs.items())
                     if len(memo) >= _MEMO_BODIES:  # procs that all differ ($(Process) in a command)
                         memo.clear()

@@ -138,8 +138,8 @@ def queue_rows(description: htcondor2.Submit, qargs: str, submit_dir: str,
     (its macros already expanded) of ``description`` asks for; ``count_override`` replaces its count."""
     mode, names, count_text, after = _split_args(qargs)
     if mode is None:
-        return [Row(0, {})], [], count_override or _queue_count(count_text)
-    count = count_override or _queue_count(count_text)
+        return [Row(0, {})], [], count_override or _queue_count(count_text) or 1
+    count = count_override or _queue_count(count_text) or 1  # condor_submit queues 'queue 0' once
 
     match_kind = "any"
     sel: slice | None = None

@@ -261,3 +261,44 @@ queue
     row = next(ln for ln in table.splitlines() if ln.startswith("alloc60"))
     assert row.split()[1:4] == ["2", "2", "steady"]
     assert (tmp_path / "labels.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_several_queue_statements_run_as_one_cluster(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Each statement's procs run with the commands above it: another executable, other requests,
+    another +attribute, $(Step)/$(Row) per statement, $(Process) through the cluster."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "twice.sh").write_text('#!/bin/sh\necho "$1 $1"\n')
+    (tmp_path / "twice.sh").chmod(0o755)
+    status, out, err = submit(tmp_path, """
+executable = /bin/echo
+arguments = first $(Process) $(Step) $(Row)
+output = o.$(Process)
+request_memory = 100
++Stage = "one"
+queue 2
+executable = twice.sh
+arguments = $(word)-$(Process)-$(Step)-$(Row)
+request_memory = 200
++Stage = "two"
+queue word in (a, b)
+""", capsys)
+    assert status == 0, err
+    assert "deprecated" in err  # condor_submit's warning, in condorexec's words
+    cluster = int(out.split("cluster ")[1].rstrip(".\n"))
+    assert out == f"Submitting job(s)....\n4 job(s) submitted to cluster {cluster}.\n"
+    outputs = [(tmp_path / f"o.{p}").read_text() for p in range(4)]
+    assert outputs == ["first 0 0 0\n", "first 1 1 0\n", "a-2-0-0 a-2-0-0\n", "b-3-0-1 b-3-0-1\n"]
+    ads = sorted(history(tmp_path, capsys, str(cluster)), key=lambda ad: ad["ProcId"])
+    assert [(ad["ProcId"], ad["RequestMemory"], ad["Stage"], Path(ad["Cmd"]).name) for ad in ads] == [
+        (0, 100, "one", "echo"), (1, 100, "one", "echo"), (2, 200, "two", "twice.sh"), (3, 200, "two", "twice.sh")]
+
+
+def test_append_goes_before_every_queue_statement(tmp_path: Path, monkeypatch, capsys) -> None:
+    """condor_submit parses the -append lines again before each statement, so they win over what the
+    file sets between statements (checked against condor_submit 25.14 -dry-run: 300 for both procs)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "job.sub").write_text("executable = /bin/true\nrequest_memory = 100\nqueue\n"
+                                      "request_memory = 200\nqueue\n")
+    assert main(["submit", "-dry-run", "-", "-append", "request_memory = 300", "job.sub"]) == 0
+    text = capsys.readouterr().out
+    assert "RequestMemory=300" in text and "RequestMemory=200" not in text and "ProcId=1" in text

@@ -20,6 +20,7 @@ from condorexec.submitdesc import (
     job_ad_text,
     parse_description,
 )
+from condorexec.submitcluster import read_submission
 
 FIXTURES = Path("/work/shared/condor-fixtures/submit")
 CORPUS = Path(__file__).resolve().parents[1] / "cli" / "corpus"
@@ -72,10 +73,11 @@ def _value(ad: classad2.ClassAd, attr: str):
 
 
 def _expand_file(sub: Path, submit_dir: Path, owner: str = "condoruser") -> list[classad2.ClassAd]:
+    """The ads of a submit file as condorexec submit makes them (several queue statements included)."""
     text = sub.read_text().replace("@IWD@", str(submit_dir))
-    description = parse_description(text, file=sub.name)
-    return expand_jobs(description, cluster_id=1, submit_dir=str(submit_dir), owner=owner,
-                       qdate=1_700_000_000)
+    submission = read_submission(text, file=sub.name, submit_dir=str(submit_dir))
+    return expand_jobs(submission.description, itemdata=submission.itemdata, cluster_id=1,
+                       submit_dir=str(submit_dir), owner=owner, qdate=1_700_000_000)
 
 
 def _compare(sub: Path, ads_file: Path, submit_dir: Path, request) -> None:
@@ -163,12 +165,24 @@ CORPUS_EXPECT: dict[str, tuple[int, dict[int, dict[str, object]]]] = {
     "c23-macros": (2, {0: {"Arguments": "fallback 007 file.tar .gz /data/set/", "Out": "results/1_0.out"}}),
     "c24-notification": (1, {0: {"JobNotification": 3, "NotifyUser": "someone@example.org"}}),
     "c25-queue-zero-args": (4, {3: {"Arguments": "", "ProcId": 3}}),
+    "c28-multi-queue": (3, {0: {"Args": "first p=0 s=0 r=0"}, 2: {"Args": "second p=2 s=1 r=0"}}),
+    "c29-multi-queue-changes": (14, {
+        0: {"Cmd": "/bin/echo", "RequestMemory": 100, "Stage": "prepare", "Weight": 1},
+        4: {"Cmd": "{d}/run.sh", "Args": "run beta 1", "RequestCpus": 2, "RequestMemory": 300, "Weight": 40},
+        6: {"Args": "# a comment row 1", "Stage": "collect", "RequestDisk": 2097152},
+        12: {"Cmd": "/bin/echo", "Args": "inputs/two.txt i=1", "TransferInput": "inputs/two.txt"},
+        13: {"Args": "<Queue_item> i=0", "Stage": "last", "RequestCpus": 2}}),
+    "c30-multi-queue-macros": (5, {0: {"Args": "inputs/one.txt", "Out": "out/1.0.txt"},
+                                   2: {"Args": "inputs/two.txt b", "TransferInput": "inputs/two.txt"},
+                                   3: {"Args": "inputs/two.txt <Queue_item>"},
+                                   4: {"Args": "inputs/two.txt again", "Iwd": "{d}/work/a"}}),
+    "c31-matching-multiline": (3, {0: {"Args": "inputs/one.txt"}, 2: {"Args": "inputs/three.dat"}}),
 }
 
 
 def test_corpus_has_expectations_for_every_accepted_file() -> None:
     subs = {p.stem for p in CORPUS.glob("*.sub")}
-    refused = {"c26-transfer-conflict", "c27-bad-units"}
+    refused = {"c26-transfer-conflict", "c27-bad-units", "c32-multi-queue-late-mat", "c33-multi-queue-partial-attr"}
     assert subs - refused == set(CORPUS_EXPECT)
     assert len(subs) >= 20
 
@@ -193,6 +207,14 @@ def test_corpus_refusals() -> None:
     # condorexec deliberately refuses a request_memory that is neither a size nor an expression of one
     with pytest.raises(SubmitDescriptionError, match="request_memory = lots"):
         _expand_file(CORPUS / "c27-bad-units.sub", CORPUS)
+    # condor_submit's own refusal (c32-multi-queue-late-mat.error): late materialization, one statement
+    with pytest.raises(SubmitDescriptionError, match="line 5: Extra data found after queue statement"):
+        _expand_file(CORPUS / "c32-multi-queue-late-mat.sub", CORPUS)
+    # condor_submit accepts it (c33-multi-queue-partial-attr.condor-accepts.ads); condorexec cannot be
+    # faithful with one Schedd.submit, so it refuses, naming the attribute, the statement and a way out
+    with pytest.raises(SubmitDescriptionError, match=r"line 4: \+Late is set for some queue statements but "
+                                                     r"not for 'queue'.*before the first queue statement"):
+        _expand_file(CORPUS / "c33-multi-queue-partial-attr.sub", CORPUS)
 
 
 # --------------------------------------------------------------------------------------------------
