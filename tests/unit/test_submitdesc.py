@@ -13,6 +13,7 @@ import classad2
 import htcondor2
 import pytest
 
+from condorexec.submitcluster import read_submission
 from condorexec.submitdesc import (
     SubmitDescriptionError,
     dry_run_text,
@@ -20,7 +21,6 @@ from condorexec.submitdesc import (
     job_ad_text,
     parse_description,
 )
-from condorexec.submitcluster import read_submission
 
 FIXTURES = Path("/work/shared/condor-fixtures/submit")
 CORPUS = Path(__file__).resolve().parents[1] / "cli" / "corpus"
