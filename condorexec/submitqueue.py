@@ -234,9 +234,11 @@ def _glob_items(patterns: list[str], submit_dir: str, kind: str) -> list[str]:
 def _rows_from_file(name: str, names: list[str], submit_dir: str, qargs: str) -> list[dict[str, str]]:
     name = name.strip()
     if name.endswith("|"):
-        raise SubmitDescriptionError(f"queue {qargs}: reading items from a command is not supported")
+        raise SubmitDescriptionError(f"queue {qargs}: condor_submit would run that command for its items, "
+                                     "and condorexec runs none; write its output to a file and queue from the file")
     if name == "-":
-        raise SubmitDescriptionError(f"queue {qargs}: reading items from stdin is not supported here")
+        raise SubmitDescriptionError(f"queue {qargs}: condor_submit reads these items from its standard input, "
+                                     "which condorexec does not; write them to a file and queue from the file")
     path = os.path.join(submit_dir, name)
     try:
         with open(path, encoding="utf-8") as fh:

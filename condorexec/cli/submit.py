@@ -152,13 +152,16 @@ def _plan(submission: Submission, name: str, cluster: int = DRY_RUN_CLUSTER,
 
 def _dry_run(args, plan: JobPlan, out: TextIO) -> int:
     """condor_submit -dry-run's output, written proc by proc as the ads are made."""
-    if not args.terse:
-        out.write("Dry-Run job(s)" + "." * plan.count + "\n")
     if args.dry_run == "-":
-        out.writelines(dry_run_blocks(plan.ads))
-        if not plan.count:
+        # condor_submit's progress dot goes to the same stdout as the ads, one after each proc's block
+        out.write("" if args.terse else "Dry-Run job(s)")
+        for block in dry_run_blocks(plan.ads):
+            out.write(block if args.terse else block + ".")
+        if not args.terse:
             out.write("\n")
     else:
+        if not args.terse:
+            out.write("Dry-Run job(s)" + "." * plan.count + "\n")
         with open(args.dry_run, "w", encoding="utf-8") as fh:
             fh.writelines(dry_run_blocks(plan.ads))
             if not plan.count:

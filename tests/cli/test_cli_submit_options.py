@@ -30,7 +30,8 @@ def read_ads(text: str, iwd: str) -> list[dict[str, str]]:
     """condor_submit -dry-run blocks → per-proc {attr: value text} (later blocks hold changes only)."""
     text = text.replace("@IWD@", iwd)
     procs: list[dict[str, str]] = []
-    for block in (b for b in re.split(r"\n\s*\n", text.strip("\n")) if b.strip()):
+    # blocks are separated by a blank line in a file, by the progress dot's "." line on stdout
+    for block in (b for b in re.split(r"\n(?:\s*|\.)\n", text.strip("\n")) if b.strip() not in ("", ".")):
         attrs = dict(procs[0]) if procs else {}
         for line in block.splitlines():
             name, sep, value = line.partition("=")
@@ -88,7 +89,8 @@ def test_dry_run_to_stdout_from_stdin_with_options(tmp_path: Path, monkeypatch, 
                           "greeting=hi", "-queue", "2"], capsys, stdin=text, monkeypatch=monkeypatch)
     assert status == 0
     header, _, rest = out.partition("\n")
-    assert header == "Dry-Run job(s).."
+    assert header == "Dry-Run job(s)"  # to stdout, condor_submit 25.14 puts each proc's dot after its block
+    assert rest.count("\n.\n") == 2 and rest.endswith("\n.\n2 job(s) dry-run to cluster 1.\n")
     procs = read_ads(rest.rpartition("2 job(s) dry-run to cluster 1.")[0], str(tmp_path))
     assert [p["Args"] for p in procs] == ['"hi 0"', '"hi 1"']
     assert procs[0]["JobBatchName"] == '"nightly"' and procs[0]["RequestMemory"] == "2048"
@@ -193,7 +195,8 @@ def test_console_script_dry_run_and_rejection(tmp_path: Path) -> None:
     done = subprocess.run([str(CONSOLE), "submit", "-dry-run", "-", "j.sub"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("Dry-Run job(s)...\n") and done.stdout.endswith("3 job(s) dry-run to cluster 1.\n")
+    assert done.stdout.startswith("Dry-Run job(s)\nClusterId=1\n")
+    assert done.stdout.endswith("\n.\n3 job(s) dry-run to cluster 1.\n")
     want = read_ads((CORPUS / "c02-queue-n.ads").read_text(), str(tmp_path))
     got = read_ads(done.stdout.split("\n", 1)[1].rsplit("3 job(s)", 1)[0], str(tmp_path))
     assert [p["Arguments"] for p in got] == [p["Arguments"] for p in want]

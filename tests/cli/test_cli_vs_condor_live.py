@@ -241,3 +241,24 @@ def test_companions_agree_with_condor_tools(schedd: htcondor2.Schedd, clusters: 
         time.sleep(1)
     assert sorted(theirs) == [f"{cluster} 0 0", f"{cluster} 1 undefined", f"{cluster} 2 0"]
     assert _ours(["history", *CONDOR, str(cluster), *hist], capsys) == theirs
+
+
+@pytest.mark.parametrize("stem", ["c02-queue-n", "c28-multi-queue", "c29-multi-queue-changes"])
+def test_dry_run_to_stdout_has_condor_submits_layout(stem: str, work: Path, capsys) -> None:
+    """``-dry-run -`` as condor_submit prints it: the header, each proc's block followed by its progress
+    dot, the count line; in each block the same attributes in the same order."""
+    _pool_or_skip()
+    theirs = _run(["condor_submit", "-dry-run", "-", f"{stem}.sub"], work)
+    assert theirs.returncode == 0, theirs.stderr
+    capsys.readouterr()
+    assert main(["submit", "-dry-run", "-", f"{stem}.sub"]) == 0
+    ours = capsys.readouterr().out
+
+    def layout(text: str) -> list[str]:
+        # attribute names only: values hold times and the domain, which differ by design; the offline
+        # dry-run knows no HTCondor build to name (CondorVersion, SubmitVersion, CondorPlatform)
+        names = [line.split("=", 1)[0] + "=" if "=" in line else line for line in text.splitlines()
+                 if not line.startswith(("Warning:", " ", "http"))]
+        return [n for n in names if n not in ("CondorVersion=", "SubmitVersion=", "CondorPlatform=")]
+
+    assert layout(ours) == layout(theirs.stdout)
