@@ -53,6 +53,7 @@ FACTORY_KEYS = ("max_materialize", "JobMaterializeLimit", "max_idle", "JobMateri
 
 #: the live variables that restart at every statement; rows carry them
 _PER_STATEMENT = ("Step", "Row", "ItemIndex")
+_STATEMENT_COLUMN = "CondorexecQueueStatement"
 _CUSTOM = re.compile(r"^(\+|my\.)", re.IGNORECASE)
 
 
@@ -184,8 +185,10 @@ def _merge(descriptions: list[htcondor2.Submit], statements: list[QueueStatement
     plans = [statement_rows(d, submit_dir) for d in descriptions]
     # Step/Row/ItemIndex travel only when something names them: a column that differs per proc
     # makes every proc's ad its own (plan_jobs memoises ads on the values they depend on)
-    columns: dict[str, str] = {n.lower(): n for n in _PER_STATEMENT
-                               if re.search(rf"\b{n}\b", text, re.IGNORECASE)}
+    # The first column is the statement's number: the bindings write each row as a line of an inline
+    # item list, where a line starting with '#' or ')' (an item's own text could) would not be a row.
+    columns: dict[str, str] = {_STATEMENT_COLUMN.lower(): _STATEMENT_COLUMN}
+    columns |= {n.lower(): n for n in _PER_STATEMENT if re.search(rf"\b{n}\b", text, re.IGNORECASE)}
     for _, names, _ in plans:
         for n in names:
             columns.setdefault(n.lower(), n)
@@ -209,11 +212,11 @@ def _merge(descriptions: list[htcondor2.Submit], statements: list[QueueStatement
 
     alias_columns = {a.lower() for a in aliases.values()}
     rows: list[dict[str, str]] = []
-    for desc_raw, (items, names, per_row) in zip(raw, plans, strict=True):
+    for number, (desc_raw, (items, names, per_row)) in enumerate(zip(raw, plans, strict=True)):
         own = {n.lower() for n in names}
-        fixed: dict[str, str] = {}  # lower column -> this statement's value for every proc
+        fixed: dict[str, str] = {_STATEMENT_COLUMN.lower(): str(number)}  # lower column -> value for every proc
         for low in columns:
-            if low in own or low in alias_columns or low in ("step", "row", "itemindex"):
+            if low in own or low in alias_columns or low in ("step", "row", "itemindex", _STATEMENT_COLUMN.lower()):
                 continue
             fixed[low] = desc_raw[low][1] if low in desc_raw else ""  # a loop variable of another statement
         for low, alias in aliases.items():

@@ -305,6 +305,10 @@ def _checked_rows(itemdata: Iterable[Mapping[str, str]]) -> list[dict[str, str]]
                 raise ValueError(f"itemdata[{i}][{k!r}] must be a str, got {v!r}")
             if "\n" in v or "\x1f" in v:
                 raise ValueError(f"itemdata[{i}][{k!r}] = {v!r} contains a newline or unit separator")
+        first = str(row[keys[0]]).lstrip()
+        if first.startswith(("#", ")")):  # the bindings write each row as one line of an inline list
+            raise ValueError(f"itemdata[{i}][{keys[0]!r}] = {first!r}: a row whose first value starts with "
+                             "'#' or ')' would be read as a comment or as the end of the item list")
         rows.append(dict(row))
     if not rows:
         raise ValueError("itemdata is empty: pass None to use the description's own queue statement")

@@ -191,6 +191,8 @@ def test_submit_count_with_rows_and_without():
     ([{"word": "a", "mem": "1"}, {"word": "b", "mem": "1", "extra": "x"}], r"itemdata\[1\] has keys"),
     ([{"word": 3, "mem": "1"}], r"itemdata\[0\]\['word'\] must be a str, got 3"),
     ([{"word": "a\nqueue", "mem": "1"}], "contains a newline"),
+    ([{"word": "a", "mem": "1"}, {"word": "# not a comment", "mem": "1"}], r"itemdata\[1\]\['word'\].*comment"),
+    ([{"word": ") the end", "mem": "1"}], "end of the item list"),
     ([{"bad key": "a"}], "not a submit variable name"),
     ([{}], "has no variables"),
     (["word=a"], r"itemdata\[0\] must be a mapping"),
