@@ -500,6 +500,9 @@ class LocalPool(Pool):
         inputs = _split_list(ad.get("TransferInput", ""))
         if not fast and ad.get("TransferExecutable", True) is not False and cmd:
             inputs.insert(0, cmd)
+        stdin = str(ad.get("In", "/dev/null"))
+        if stdin not in ("/dev/null", "") and ad.get("TransferIn", True) is not False:
+            inputs.append(stdin)  # the starter is sent the input file with the job's other inputs
         for name in inputs:
             source = iwd / name
             target = sandbox / Path(name.rstrip("/")).name
@@ -518,8 +521,12 @@ class LocalPool(Pool):
             "CONDOREXEC_NODE_CACHE": str(job.node.cache_dir) if job.node else "",
             "OMP_NUM_THREADS": str(job.request().cores),
         })
-        stdin = ad.get("In", "/dev/null")
-        stdin_path = None if stdin in ("/dev/null", "") else str(sandbox / Path(stdin).name)
+        if stdin in ("/dev/null", ""):
+            stdin_path = None
+        elif ad.get("TransferIn", True) is not False:
+            stdin_path = str(sandbox / Path(stdin).name)
+        else:  # transfer_input = false: the job reads it where it is (a shared filesystem)
+            stdin_path = str(iwd / stdin)
         args = submitdesc.ad_arguments(ad)
         memory_limit = job.request().memory
         common = dict(job_key=job.job_id, cwd=str(sandbox), env=env, stdin_path=stdin_path,

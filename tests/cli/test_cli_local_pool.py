@@ -261,3 +261,21 @@ queue
     row = next(ln for ln in table.splitlines() if ln.startswith("alloc60"))
     assert row.split()[1:4] == ["2", "2", "steady"]
     assert (tmp_path / "labels.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_input_file_is_transferred_and_becomes_stdin(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``input = FILE`` is sent with the job like HTCondor's starter does (not only named), and it is
+    not returned as an output of the job."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("from stdin\n")
+    status, _out, err = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'cat; ls'"
+input = in.txt
+output = o.txt
+log = run.log
+queue
+""", capsys)
+    assert status == 0, err
+    assert (tmp_path / "o.txt").read_text().splitlines()[0] == "from stdin"
+    assert "in.txt" in (tmp_path / "o.txt").read_text()  # the job saw it in its sandbox
