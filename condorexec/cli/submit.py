@@ -21,7 +21,7 @@ from typing import TextIO
 import classad2
 import htcondor2
 
-from condorexec.cli import foreground, learned
+from condorexec.cli import foreground, learned, spoolopts
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options, backend, state_dir
 from condorexec.cli.submitfile import STDIN_NAME, assemble, locate, read_description
 from condorexec.condorfacts import JobStatus
@@ -57,6 +57,7 @@ def parser() -> CondorArgumentParser:
     p.add_option("single-cluster", dest="single_cluster", action="store_true",
                  help="accepted for compatibility: condorexec always submits one cluster")
     p.add_option("debug", action="store_true", help="debug logging to stderr")
+    spoolopts.add_options(p)
     add_pool_options(p)
     p.add_option("local-node", dest="local_nodes", action="append", default=[], metavar="SPEC",
                  help="local pool: emulate a node 'cpus=N,memory=MB[,disk=MB][,gpus=N][,name=X]' (repeatable)")
@@ -78,6 +79,7 @@ def _split_queue(argv: list[str]) -> tuple[list[str], str | None]:
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     argv, queue_args = _split_queue(list(argv))
     args = parser().parse_args(argv)
+    args.spool = spoolopts.resolve(args)  # -remote NAME: -spool -name NAME
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, stream=err)
     variables: dict[str, str] = {}
@@ -189,17 +191,20 @@ def _submit(args, description: htcondor2.Submit, nprocs: int, name: str, out: Te
             learned.learn(pool, store)  # whatever finished since the last run
             learned.apply_label(description, category, store, pool, err)
         errors, warnings = pool.prepare(description, os.getcwd())
+        errors += spoolopts.problems(description) if args.spool else []
         for w in warnings:
             print(f"WARNING: {name}: {w}", file=err)
         if errors:
             for e in errors:
                 print(f"ERROR: {name}: {e}", file=err)
             return 1
-        result = pool.submit(description)
+        result = pool.submit(description, spool=True) if args.spool else pool.submit(description)
         _report_submit(args, pool, result, out)
         if not pool.profile.in_process:
             return 0
         status = _run_locally(pool, result, state_dir(args.state_dir), err)
+        if args.spool:
+            print(spoolopts.local_note(result.cluster), file=err)
         if store is not None:
             learned.learn(pool, store)
         return status
