@@ -25,7 +25,7 @@ from condorexec.cli import foreground, learned, spoolopts
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options, backend, state_dir
 from condorexec.cli.submitfile import STDIN_NAME, assemble, locate, read_description
 from condorexec.condorfacts import JobStatus
-from condorexec.pools import localspool
+from condorexec.pools import localspool, spooling
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
 from condorexec.submitdesc import (
@@ -105,6 +105,8 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
             description["batch_name"] = args.batch_name
         plan = _plan(description, name, max_jobs=args.maxjobs)
         if args.dry_run:
+            if args.spool:  # the ads as condor_submit -spool makes them (it queues them held)
+                plan = JobPlan(plan.count, (spooling.as_submitted(ad) for ad in plan.ads))
             return _dry_run(args, plan, out)
         logs: set[str] = set()
         for ad in plan.ads:  # every proc is made, and so checked, before anything is queued; none is kept

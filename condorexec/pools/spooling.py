@@ -88,7 +88,7 @@ def spool_job(ad: classad2.ClassAd, job_dir: Path) -> None:
     if failed is not None:
         target, exc = failed
         raise SpoolError(f"cannot spool into {target}: {exc.strerror or exc}")
-    _remap_stdio(ad)
+    as_submitted(ad, held=False)  # the local pool queues the jobs only once their inputs are copied
     remaps = ad.get("TransferOutputRemaps")
     if remaps is not None:
         ad["SUBMIT_TransferOutputRemaps"] = remaps
@@ -96,8 +96,19 @@ def spool_job(ad: classad2.ClassAd, job_dir: Path) -> None:
     ad["SUBMIT_Iwd"], ad["Iwd"] = str(iwd), str(job_dir)
     now = int(time.time())
     ad["StageInStart"] = ad["StageInFinish"] = now
+
+
+def as_submitted(ad: classad2.ClassAd, held: bool = True) -> classad2.ClassAd:
+    """condor_submit -spool's own part of the rewrite (what ``-dry-run`` shows; HTCondor 25.14): the
+    job queued held ("Spooling input data files", code 16) unless ``held`` is False, kept in the queue
+    after completion until fetched, and ``output``/``error`` under working names. Returns ``ad``."""
+    _remap_stdio(ad)
     if "LeaveJobInQueue" not in ad or ad.get("LeaveJobInQueue") is False:
         ad["LeaveJobInQueue"] = classad2.ExprTree(LEAVE_IN_QUEUE)
+    if held:
+        ad["JobStatus"] = 5
+        ad["HoldReason"], ad["HoldReasonCode"] = "Spooling input data files", 16
+    return ad
 
 
 def _rewrite(ad: classad2.ClassAd, attr: str, value: str) -> None:

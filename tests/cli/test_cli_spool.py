@@ -208,3 +208,21 @@ queue
     assert "/dev/null/cannot" in failed.stderr
     assert failed.stderr.rstrip().endswith("ERROR: Failed to spool job files.")
     assert (SpoolLayout(tmp_path / "state").job_spool(cluster, 0) / "r.txt").read_text() == "r\n"
+
+
+def test_dry_run_shows_the_ads_condor_submit_spool_makes(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Compared with HTCondor 25.14's ``condor_submit -spool -dry-run -`` for this file: the same five
+    attributes change (that condor_submit then also tries to spool, and fails, is not copied)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "job.sub").write_text("executable = /bin/true\noutput = sub/out.txt\nerror = e.txt\nqueue\n")
+    assert main(["submit", *local(tmp_path), "-dry-run", "-", "job.sub"]) == 0
+    plain = capsys.readouterr().out.splitlines()
+    assert main(["submit", *local(tmp_path), "-spool", "-dry-run", "-", "job.sub"]) == 0
+    spooled = capsys.readouterr().out.splitlines()
+    timely = ("QDate=", "EnteredCurrentStatus=")  # the two runs may fall in different seconds
+    assert sorted(line for line in set(spooled) - set(plain) if not line.startswith(timely)) == sorted([
+        'Out="_condor_stdout"', 'HoldReason="Spooling input data files"', "HoldReasonCode=16",
+        "LeaveJobInQueue=JobStatus == 4 && (time() - (CompletionDate ?: time())) < 864000 && "
+        "(StageOutFinish ?: 0) < EnteredCurrentStatus",
+        'TransferOutputRemaps="_condor_stdout=sub/out.txt"', "JobStatus=5"])
+    assert not (tmp_path / "state").exists()  # nothing spooled, nothing queued
