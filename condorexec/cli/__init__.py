@@ -21,6 +21,7 @@ COMMANDS = {
     "history": "history_cmd",
     "rm": "rm",
     "wait": "wait",
+    "transfer-data": "transfer_data",
     "labels": "labels_cmd",
     "pack": "pack_cmd",
 }
@@ -33,6 +34,7 @@ commands:
   history   list finished jobs (like condor_history)
   rm        remove jobs (like condor_rm)
   wait      wait for jobs in an event log to finish (like condor_wait)
+  transfer-data  fetch the outputs of jobs submitted with -spool (like condor_transfer_data)
   labels    what autolabel has learned per category (table, --plot)
   pack      list, show or clear packed environments
 

@@ -20,11 +20,11 @@ from typing import TextIO
 
 import classad2
 
-from condorexec.cli import foreground, learned
+from condorexec.cli import foreground, learned, spoolopts
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options, backend, state_dir
 from condorexec.cli.submitfile import STDIN_NAME, assemble, locate, read_description
 from condorexec.condorfacts import JobStatus
-from condorexec.pools import localspool
+from condorexec.pools import localspool, spooling
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
 from condorexec.submitcluster import MULTI_QUEUE_DEPRECATED, Submission, read_submission
@@ -56,6 +56,7 @@ def parser() -> CondorArgumentParser:
     p.add_option("single-cluster", dest="single_cluster", action="store_true",
                  help="accepted for compatibility: condorexec always submits one cluster")
     p.add_option("debug", action="store_true", help="debug logging to stderr")
+    spoolopts.add_options(p)
     add_pool_options(p)
     p.add_option("local-node", dest="local_nodes", action="append", default=[], metavar="SPEC",
                  help="local pool: emulate a node 'cpus=N,memory=MB[,disk=MB][,gpus=N][,name=X]' (repeatable)")
@@ -77,6 +78,7 @@ def _split_queue(argv: list[str]) -> tuple[list[str], str | None]:
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     argv, queue_args = _split_queue(list(argv))
     args = parser().parse_args(argv)
+    args.spool = spoolopts.resolve(args)  # -remote NAME: -spool -name NAME
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, stream=err)
     variables: dict[str, str] = {}
@@ -105,6 +107,8 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
             submission.description["batch_name"] = args.batch_name
         plan = _plan(submission, name, max_jobs=args.maxjobs)
         if args.dry_run:
+            if args.spool:  # the ads as condor_submit -spool makes them (it queues them held)
+                plan = JobPlan(plan.count, (spooling.as_submitted(ad) for ad in plan.ads))
             return _dry_run(args, plan, out)
         logs: set[str] = set()
         for ad in plan.ads:  # every proc is made, and so checked, before anything is queued; none is kept
@@ -195,17 +199,20 @@ def _submit(args, submission: Submission, name: str, out: TextIO, err: TextIO) -
             learned.learn(pool, store)  # whatever finished since the last run
             learned.apply_label(description, category, store, pool, err)
         errors, warnings = pool.prepare(description, os.getcwd(), itemdata=submission.itemdata)
+        errors += spoolopts.problems(description) if args.spool else []
         for w in warnings:
             print(f"WARNING: {name}: {w}", file=err)
         if errors:
             for e in errors:
                 print(f"ERROR: {name}: {e}", file=err)
             return 1
-        result = pool.submit(description, itemdata=submission.itemdata)
+        result = pool.submit(description, itemdata=submission.itemdata, spool=args.spool)
         _report_submit(args, pool, result, out)
         if not pool.profile.in_process:
             return 0
         status = _run_locally(pool, result, state_dir(args.state_dir), err)
+        if args.spool:
+            print(spoolopts.local_note(result.cluster), file=err)
         if store is not None:
             learned.learn(pool, store)
         return status

@@ -126,7 +126,11 @@ class Pool(abc.ABC):
         count: int = 0,
     ) -> SubmitResult:
         """Queue one cluster: with ``itemdata``, one proc per row (times ``count``, if given);
-        else as the description's own queue statement says."""
+        else as the description's own queue statement says.
+
+        Pools that implement ``-spool`` also take ``spool=True`` (keyword): the jobs' input files are
+        copied to the pool before the jobs may start (``Schedd.submit(spool=True)`` then
+        ``Schedd.spool``), and their outputs stay there until :meth:`retrieve`."""
 
     @abc.abstractmethod
     def query(self, constraint: str = "true", projection: Sequence[str] = ()) -> list[classad2.ClassAd]:
@@ -152,6 +156,11 @@ class Pool(abc.ABC):
     @abc.abstractmethod
     def edit(self, job_spec: str | Iterable[str], attr: str, value: str) -> None:
         """Set ``attr`` to the ClassAd expression ``value`` in the matching queued jobs."""
+
+    def retrieve(self, job_spec: str | Iterable[str]) -> object:
+        """Fetch the spooled output of the jobs ``job_spec`` selects (a constraint or ``"C.P"`` ids) to
+        where their descriptions said, as ``Schedd.retrieve`` (condor_transfer_data) does."""
+        raise NotImplementedError(f"the {self.profile.name} pool does not keep spooled output")
 
     @abc.abstractmethod
     def describe_machines(self) -> list[Machine]:

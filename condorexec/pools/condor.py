@@ -20,6 +20,7 @@ Facts the bindings do not advertise but this module relies on (htcondor2 25.x):
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -86,6 +87,17 @@ class CondorBindings:
         if itemdata is None:
             return self.schedd.submit(description, count=count)
         return self.schedd.submit(description, count=count, itemdata=itemdata)
+
+    def submit_spooled(self, description: htcondor2.Submit, count: int, itemdata: Iterator[dict] | None):
+        if itemdata is None:
+            return self.schedd.submit(description, count=count, spool=True)
+        return self.schedd.submit(description, count=count, itemdata=itemdata, spool=True)
+
+    def spool(self, result) -> None:
+        self.schedd.spool(result)
+
+    def retrieve(self, job_spec: str) -> None:
+        self.schedd.retrieve(job_spec)
 
     def query(self, constraint: str, projection: list[str]) -> list[classad2.ClassAd]:
         return self.schedd.query(constraint, projection)
@@ -168,18 +180,46 @@ class CondorPool(Pool):
         description: htcondor2.Submit,
         itemdata: Sequence[Mapping[str, str]] | None = None,
         count: int = 0,
+        *,
+        spool: bool = False,
     ) -> SubmitResult:
         """One cluster: with ``itemdata`` one proc per row (times ``count``); else the description's
-        own queue statement (``count`` overrides its number when non-zero)."""
+        own queue statement (``count`` overrides its number when non-zero).
+
+        ``spool``: what condor_submit -spool does. The schedd queues the jobs held ("Spooling input data
+        files", code 16), the input files are uploaded to its SPOOL (``Schedd.spool``), and the schedd
+        releases them; their outputs stay in SPOOL (the job stays in the queue, ``LeaveJobInQueue``)
+        until :meth:`retrieve`. If the upload fails the held cluster is removed — nothing could ever
+        release it — and the error says why."""
         if not isinstance(description, htcondor2.Submit):
             raise TypeError(f"description must be an htcondor2.Submit, not {type(description).__name__}")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"count must be a non-negative int, got {count!r}")
+        if not isinstance(spool, bool):
+            raise ValueError(f"spool must be True or False, got {spool!r}")
         rows = None if itemdata is None else _checked_rows(itemdata)
         stream = None if rows is None else iter(rows)
-        result = self._call("submit", self._b.submit, _with_accounting_user(description), count, stream)
-        return SubmitResult(cluster=int(result.cluster()), first_proc=int(result.first_proc()),
-                            num_procs=int(result.num_procs()))
+        call = self._b.submit_spooled if spool else self._b.submit
+        result = self._call("submit", call, _with_accounting_user(description), count, stream)
+        submitted = SubmitResult(cluster=int(result.cluster()), first_proc=int(result.first_proc()),
+                                 num_procs=int(result.num_procs()))
+        if spool:
+            try:
+                self._call("spool", self._b.spool, result)
+            except CondorPoolError:
+                with contextlib.suppress(CondorPoolError):
+                    self.act(htcondor2.JobAction.Remove, f"ClusterId == {submitted.cluster}")
+                raise
+        return submitted
+
+    def retrieve(self, job_spec: str | Iterable[str]) -> None:
+        """``Schedd.retrieve``: fetch the spooled output of the selected jobs into their submitters'
+        directories (condor_transfer_data). ``job_spec``: a constraint, or ``"C"``/``"C.P"`` ids."""
+        spec = _checked_job_spec(job_spec)
+        if isinstance(spec, list) or _JOB_ID.fullmatch(spec):
+            ids = spec if isinstance(spec, list) else [spec]
+            spec = " || ".join(_id_constraint(i) for i in ids)
+        self._call("retrieve", self._b.retrieve, spec)
 
     # -- queue and history ------------------------------------------------------------------------
 
@@ -350,6 +390,14 @@ def _checked_since(since: int | str | None) -> int | str | None:
     if _PROC_ID.fullmatch(text):
         return text
     return _checked_expr("since", text)
+
+
+def _id_constraint(job_id: str) -> str:
+    """``"C"`` or ``"C.P"`` as a constraint (Schedd.retrieve's id form would not take a bare cluster)."""
+    cluster, _, proc = job_id.partition(".")
+    if not proc:
+        return f"(ClusterId == {int(cluster)})"
+    return f"(ClusterId == {int(cluster)} && ProcId == {int(proc)})"
 
 
 def _checked_job_spec(job_spec: str | Iterable[str]) -> str | list[str]:

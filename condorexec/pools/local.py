@@ -18,7 +18,6 @@ interpreter instead of exec'ing the wrapper — same sandbox, same files.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import errno
 import fcntl
 import getpass
@@ -39,13 +38,15 @@ import psutil
 
 from condorexec import submitdesc
 from condorexec.condorfacts import HoldCode, HoldSubCode, JobStatus, Universe
+from condorexec.pools import spooling
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 from condorexec.pools.eventlog import EventLogs
 from condorexec.pools.historyfile import append_ads, project, read_history
 from condorexec.pools.isolation import bwrap_argv, check_bwrap, python_dirs
 from condorexec.pools.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
-from condorexec.pools.localspool import SpoolLayout
+from condorexec.pools.localspool import SpoolLayout, SpoolView
 from condorexec.pools.localsupport import local_pool_problems
+from condorexec.pools.transfer import copy_files, output_target, parse_remaps, split_list
 from condorexec.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -281,7 +282,11 @@ class LocalPool(Pool):
         return errors, warnings
 
     def submit(self, description: htcondor2.Submit, itemdata: Sequence[Mapping[str, str]] | None = None,
-               count: int = 0, *, submit_dir: str | os.PathLike | None = None) -> SubmitResult:
+               count: int = 0, *, submit_dir: str | os.PathLike | None = None, spool: bool = False) -> SubmitResult:
+        """Queue one cluster. ``spool``: copy each job's inputs into its spool directory first (the job
+        runs from the copies) and keep its outputs there for :meth:`retrieve` (:mod:`.spooling`)."""
+        if not isinstance(spool, bool):
+            raise ValueError(f"spool must be True or False, got {spool!r}")
         cluster = self._next_cluster_id()
         now = int(time.time())
         ads = submitdesc.expand_jobs(description, cluster_id=cluster, submit_dir=str(submit_dir or os.getcwd()),
@@ -292,6 +297,8 @@ class LocalPool(Pool):
             universe = ad.get("JobUniverse", Universe.VANILLA)
             if universe != Universe.VANILLA:
                 raise ValueError(f"the local pool runs only vanilla-universe jobs, not JobUniverse={universe}")
+        if spool:
+            self._spool_inputs(ads)
         with self._lock:
             for ad in ads:
                 job = _Job(ad, cluster, int(ad["ProcId"]), priority=int(ad.get("JobPrio", 0)))
@@ -303,6 +310,21 @@ class LocalPool(Pool):
             self._wake.notify_all()
         self.events_written.set()
         return SubmitResult(cluster, int(ads[0]["ProcId"]), len(ads))
+
+    def _spool_inputs(self, ads: Sequence[classad2.ClassAd]) -> None:
+        """Every job's inputs into its spool directory before any is queued; on a failure none is kept."""
+        dirs = [self.spool.job_spool(int(ad["ClusterId"]), int(ad["ProcId"])) for ad in ads]
+        try:
+            for ad, job_dir in zip(ads, dirs, strict=True):
+                spooling.spool_job(ad, job_dir)
+        except BaseException:
+            for job_dir in dirs:
+                spooling.discard(job_dir)
+            raise
+
+    def retrieve(self, job_spec: str | Iterable[str]) -> list[str]:
+        """Deliver the outputs of finished ``-spool`` jobs (see :meth:`SpoolView.retrieve`)."""
+        return SpoolView(self.spool).retrieve(job_spec)
 
     def query(self, constraint: str = "true", projection: Sequence[str] = ()) -> list[classad2.ClassAd]:
         expr = classad2.ExprTree(constraint or "true")
@@ -497,9 +519,12 @@ class LocalPool(Pool):
         iwd = Path(ad.get("Iwd", os.getcwd()))
         cmd = str(ad.get("Cmd", ""))
         fast = ad.get("CondorexecFastLaunch") is True and self._bwrap is None
-        inputs = _split_list(ad.get("TransferInput", ""))
+        inputs = split_list(ad.get("TransferInput", ""))
         if not fast and ad.get("TransferExecutable", True) is not False and cmd:
             inputs.insert(0, cmd)
+        stdin = str(ad.get("In", "/dev/null"))
+        if stdin not in ("/dev/null", "") and ad.get("TransferIn", True) is not False:
+            inputs.append(stdin)  # the starter is sent the input file with the job's other inputs
         for name in inputs:
             source = iwd / name
             target = sandbox / Path(name.rstrip("/")).name
@@ -518,8 +543,12 @@ class LocalPool(Pool):
             "CONDOREXEC_NODE_CACHE": str(job.node.cache_dir) if job.node else "",
             "OMP_NUM_THREADS": str(job.request().cores),
         })
-        stdin = ad.get("In", "/dev/null")
-        stdin_path = None if stdin in ("/dev/null", "") else str(sandbox / Path(stdin).name)
+        if stdin in ("/dev/null", ""):
+            stdin_path = None
+        elif ad.get("TransferIn", True) is not False:
+            stdin_path = str(sandbox / Path(stdin).name)
+        else:  # transfer_input = false: the job reads it where it is (a shared filesystem)
+            stdin_path = str(iwd / stdin)
         args = submitdesc.ad_arguments(ad)
         memory_limit = job.request().memory
         common = dict(job_key=job.job_id, cwd=str(sandbox), env=env, stdin_path=stdin_path,
@@ -545,39 +574,34 @@ class LocalPool(Pool):
         assert sandbox is not None
         iwd = Path(ad.get("Iwd", os.getcwd()))
         copies: list[tuple[Path, Path]] = []
+        returned: list[str] = []  # the outputs listed or found: a spooled job's SpooledOutputFiles
         for attr, name in (("Out", "_condor_stdout"), ("Err", "_condor_stderr")):
             target = ad.get(attr, "/dev/null")
             if target and target != "/dev/null" and (sandbox / name).exists():
                 copies.append((sandbox / name, iwd / target))
         listed = ad.get("TransferOutput")
         if listed is not None:
-            names = _split_list(listed)
+            names = split_list(listed)
         else:  # HTCondor's default: every file created or changed in the top of the sandbox
             before = job.inputs_snapshot
             names = [name for name, stamp in _listing(sandbox).items()
                      if not name.startswith("_condor_") and before.get(name) != stamp]
-        remaps = _parse_remaps(ad.get("TransferOutputRemaps", ""))
+        remaps = parse_remaps(ad.get("TransferOutputRemaps", ""))
         for name in names:
             source = sandbox / name
             if not source.exists():
                 return (f"Error from {job.slot_name}: Failed to transfer output files: "
                         f"{name} (No such file or directory)", errno.ENOENT)
-            base = Path(name.rstrip("/")).name
-            target = Path(remaps.get(name, remaps.get(base, base)))
-            copies.append((source, target if target.is_absolute() else iwd / target))
-        for source, target in copies:
-            # as HTCondor's shadow does: make missing directories (0700) where it can, then write
-            with contextlib.suppress(OSError):
-                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            try:
-                if source.is_dir():
-                    shutil.copytree(source, target, dirs_exist_ok=True, symlinks=True)
-                else:
-                    shutil.copyfile(source, target)
-            except OSError as exc:
-                return (f"Transfer output files failure at access point {socket.gethostname()} while receiving "
-                        f"files from execution point {job.slot_name}. Details: writing to file {target}: "
-                        f"(errno {exc.errno}) {exc.strerror or exc}", exc.errno or 0)
+            copies.append((source, output_target(name, remaps, iwd)))
+            returned.append(name)
+        failed = copy_files(copies)
+        if failed is not None:
+            target, exc = failed
+            return (f"Transfer output files failure at access point {socket.gethostname()} while receiving "
+                    f"files from execution point {job.slot_name}. Details: writing to file {target}: "
+                    f"(errno {exc.errno}) {exc.strerror or exc}", exc.errno or 0)
+        if spooling.is_spooled(ad):  # what transfer-data will deliver from the spool (Iwd here)
+            ad["SpooledOutputFiles"] = ",".join(dict.fromkeys(returned))
         return None
 
     # ---- job exits and monitoring --------------------------------------------------------------
@@ -724,6 +748,8 @@ class LocalPool(Pool):
                     del job.ad[attr]
         del self._queue[(job.cluster, job.proc)]
         append_ads(self.spool.history, [job.ad])
+        if status == JobStatus.REMOVED and spooling.is_spooled(job.ad):  # no output will ever be fetched
+            spooling.discard(self.spool.job_spool(job.cluster, job.proc))
         if status == JobStatus.REMOVED:
             self._log(job).aborted(job.cluster, job.proc, now, reason=str(job.ad["RemoveReason"]))
 
@@ -801,16 +827,3 @@ def _listing(directory: Path) -> dict[str, tuple[float, int]]:
             st = entry.stat(follow_symlinks=False)
             listing[entry.name] = (st.st_mtime_ns, st.st_size)
     return listing
-
-
-def _split_list(value: object) -> list[str]:
-    return [v.strip() for v in str(value or "").split(",") if v.strip()]
-
-
-def _parse_remaps(value: object) -> dict[str, str]:
-    remaps = {}
-    for part in str(value or "").split(";"):
-        name, sep, target = part.partition("=")
-        if sep:
-            remaps[name.strip()] = target.strip()
-    return remaps

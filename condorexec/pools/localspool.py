@@ -3,8 +3,9 @@ companion commands.
 
 :class:`SpoolLayout` is the only place that says where the local pool keeps things under a state
 directory: ``<state dir>/localpool/{execute,nodes,spool}``, the history file ``spool/history``, the
-cluster-id counter, private job logs, queue snapshots and removal requests. :class:`LocalPool
-<condorexec.pools.local.LocalPool>` writes through it and the CLI reads through it.
+cluster-id counter, private job logs, queue snapshots, removal requests and the per-job directories of
+jobs submitted with ``-spool`` (``spool/C%10000/P%10000/clusterC.procP.subproc0``, as a schedd's).
+:class:`LocalPool <condorexec.pools.local.LocalPool>` writes through it and the CLI reads through it.
 
 The embedded local pool lives inside the ``condorexec submit`` process that runs it, so a
 ``condorexec q`` or ``condorexec rm`` in another terminal cannot ask it anything directly. The
@@ -35,7 +36,9 @@ import htcondor2
 import platformdirs
 import psutil
 
+from condorexec.condorfacts import JobStatus
 from condorexec.errors import CondorexecError
+from condorexec.pools import spooling
 from condorexec.pools.base import Machine, largest
 from condorexec.pools.historyfile import project, read_history
 
@@ -99,6 +102,12 @@ class SpoolLayout:
     def logs(self) -> Path:
         """Job event logs of descriptions that name none (the local pool needs one per job)."""
         return self.spool / "logs"
+
+    def job_spool(self, cluster: int, proc: int) -> Path:
+        """A ``-spool`` job's own directory, named as a schedd names it under ``SPOOL``: its input files
+        copied at submit (the job runs from them) and, once it finished, the outputs waiting for
+        ``condorexec transfer-data``. Removed when they are retrieved or the job is removed."""
+        return self.spool / str(cluster % 10000) / str(proc % 10000) / f"cluster{cluster}.proc{proc}.subproc0"
 
     def queue_snapshot(self, pid: int) -> Path:
         return self.spool / f"queue.{pid}.ads"
@@ -275,6 +284,39 @@ class SpoolView:
         if left:
             raise SpoolError(f"job(s) {' '.join(sorted(left))} still queued after {self.REMOVE_WAIT_S:g}s: the "
                              f"submitting process did not act on the removal request")
+
+    def retrieve(self, job_spec: str | Iterable[str]) -> list[str]:
+        """Deliver the outputs of the finished ``-spool`` jobs that ``job_spec`` (a constraint, or
+        ``"C.P"`` ids) selects to where they would have gone, then delete them from the spool: the
+        local pool's "retrieved" mark, like the schedd letting such a job leave its queue. Returns the
+        ids delivered. Jobs without spooled output match nothing, as with condor_transfer_data.
+
+        A job's spool directory is first renamed aside, so two transfer-data runs never deliver one
+        job twice; when a delivery fails it is put back and :class:`SpoolingError` says which file."""
+        if isinstance(job_spec, str):
+            constraint = job_spec
+        else:
+            ids = [str(j) for j in job_spec]
+            constraint = " || ".join(f"(ClusterId == {int(c)} && ProcId == {int(p)})"
+                                     for c, _, p in (i.partition(".") for i in ids)) or "false"
+        delivered = []
+        for ad in self.history(f"({constraint}) && JobStatus == {int(JobStatus.COMPLETED)}"):
+            if not spooling.is_spooled(ad):
+                continue
+            job_dir = self.layout.job_spool(int(ad["ClusterId"]), int(ad["ProcId"]))
+            claimed = job_dir.with_name(f"{job_dir.name}.retrieving.{os.getpid()}")
+            try:
+                os.rename(job_dir, claimed)
+            except FileNotFoundError:
+                continue  # retrieved already, or by another process just now
+            try:
+                spooling.retrieve_job(ad, claimed)
+            except BaseException:
+                os.rename(claimed, job_dir)
+                raise
+            spooling.discard(claimed)
+            delivered.append(f"{ad['ClusterId']}.{ad['ProcId']}")
+        return delivered
 
     def describe_machines(self) -> list[Machine]:
         """The machines of a local pool with these ``nodes`` (none: this machine), largest first."""

@@ -302,3 +302,21 @@ def test_append_goes_before_every_queue_statement(tmp_path: Path, monkeypatch, c
     assert main(["submit", "-dry-run", "-", "-append", "request_memory = 300", "job.sub"]) == 0
     text = capsys.readouterr().out
     assert "RequestMemory=300" in text and "RequestMemory=200" not in text and "ProcId=1" in text
+
+
+def test_input_file_is_transferred_and_becomes_stdin(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``input = FILE`` is sent with the job like HTCondor's starter does (not only named), and it is
+    not returned as an output of the job."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("from stdin\n")
+    status, _out, err = submit(tmp_path, """
+executable = /bin/sh
+arguments = "-c 'cat; ls'"
+input = in.txt
+output = o.txt
+log = run.log
+queue
+""", capsys)
+    assert status == 0, err
+    assert (tmp_path / "o.txt").read_text().splitlines()[0] == "from stdin"
+    assert "in.txt" in (tmp_path / "o.txt").read_text()  # the job saw it in its sandbox

@@ -75,6 +75,17 @@ class RecordingBindings:
         n = len(rows) * max(count, 1) if rows is not None else max(count, 1)
         return FakeSubmitResult(self._next_cluster, 0, n)
 
+    def submit_spooled(self, description, count, itemdata):
+        result = self.submit(description, count, itemdata)
+        self.calls[-1] = ("submit_spooled", *self.calls[-1][1:])
+        return result
+
+    def spool(self, result):
+        self._record("spool", result.cluster())
+
+    def retrieve(self, job_spec):
+        self._record("retrieve", job_spec)
+
     def query(self, constraint, projection):
         self._record("query", constraint, projection)
         return list(self._query_ads)
@@ -109,7 +120,8 @@ def description() -> htcondor2.Submit:
 
 def test_fake_has_the_seams_methods_and_signatures():
     public = {n for n, _ in inspect.getmembers(CondorBindings, inspect.isfunction) if not n.startswith("_")}
-    assert public == {"ping", "submit", "query", "history", "act", "edit", "startd_ads"}
+    assert public == {"ping", "submit", "submit_spooled", "spool", "retrieve", "query", "history", "act", "edit",
+                      "startd_ads"}
     for name in public:
         real = list(inspect.signature(getattr(CondorBindings, name)).parameters)
         fake = list(inspect.signature(getattr(RecordingBindings, name)).parameters)
