@@ -40,6 +40,8 @@ class RunOutcome:
     #: the signal that interrupted the run (SIGINT for Ctrl-C)
     signal: int = signal.SIGINT
     removed_by_request: list[str] = field(default_factory=list)
+    #: procs of a late-materialization cluster never made: held jobs (or max_idle) kept the limit full
+    unmaterialized: int = 0
 
 
 class Progress:
@@ -113,15 +115,20 @@ def _watch(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -
             snapshot.write(ads)
             ids = {f"{ad['ClusterId']}.{ad['ProcId']}" for ad in ads}
             for wanted, _reason in localspool.pending_removals(state_dir, seen_requests):
+                for cluster_ad in (w for w in wanted if w.endswith(".-1")):
+                    # the cluster ad only: a late-materialization factory makes no more procs
+                    pool.act(htcondor2.JobAction.Remove, f"ClusterId == {int(cluster_ad[:-3])} && ProcId =?= undefined")
                 hit = sorted(ids.intersection(wanted))
                 if hit:
                     pool.act(htcondor2.JobAction.Remove, hit)
                     outcome.removed_by_request += hit
             ours = [ad for ad in ads if ad.get("ClusterId") == cluster]
-            idle, running, done, held = _counts(ours, total)
+            # procs of a late-materialization cluster not made yet are neither queued nor done
+            idle, running, done, held = _counts(ours, total - pool.unmaterialized(cluster))
             progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held")
             if idle == 0 and running == 0:
                 outcome.held = [ad for ad in ours if ad.get("JobStatus") == JobStatus.HELD]
+                outcome.unmaterialized = pool.unmaterialized(cluster)
                 progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held",
                                 final=True)
                 return outcome
