@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import itertools
+import math
 import os
 import re
 import socket
@@ -1057,8 +1058,10 @@ def _max_idle_key(get: _Getter) -> str | None:
 
 
 def _materialize_int(get: _Getter, key: str) -> int | None:
-    """``key``'s value as condor_submit's ``submit_param_long_exists(..., int_range)`` reads it: an
-    integer or an expression of one, in the int range; None when absent; otherwise its error."""
+    """``key``'s value as condor_submit's ``submit_param_long_exists(..., int_range)`` reads it
+    (``string_is_long_param``): an integer, else an expression that ``EvalInteger`` takes — a real is
+    truncated, a boolean is 1 or 0 (``1.5`` and ``true`` are accepted) — in the int range; None when
+    absent; otherwise condor_submit's error."""
     text = get(key)
     if not text:
         return None
@@ -1069,7 +1072,9 @@ def _materialize_int(get: _Getter, key: str) -> int | None:
             value = classad2.ExprTree(text).eval()
         except Exception:  # noqa: BLE001 - any parse failure is the same refusal
             value = None
-    if isinstance(value, bool | classad2.Value) or not isinstance(value, int) or not _INT_MIN <= value < _INT_MAX:
+        if isinstance(value, bool) or (isinstance(value, float) and math.isfinite(value)):
+            value = int(value)
+    if isinstance(value, classad2.Value) or not isinstance(value, int) or not _INT_MIN <= value < _INT_MAX:
         raise SubmitDescriptionError(f"{key}={text} is invalid, must eval to an integer.")
     return value
 

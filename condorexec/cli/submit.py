@@ -270,9 +270,13 @@ def _run_locally(pool: Pool, result, where, err: TextIO) -> int:
         print(f"removed by condorexec rm: {' '.join(outcome.removed_by_request)}", file=err)
         status = 1
     if outcome.unmaterialized:
-        removed = outcome.removed_by_request or outcome.interrupted
-        why = ("the cluster was removed" if removed else
-               "its max_materialize/max_idle limit stayed full of held jobs")
+        # on a schedd they would wait for a condor_release (or for ever, with max_idle = 0)
+        if outcome.removed_by_request or outcome.interrupted:
+            why = "the cluster was removed"
+        elif outcome.held:
+            why = "held jobs fill its max_materialize/max_idle limit"
+        else:
+            why = "its max_idle lets no more be made"
         print(f"note: {outcome.unmaterialized} proc(s) of cluster {result.cluster} were never materialized: {why}",
               file=err)
         status = 1

@@ -162,6 +162,29 @@ def test_a_limit_condor_submit_takes_as_none_runs_everything(tmp_path: Path, mon
     assert sum(e.type == ET.JOB_TERMINATED for e in events(tmp_path / "run.log")) == 3
 
 
+def test_held_jobs_that_fill_the_limit_leave_the_rest_unmade_and_say_so(tmp_path: Path, monkeypatch,
+                                                                         capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, out, err = submit(tmp_path, f"""
+executable = {sys.executable}
+arguments = "-c 'import time; x = bytearray(300 * 2**20); time.sleep(5)'"
+request_memory = 50MB
+max_materialize = 1
+queue 3
+""", capsys)
+    cluster = int(out.split("cluster ")[1].rstrip(".\n"))
+    assert status == 1
+    assert f"HELD: job {cluster}.0 (HoldReasonCode 34" in err
+    assert f"note: 2 proc(s) of cluster {cluster} were never materialized: held jobs fill" in err
+
+
+def test_max_idle_zero_makes_no_proc_as_on_the_schedd(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, out, err = submit(tmp_path, "executable = /bin/true\nmax_idle = 0\nqueue 3\n", capsys)
+    assert status == 1 and out.endswith("3 job(s) submitted to cluster 1.\n")
+    assert "note: 3 proc(s) of cluster 1 were never materialized: its max_idle lets no more be made" in err
+
+
 def test_the_pool_materializes_only_up_to_the_limit_and_removal_drops_the_rest(tmp_path: Path) -> None:
     description = parse_description("executable = /bin/sleep\narguments = 30\nmax_materialize = 2\nqueue 50\n")
     pool = LocalPool(["cpus=4,memory=2000"], tmp_path / "state")
