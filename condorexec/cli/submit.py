@@ -266,12 +266,13 @@ def _run_locally(pool: Pool, result, where, err: TextIO) -> int:
         print(f"HELD: job {ad['ClusterId']}.{ad['ProcId']} (HoldReasonCode {ad.get('HoldReasonCode')}, "
               f"HoldReasonSubCode {ad.get('HoldReasonSubCode')}): {ad.get('HoldReason')}", file=err)
         status = 1
-    if outcome.removed_by_request:
-        print(f"removed by condorexec rm: {' '.join(outcome.removed_by_request)}", file=err)
+    if outcome.removed_by_request or outcome.factory_removed:
+        print(f"removed by condorexec rm: {' '.join(outcome.removed_by_request) or f'cluster {result.cluster}'}",
+              file=err)
         status = 1
     if outcome.unmaterialized:
         # on a schedd they would wait for a condor_release (or for ever, with max_idle = 0)
-        if outcome.removed_by_request or outcome.interrupted:
+        if outcome.removed_by_request or outcome.factory_removed or outcome.interrupted:
             why = "the cluster was removed"
         elif outcome.held:
             why = "held jobs fill its max_materialize/max_idle limit"

@@ -350,7 +350,7 @@ class LocalPool(Pool):
         return SubmitResult(cluster, int(first["ProcId"]), spec.total)
 
     def _enqueue(self, ad: classad2.ClassAd, now: float) -> _Job:
-        """A proc enters the queue, idle (or held, as submitted), with its submit event."""
+        """A proc enters the queue, idle (this pool ignores ``hold = true``, saying so), with its submit event."""
         job = _Job(ad, int(ad["ClusterId"]), int(ad["ProcId"]), priority=int(ad.get("JobPrio", 0)))
         ad["JobStatus"] = JobStatus.IDLE
         ad["EnteredCurrentStatus"] = int(now)
@@ -795,7 +795,8 @@ class LocalPool(Pool):
         if factory is not None:
             waiting = (JobStatus.IDLE, JobStatus.HELD)
             factory.not_running += (status in waiting) - (was in waiting)
-            self._materialize(factory, job.cluster)
+            if status not in (JobStatus.COMPLETED, JobStatus.REMOVED):  # _finish does it, after the event
+                self._materialize(factory, job.cluster)
 
     def _unqueue_idle(self, job: _Job) -> None:
         i = bisect.bisect_left(self._idle, job.queue_key)
@@ -843,7 +844,7 @@ class LocalPool(Pool):
         factory = self._factories.get(job.cluster)
         if factory is not None:  # its place in the limit is free
             factory.in_queue -= 1
-            if status != JobStatus.COMPLETED:  # a completed job's terminate event is still to come
+            if status != JobStatus.COMPLETED:  # a completed job's terminate event is still to come (_complete)
                 self._materialize(factory, job.cluster)
 
     def _release_resources(self, job: _Job) -> None:

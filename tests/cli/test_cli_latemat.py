@@ -16,7 +16,7 @@ import htcondor2
 import psutil
 import pytest
 
-from condorexec.cli import main
+from condorexec.cli import foreground, main
 from condorexec.pools.local import LocalPool
 from condorexec.pools.localspool import SpoolView
 from condorexec.submitdesc import parse_description, plan_jobs
@@ -209,6 +209,24 @@ def test_the_pool_materializes_only_up_to_the_limit_and_removal_drops_the_rest(t
         pool.close()
 
 
+def test_a_removal_request_naming_the_cluster_takes_the_procs_made_since(tmp_path: Path) -> None:
+    """rm listed 0 and the cluster (C.-1); proc 1 was made after it looked: it goes too, as on a schedd
+    where the removal is one transaction."""
+    description = parse_description("executable = /bin/sleep\narguments = 30\nmax_materialize = 2\nqueue 9\n")
+    pool = LocalPool(["cpus=1,memory=2000"], tmp_path / "state")
+    try:
+        cluster = pool.submit(description, submit_dir=tmp_path).cluster
+        outcome = foreground.RunOutcome()
+        foreground._remove(pool, cluster, [f"{cluster}.0", f"{cluster}.-1", "junk"], outcome)
+        assert outcome.factory_removed and outcome.removed_by_request == [f"{cluster}.0", f"{cluster}.1"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and pool.query():
+            time.sleep(0.05)
+        assert pool.query() == [] and pool.unmaterialized(cluster) == 7
+    finally:
+        pool.close()
+
+
 def test_the_plan_of_a_million_identical_procs_is_checked_once() -> None:
     plan = plan_jobs(parse_description("executable = /bin/true\nmax_materialize = 10\nqueue 1000000\n"),
                      cluster_id=1, submit_dir="/tmp", owner="me", qdate=1)
@@ -240,6 +258,7 @@ def test_queue_a_million_starts_at_once_in_bounded_memory_and_rm_drops_the_rest(
     finally:
         proc.kill()
     assert proc.returncode == 1 and "removed by condorexec rm" in err
+    assert "proc(s) of cluster 1 were never materialized: the cluster was removed" in err
     got = events(log)
     assert got[-1].type == ET.CLUSTER_REMOVE and got[-1]["Completion"] != 1  # removed, not complete
     made = [e.proc for e in got if e.type == ET.SUBMIT]
