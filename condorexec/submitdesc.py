@@ -24,7 +24,7 @@ import os
 import re
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import classad2
@@ -1184,11 +1184,12 @@ class JobPlan:
     ``distinct`` is a second, independent stream with one ad for each different proc body (procs that
     differ only in ProcId share one): checking those checks every proc, at a cost that does not grow
     with the count when the procs do not differ. It may repeat a body (what it remembers is bounded).
+    None (a plan made without one) means: check ``ads``, every proc.
     ``factory`` says whether the description asks for late materialization (:func:`factory_of`)."""
 
     count: int
     ads: Iterator[classad2.ClassAd]
-    distinct: Iterator[classad2.ClassAd] = field(default_factory=lambda: iter(()))
+    distinct: Iterator[classad2.ClassAd] | None = None
     factory: Factory | None = None
 
 
@@ -1196,7 +1197,8 @@ def ads_to_check(plan: JobPlan) -> Iterator[classad2.ClassAd]:
     """The ads to check before ``plan`` is submitted: each different proc once; for a factory only the
     first, as condor_submit makes only the cluster ad from proc 0 (the schedd makes, and so checks, each
     later proc as it materializes it), which keeps a ``queue 1000000`` of distinct procs cheap."""
-    return itertools.islice(plan.distinct, 1) if plan.factory is not None else plan.distinct
+    every = plan.ads if plan.distinct is None else plan.distinct
+    return itertools.islice(every, 1) if plan.factory is not None else every
 
 
 def expand_jobs(description: htcondor2.Submit, **options) -> list[classad2.ClassAd]:

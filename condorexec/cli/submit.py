@@ -159,7 +159,8 @@ def _plan(description: htcondor2.Submit, name: str, cluster: int = DRY_RUN_CLUST
             ad["JobSubmitFile"] = name
             yield ad
 
-    return JobPlan(plan.count, named(plan.ads), named(plan.distinct), plan.factory)
+    distinct = None if plan.distinct is None else named(plan.distinct)
+    return JobPlan(plan.count, named(plan.ads), distinct, plan.factory)
 
 
 def _dry_run(args, plan: JobPlan, out: TextIO) -> int:
