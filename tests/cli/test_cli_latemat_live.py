@@ -123,3 +123,8 @@ def test_queue_a_million_is_cheap_and_the_schedd_materializes_two(schedd: htcond
     assert [ad["ProcId"] for ad in procs] == [0, 1]
     assert {(ad["JobMaterializeLimit"], ad["TotalSubmitProcs"]) for ad in procs} == {(2, 1_000_000)}
     assert main(["rm", *CONDOR, str(cluster)]) == 0
+    deadline = time.monotonic() + 20  # the factory (the cluster ad) goes too, not only procs 0 and 1
+    while time.monotonic() < deadline and schedd.query(f"ClusterId == {cluster}", ["ProcId"],
+                                                        opts=htcondor2.QueryOpt.IncludeClusterAd):
+        time.sleep(0.25)
+    assert not schedd.query(f"ClusterId == {cluster}", ["ProcId"], opts=htcondor2.QueryOpt.IncludeClusterAd)
