@@ -36,7 +36,7 @@ from condorexec.submitdesc import parse_description, statement_rows
 from condorexec.submitguard import find_command_forms
 from condorexec.submitqueue import QueueStatement, loop_variables, scan_queue_statements
 
-__all__ = ["Submission", "read_submission", "MULTI_QUEUE_DEPRECATED"]
+__all__ = ["Submission", "read_submission", "asks_for_factory", "MULTI_QUEUE_DEPRECATED"]
 
 #: what condor_submit warns when a file has several queue statements (HTCondor 25 deprecates them)
 MULTI_QUEUE_DEPRECATED = (
@@ -94,7 +94,7 @@ def read_submission(text: str, *, file: str | None = None, variables: Mapping[st
     first = parse_description(texts[0], file=file, variables=variables)
     if prevent_multi_queue is None:
         prevent_multi_queue = _config_true("SUBMIT_PREVENT_MULTI_QUEUE")
-    if factory or prevent_multi_queue or _wants_factory(first):
+    if factory or prevent_multi_queue or asks_for_factory(first):
         _refuse_extra_data(lines, statements[0], file, from_stdin)
     if len(statements) == 1:
         return Submission(first, None, 1)
@@ -117,7 +117,7 @@ def _config_true(name: str) -> bool:
     return value.strip().lower() in ("true", "1", "yes", "t")
 
 
-def _wants_factory(description: htcondor2.Submit) -> bool:
+def asks_for_factory(description: htcondor2.Submit) -> bool:
     """Whether condor_submit would submit this as a late-materialization factory."""
     present = {k.lower(): k for k in description.keys()}
     for key in FACTORY_KEYS:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import math
 import os
 import re
 import socket
@@ -33,9 +34,9 @@ from condorexec.errors import MaxJobsExceeded, SubmitDescriptionError
 from condorexec.submitguard import find_command_forms
 from condorexec.submitqueue import Row, queue_rows, scan_queue_statements
 
-__all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "JobPlan", "parse_description", "plan_jobs", "expand_jobs",
-           "statement_rows",
-           "job_ad_text", "dry_run_blocks", "dry_run_text"]
+__all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "JobPlan", "Factory", "factory_of", "ads_to_check",
+           "parse_description", "plan_jobs", "expand_jobs", "statement_rows", "job_ad_text", "dry_run_blocks",
+           "dry_run_text"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -848,13 +849,73 @@ def _description_attrs(get: _Getter) -> _Attrs:
 
 
 def _materialize_attrs(get: _Getter) -> _Attrs:
-    """JobMaterializeMaxIdle and JobMaterializeLimit (``max_idle``, ``max_materialize``): integers."""
-    a: _Attrs = {}
-    for key, attr in (("max_idle", "JobMaterializeMaxIdle"), ("max_materialize", "JobMaterializeLimit")):
-        text = get(key)
-        if text:
-            a[attr] = _int_cmd(key, text)
-    return a
+    """JobMaterializeMaxIdle from ``max_idle`` (or its other name ``materialize_max_idle``), kept as the
+    expression it was written as. ``max_materialize`` is checked but sets nothing here: condor_submit
+    hands it to the schedd with the factory (``set_Factory``), which stores it as JobMaterializeLimit, so
+    it is not in a dry-run ad (see :func:`factory_of`)."""
+    _materialize_int(get, "max_materialize")
+    key = _max_idle_key(get)
+    if key is None:
+        return {}
+    _materialize_int(get, key)
+    return {"JobMaterializeMaxIdle": _expr(key, get(key) or "")}
+
+
+def _max_idle_key(get: _Getter) -> str | None:
+    """The submit key that sets JobMaterializeMaxIdle: ``max_idle`` first, as condor_submit reads them."""
+    return next((k for k in ("max_idle", "materialize_max_idle") if get(k)), None)
+
+
+def _materialize_int(get: _Getter, key: str) -> int | None:
+    """``key``'s value as condor_submit's ``submit_param_long_exists(..., int_range)`` reads it
+    (``string_is_long_param``): an integer, else an expression that ``EvalInteger`` takes — a real is
+    truncated, a boolean is 1 or 0 (``1.5`` and ``true`` are accepted) — in the int range; None when
+    absent; otherwise condor_submit's error."""
+    text = get(key)
+    if not text:
+        return None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        try:
+            value = classad2.ExprTree(text).eval()
+        except Exception:  # noqa: BLE001 - any parse failure is the same refusal
+            value = None
+        if isinstance(value, bool) or (isinstance(value, float) and math.isfinite(value)):
+            value = int(value)
+    if isinstance(value, classad2.Value) or not isinstance(value, int) or not _INT_MIN <= value < _INT_MAX:
+        raise SubmitDescriptionError(f"{key}={text} is invalid, must eval to an integer.")
+    return value
+
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Factory:
+    """A late-materialization cluster: the schedd keeps the description and makes procs as it goes.
+
+    ``limit`` is the JobMaterializeLimit the schedd stores: ``max_materialize``, or every proc when it is
+    absent, not positive or larger than the cluster (condor_submit: MIN(max, total), at least 1).
+    ``max_idle`` is JobMaterializeMaxIdle's value (None: no such policy; negative: none either, as the
+    schedd reads it): at most that many procs not running (idle or held) at once."""
+
+    limit: int
+    max_idle: int | None
+    total: int
+
+
+def factory_of(get: _Getter, total: int, *, forced: bool = False) -> Factory | None:
+    """The factory condor_submit (``want_factory_submit``) or ``Schedd.submit`` would make, or None for an
+    ordinary submit: ``max_materialize`` or ``max_idle`` asks for one, ``-factory`` (``forced``) too."""
+    limit = _materialize_int(get, "max_materialize")
+    key = _max_idle_key(get)
+    max_idle = _materialize_int(get, key) if key else None
+    if limit is None and key is None and not forced:
+        return None
+    if limit is None or limit <= 0:
+        limit = _INT_MAX
+    return Factory(max(min(limit, total), 1), max_idle, total)
 
 
 def _hold_attrs(get: _Getter) -> _Attrs:
@@ -927,10 +988,26 @@ _MEMO_VALUES = 65536
 @dataclass
 class JobPlan:
     """How many jobs a description makes, and their ads, made one at a time as they are read (a
-    ``queue 100000000`` is counted at once and streamed, never held in memory whole)."""
+    ``queue 100000000`` is counted at once and streamed, never held in memory whole).
+
+    ``distinct`` is a second, independent stream with one ad for each different proc body (procs that
+    differ only in ProcId share one): checking those checks every proc, at a cost that does not grow
+    with the count when the procs do not differ. It may repeat a body (what it remembers is bounded).
+    None (a plan made without one) means: check ``ads``, every proc.
+    ``factory`` says whether the description asks for late materialization (:func:`factory_of`)."""
 
     count: int
     ads: Iterator[classad2.ClassAd]
+    distinct: Iterator[classad2.ClassAd] | None = None
+    factory: Factory | None = None
+
+
+def ads_to_check(plan: JobPlan) -> Iterator[classad2.ClassAd]:
+    """The ads to check before ``plan`` is submitted: each different proc once; for a factory only the
+    first, as condor_submit makes only the cluster ad from proc 0 (the schedd makes, and so checks, each
+    later proc as it materializes it), which keeps a ``queue 1000000`` of distinct procs cheap."""
+    every = plan.ads if plan.distinct is None else plan.distinct
+    return itertools.islice(every, 1) if plan.factory is not None else every
 
 
 def expand_jobs(description: htcondor2.Submit, **options) -> list[classad2.ClassAd]:
@@ -950,7 +1027,7 @@ def statement_rows(description: htcondor2.Submit, submit_dir: str, *, cluster_id
 
 def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str, owner: str, qdate: int,
               itemdata: Sequence[Mapping[str, str]] | None = None, count: int = 0,
-              first_proc: int = 0, max_jobs: int | None = None) -> JobPlan:
+              first_proc: int = 0, max_jobs: int | None = None, force_factory: bool = False) -> JobPlan:
     """The job ads ``Schedd.submit(description, count=count, itemdata=itemdata)`` would create.
 
     With ``itemdata``, one proc per row, ``count`` (default 1) times each, and the description's own
@@ -958,7 +1035,8 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
     replaces its count. Relative paths resolve against ``submit_dir`` (and ``initialdir``).
     More than ``max_jobs`` jobs is :class:`MaxJobsExceeded`, found by counting, before any ad is made.
     What is wrong with the description as a whole is raised here; what is wrong with one proc's values,
-    when its ad is made."""
+    when its ad is made. ``force_factory``: a late-materialization plan even without ``max_materialize``
+    or ``max_idle`` (condor_submit ``-factory``)."""
     if count < 0:
         raise SubmitDescriptionError(f"count = {count}: must not be negative")
     submit_dir = os.path.abspath(submit_dir)
@@ -992,8 +1070,10 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
 
     cluster_attrs: dict[str, str] = {}
 
-    def ads() -> Iterator[classad2.ClassAd]:
-        memo: dict[tuple[str | None, ...], str] = {}
+    memo: dict[tuple[str | None, ...], str] = {}
+
+    def procs() -> Iterator[tuple[int, tuple[str | None, ...], _Getter]]:
+        """Each proc's id, the values of its per-proc keys and its getter, in ProcId order."""
         proc = first_proc
         for row in rows:
             for step in range(per_row):
@@ -1005,25 +1085,47 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
                 def get(key: str, _live: Mapping[str, str] = live) -> str | None:
                     return expander.get(key, _live)
 
-                signature = tuple(get(k) for k in proc_keys)
-                body = memo.get(signature)
-                if body is None:
-                    attrs = {**common, **_job_attrs(get, ctx, custom)}
-                    if proc == 0:
-                        ctx.cluster_exe_kb = int(attrs["ExecutableSize"])
-                        cluster_attrs.update(attrs)
-                    else:  # a proc's ad is chained to proc 0's (the cluster ad): what it lacks, it inherits
-                        attrs = {**cluster_attrs, **attrs}
-                    body = ";".join(f"{k}={v}" for k, v in attrs.items())
-                    if len(memo) >= _MEMO_BODIES:  # procs that all differ ($(Process) in a command)
-                        memo.clear()
-                    memo[signature] = body
-                yield classad2.ClassAd(f"[{body};ProcId={proc}]")
+                yield proc, tuple(get(k) for k in proc_keys), get
                 proc += 1
 
+    def body(proc: int, signature: tuple[str | None, ...], get: _Getter) -> str:
+        text = memo.get(signature)
+        if text is None:
+            attrs = {**common, **_job_attrs(get, ctx, custom)}
+            if proc == 0:
+                ctx.cluster_exe_kb = int(attrs["ExecutableSize"])
+                cluster_attrs.update(attrs)
+            else:  # a proc's ad is chained to proc 0's (the cluster ad): what it lacks, it inherits
+                attrs = {**cluster_attrs, **attrs}
+            text = ";".join(f"{k}={v}" for k, v in attrs.items())
+            if len(memo) >= _MEMO_BODIES:  # procs that all differ ($(Process) in a command)
+                memo.clear()
+            memo[signature] = text
+        return text
+
+    def ads() -> Iterator[classad2.ClassAd]:
+        for proc, signature, get in procs():
+            yield classad2.ClassAd(f"[{body(proc, signature, get)};ProcId={proc}]")
+
+    def distinct() -> Iterator[classad2.ClassAd]:
+        if not proc_keys:  # no command depends on the proc: every proc is the first one
+            for proc, signature, get in itertools.islice(procs(), 1):
+                yield classad2.ClassAd(f"[{body(proc, signature, get)};ProcId={proc}]")
+            return
+        seen: set[tuple[str | None, ...]] = set()
+        for proc, signature, get in procs():
+            if signature not in seen:
+                if len(seen) >= _MEMO_BODIES:
+                    seen.clear()
+                seen.add(signature)
+                yield classad2.ClassAd(f"[{body(proc, signature, get)};ProcId={proc}]")
+
+    total = len(rows) * per_row
     stream = ads()
     first = next(stream, None)  # the first proc's errors are the description's: raise them here
-    return JobPlan(len(rows) * per_row, itertools.chain([] if first is None else [first], stream))
+    empty: dict[str, str] = {}
+    factory = factory_of(lambda key: expander.get(key, empty), total, forced=force_factory)
+    return JobPlan(total, itertools.chain([] if first is None else [first], stream), distinct(), factory)
 
 
 def _rows_from_itemdata(itemdata: Sequence[Mapping[str, str]]) -> tuple[list[Row], list[str]]:

@@ -11,6 +11,7 @@ cluster's jobs cleanly, so the log ends with their abort events and the history 
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -40,6 +41,10 @@ class RunOutcome:
     #: the signal that interrupted the run (SIGINT for Ctrl-C)
     signal: int = signal.SIGINT
     removed_by_request: list[str] = field(default_factory=list)
+    #: a removal request named the cluster itself (``C.-1``) while procs of it were still to be made
+    factory_removed: bool = False
+    #: procs of a late-materialization cluster never made: held jobs (or max_idle) kept the limit full
+    unmaterialized: int = 0
 
 
 class Progress:
@@ -95,6 +100,28 @@ def _stop_signals_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _remove(pool: Pool, cluster: int, wanted: list[str], outcome: RunOutcome) -> None:
+    """Act on a ``condorexec rm`` request from another terminal. ``C.-1`` in it means its constraint
+    matched cluster C's ad: as on the schedd, C's late-materialization factory makes no more procs, and
+    the procs it made after rm looked (a higher ProcId than any rm named) are removed with the rest."""
+    wanted = [w for w in wanted if re.fullmatch(r"\d+\.(-1|\d+)", w)]  # a stray entry is no job id
+    clusters = {int(w[:-3]) for w in wanted if w.endswith(".-1")}
+    for named in sorted(clusters):
+        if named == cluster and pool.unmaterialized(cluster):
+            outcome.factory_removed = True  # its queued procs may all have left already
+        pool.act(htcondor2.JobAction.Remove, f"ClusterId == {named} && ProcId =?= undefined")  # the factory
+    newest: dict[int, int] = {}
+    for w in wanted:
+        c, _, p = w.partition(".")
+        newest[int(c)] = max(newest.get(int(c), -1), int(p))
+    queued = [(int(ad["ClusterId"]), int(ad["ProcId"])) for ad in pool.query("true", ["ClusterId", "ProcId"])]
+    listed = set(wanted)
+    hit = sorted(f"{c}.{p}" for c, p in queued if f"{c}.{p}" in listed or (c in clusters and p > newest[c]))
+    if hit:
+        pool.act(htcondor2.JobAction.Remove, hit)
+        outcome.removed_by_request += hit
+
+
 def run_foreground(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -> RunOutcome:
     """Watch ``cluster`` (``total`` procs) until no job of it is idle or running."""
     with _stop_signals_interrupt():
@@ -111,17 +138,15 @@ def _watch(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -
         while True:
             ads = pool.query("true")
             snapshot.write(ads)
-            ids = {f"{ad['ClusterId']}.{ad['ProcId']}" for ad in ads}
             for wanted, _reason in localspool.pending_removals(state_dir, seen_requests):
-                hit = sorted(ids.intersection(wanted))
-                if hit:
-                    pool.act(htcondor2.JobAction.Remove, hit)
-                    outcome.removed_by_request += hit
+                _remove(pool, cluster, wanted, outcome)
             ours = [ad for ad in ads if ad.get("ClusterId") == cluster]
-            idle, running, done, held = _counts(ours, total)
+            # procs of a late-materialization cluster not made yet are neither queued nor done
+            idle, running, done, held = _counts(ours, total - pool.unmaterialized(cluster))
             progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held")
             if idle == 0 and running == 0:
                 outcome.held = [ad for ad in ours if ad.get("JobStatus") == JobStatus.HELD]
+                outcome.unmaterialized = pool.unmaterialized(cluster)
                 progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held",
                                 final=True)
                 return outcome

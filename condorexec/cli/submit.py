@@ -27,11 +27,12 @@ from condorexec.condorfacts import JobStatus
 from condorexec.pools import localspool, spooling
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
-from condorexec.submitcluster import MULTI_QUEUE_DEPRECATED, Submission, read_submission
+from condorexec.submitcluster import MULTI_QUEUE_DEPRECATED, Submission, asks_for_factory, read_submission
 from condorexec.submitdesc import (
     JobPlan,
     MaxJobsExceeded,
     SubmitDescriptionError,
+    ads_to_check,
     dry_run_blocks,
     job_ad_text,
     plan_jobs,
@@ -52,6 +53,8 @@ def parser() -> CondorArgumentParser:
                  help="write the job ads to FILE ('-': stdout); queue nothing")
     p.add_option("terse", action="store_true", help="print only the job id range, C.P - C.P")
     p.add_option("verbose", action="store_true", help="print each job's ad")
+    p.add_option("factory", "-fa", "-generator", action="store_true",
+                 help="submit a late-materialization factory even without max_materialize or max_idle")
     p.add_option("maxjobs", type=int, metavar="N", help="refuse to submit more than N jobs")
     p.add_option("single-cluster", dest="single_cluster", action="store_true",
                  help="accepted for compatibility: condorexec always submits one cluster")
@@ -98,20 +101,24 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     try:
         text = assemble(text, name, args.append, queue_args)
         submission = read_submission(text, file=name, variables=variables, submit_dir=os.getcwd(),
-                                     from_stdin=name == STDIN_NAME)
+                                     factory=args.factory, from_stdin=name == STDIN_NAME)
         if submission.statements > 1:
             print(f"WARNING: {name}: {MULTI_QUEUE_DEPRECATED}", file=err)
         if args.batch_name:
             if "\n" in args.batch_name or "\r" in args.batch_name:  # it would start a new submit line
                 raise SubmitDescriptionError(f"-batch-name {args.batch_name!r} contains a newline")
             submission.description["batch_name"] = args.batch_name
-        plan = _plan(submission, name, max_jobs=args.maxjobs)
+        plan = _plan(submission, name, max_jobs=args.maxjobs, force_factory=args.factory)
+        if args.factory and not asks_for_factory(submission.description):
+            # what condor_submit -factory hands the schedd: JobMaterializeLimit = every proc
+            submission.description["max_materialize"] = str(plan.count)
         if args.dry_run:
             if args.spool:  # the ads as condor_submit -spool makes them (it queues them held)
                 plan = JobPlan(plan.count, (spooling.as_submitted(ad) for ad in plan.ads))
             return _dry_run(args, plan, out)
         logs: set[str] = set()
-        for ad in plan.ads:  # every proc is made, and so checked, before anything is queued; none is kept
+        # every different proc (a factory: the first) is made, and so checked, before anything is queued
+        for ad in ads_to_check(plan):
             if "UserLog" in ad:
                 logs.add(ad["UserLog"])
     except MaxJobsExceeded as exc:
@@ -124,7 +131,7 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         if problem:  # condor_submit's check, before anything is queued
             print(f'ERROR: Invalid log file: "{log}" ({problem})', file=err)
             return 1
-    return _submit(args, submission, name, out, err)
+    return _submit(args, submission, plan, name, out, err)
 
 
 def _unwritable(path: str) -> str | None:
@@ -140,9 +147,10 @@ def _unwritable(path: str) -> str | None:
 
 
 def _plan(submission: Submission, name: str, cluster: int = DRY_RUN_CLUSTER,
-          max_jobs: int | None = None) -> JobPlan:
+          max_jobs: int | None = None, force_factory: bool = False) -> JobPlan:
     plan = plan_jobs(submission.description, itemdata=submission.itemdata, cluster_id=cluster,
-                     submit_dir=os.getcwd(), owner=getpass.getuser(), qdate=int(time.time()), max_jobs=max_jobs)
+                     submit_dir=os.getcwd(), owner=getpass.getuser(), qdate=int(time.time()), max_jobs=max_jobs,
+                     force_factory=force_factory)
     if name == STDIN_NAME:
         return plan
 
@@ -151,11 +159,14 @@ def _plan(submission: Submission, name: str, cluster: int = DRY_RUN_CLUSTER,
             ad["JobSubmitFile"] = name
             yield ad
 
-    return JobPlan(plan.count, named(plan.ads))
+    distinct = None if plan.distinct is None else named(plan.distinct)
+    return JobPlan(plan.count, named(plan.ads), distinct, plan.factory)
 
 
 def _dry_run(args, plan: JobPlan, out: TextIO) -> int:
     """condor_submit -dry-run's output, written proc by proc as the ads are made."""
+    if plan.factory is not None:
+        return _dry_run_factory(args, plan, out)
     if args.dry_run == "-":
         # condor_submit's progress dot goes to the same stdout as the ads, one after each proc's block
         out.write("" if args.terse else "Dry-Run job(s)")
@@ -177,6 +188,27 @@ def _dry_run(args, plan: JobPlan, out: TextIO) -> int:
     return 0
 
 
+def _dry_run_factory(args, plan: JobPlan, out: TextIO) -> int:
+    """condor_submit -dry-run of a factory: it sends the schedd only the cluster ad (proc 0's values,
+    without ProcId and JobStatus: no proc exists yet), so that is all it prints, after a blank line; no
+    dot per proc. The limit is not in it: the schedd is told it apart (set_Factory)."""
+    first = next(plan.ads, None)
+    lines = job_ad_text(first).splitlines() if first is not None else []
+    block = "".join(line + "\n" for line in lines if line.partition("=")[0] not in ("ProcId", "JobStatus"))
+    if not args.terse:
+        out.write("Dry-Run job(s)")
+    if args.dry_run == "-":
+        out.write("\n" + block)
+    else:
+        with open(args.dry_run, "w", encoding="utf-8") as fh:
+            fh.write("\n" + block)
+    if args.terse:
+        out.write(_range(DRY_RUN_CLUSTER, 0, plan.count) + "\n")
+    else:
+        out.write(f"\n{plan.count} job(s) dry-run to cluster {DRY_RUN_CLUSTER}.\n")
+    return 0
+
+
 def _range(cluster: int, first: int, count: int) -> str:
     return f"{cluster}.{first} - {cluster}.{first + max(count, 1) - 1}"
 
@@ -187,7 +219,7 @@ def _make_pool(args) -> tuple[Pool, str]:
                      nodes=args.local_nodes or None)
 
 
-def _submit(args, submission: Submission, name: str, out: TextIO, err: TextIO) -> int:
+def _submit(args, submission: Submission, plan: JobPlan, name: str, out: TextIO, err: TextIO) -> int:
     description = submission.description
     pool, reason = _make_pool(args)
     logging.getLogger(__name__).debug("pool: %s", reason)
@@ -207,7 +239,7 @@ def _submit(args, submission: Submission, name: str, out: TextIO, err: TextIO) -
                 print(f"ERROR: {name}: {e}", file=err)
             return 1
         result = pool.submit(description, itemdata=submission.itemdata, spool=args.spool)
-        _report_submit(args, pool, result, out)
+        _report_submit(args, pool, result, out, factory=plan.factory is not None)
         if not pool.profile.in_process:
             return 0
         status = _run_locally(pool, result, state_dir(args.state_dir), err)
@@ -222,11 +254,12 @@ def _submit(args, submission: Submission, name: str, out: TextIO, err: TextIO) -
             store.close()
 
 
-def _report_submit(args, pool: Pool, result, out: TextIO) -> None:
+def _report_submit(args, pool: Pool, result, out: TextIO, *, factory: bool = False) -> None:
+    """condor_submit's lines: a dot per proc queued, none for a factory (it queues no proc itself)."""
     if args.terse:
         out.write(_range(result.cluster, result.first_proc, result.num_procs) + "\n")
     else:
-        out.write("Submitting job(s)" + "." * result.num_procs + "\n")
+        out.write("Submitting job(s)" + ("" if factory else "." * result.num_procs) + "\n")
         if args.verbose:
             for ad in pool.query(f"ClusterId == {result.cluster}"):
                 out.write(f"** Proc {ad['ClusterId']}.{ad['ProcId']}:\n{job_ad_text(ad)}\n")
@@ -241,8 +274,20 @@ def _run_locally(pool: Pool, result, where, err: TextIO) -> int:
         print(f"HELD: job {ad['ClusterId']}.{ad['ProcId']} (HoldReasonCode {ad.get('HoldReasonCode')}, "
               f"HoldReasonSubCode {ad.get('HoldReasonSubCode')}): {ad.get('HoldReason')}", file=err)
         status = 1
-    if outcome.removed_by_request:
-        print(f"removed by condorexec rm: {' '.join(outcome.removed_by_request)}", file=err)
+    if outcome.removed_by_request or outcome.factory_removed:
+        print(f"removed by condorexec rm: {' '.join(outcome.removed_by_request) or f'cluster {result.cluster}'}",
+              file=err)
+        status = 1
+    if outcome.unmaterialized:
+        # on a schedd they would wait for a condor_release (or for ever, with max_idle = 0)
+        if outcome.removed_by_request or outcome.factory_removed or outcome.interrupted:
+            why = "the cluster was removed"
+        elif outcome.held:
+            why = "held jobs fill its max_materialize/max_idle limit"
+        else:
+            why = "its max_idle lets no more be made"
+        print(f"note: {outcome.unmaterialized} proc(s) of cluster {result.cluster} were never materialized: {why}",
+              file=err)
         status = 1
     if outcome.interrupted:
         print(f"interrupted: the jobs of cluster {result.cluster} were removed", file=err)

@@ -40,8 +40,9 @@ def _matches(cluster: int, proc: int, job: str | None) -> bool:
     return cluster == int(c) and (not p or proc == int(p))
 
 
-#: how an event log starts: a classic event ("000 (001.000.000) ..."), a JSON or an XML event log
-_EVENT_LOG_START = re.compile(rb"\d{3} \(\d+\.\d+\.\d+\)|\{|\[|<")
+#: how an event log starts: a classic event ("000 (001.000.000) ...", or a late-materialization
+#: cluster's "035 (001.-01.000) ..."), a JSON or an XML event log
+_EVENT_LOG_START = re.compile(rb"\d{3} \(\d+\.-?\d+\.\d+\)|\{|\[|<")
 
 
 def _looks_like_an_event_log(path: str) -> bool:

@@ -136,6 +136,12 @@ class Pool(abc.ABC):
     def query(self, constraint: str = "true", projection: Sequence[str] = ()) -> list[classad2.ClassAd]:
         """Ads of jobs still in the queue that match ``constraint``."""
 
+    def unmaterialized(self, cluster: int) -> int:
+        """How many procs of a late-materialization ``cluster`` this process's pool has not made yet
+        (not in :meth:`query`, not in the history): what a watcher must still count. A schedd's
+        factories are the schedd's business, so the default is 0."""
+        return 0
+
     @abc.abstractmethod
     def history(
         self,

@@ -32,6 +32,8 @@ DEFAULT_SUBMIT_HOST = "<127.0.0.1:0?addrs=127.0.0.1-0&alias=localpool>"
 
 #: event numbers: ULogEventNumber in condor_event.h, which is htcondor2's own JobEventType
 ET = htcondor2.JobEventType
+#: the proc id of events about a cluster itself (a late-materialization factory): "(011.-01.000)"
+CLUSTER_AD_PROC = -1
 
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x00\x1c-\x1e\x85\u2028\u2029]+")
 
@@ -177,7 +179,7 @@ class EventLogWriter:
     # -- framing -------------------------------------------------------------------------------
 
     def _header(self, number: int, cluster: int, proc: int, when: float) -> str:
-        _check_id(cluster, proc)
+        _check_id(cluster, proc if proc != CLUSTER_AD_PROC else 0)
         if isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when) or when < 0:
             raise ValueError(f"event log field 'when' must be a non-negative epoch time, got {when!r}")
         second = int(when)
@@ -289,6 +291,19 @@ class EventLogWriter:
                    f"\t{_int(bytes_received, 'bytes_received')}  -  Run Bytes Received By Job\n"
                    + (f"\tReason: {text}\n" if text else "")
                    + (usage.format() if usage is not None else ""))
+
+    def cluster_submitted(self, cluster: int, when: float) -> None:
+        """A late-materialization cluster (factory) was made: the schedd's event 035, proc -1."""
+        self._emit(ET.CLUSTER_SUBMIT, cluster, CLUSTER_AD_PROC, when,
+                   f"Cluster submitted from host: {self.submit_host}\n")
+
+    def cluster_removed(self, cluster: int, when: float, *, materialized: int, complete: bool) -> None:
+        """The factory's cluster left the queue (036): every proc made and gone (Complete), or removed
+        before that (Incomplete). ``materialized``: how many procs it made ("from 0 items" is a plain
+        ``queue N``, as the schedd writes it)."""
+        self._emit(ET.CLUSTER_REMOVE, cluster, CLUSTER_AD_PROC, when,
+                   f"Cluster removed\n\tMaterialized {_int(materialized, 'materialized')} jobs from 0 items.\t"
+                   f"{'Complete' if complete else 'Incomplete'}\n")
 
     def aborted(self, cluster: int, proc: int, when: float, *, reason: str) -> None:
         text = _one_line(reason, "reason")

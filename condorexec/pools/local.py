@@ -2,10 +2,14 @@
 
 It is the default when no HTCondor is configured and the test bed for everything end to end, so it
 behaves like a schedd plus startds (docs/design.md §4): it turns submit descriptions into the same job
-ads (``submitdesc.expand_jobs``), starts a job only when its request fits in what a node has free
+ads (``submitdesc.plan_jobs``), starts a job only when its request fits in what a node has free
 (smaller jobs may pass a waiting big one), runs it in a private sandbox with HTCondor's file-transfer
 semantics, measures it like a starter, holds it with code 34/102 when it outgrows its memory
-request, and writes the job event log and history records HTCondor would write.
+request, and writes the job event log and history records HTCondor would write. A cluster that asks
+for late materialization (``max_materialize``, ``max_idle``) is kept as its lazy plan and its procs are
+made one by one as the schedd's factory makes them: never more than JobMaterializeLimit in the queue,
+never a new one while JobMaterializeMaxIdle are idle or held; each proc's submit event is written when
+it is made. Removing the cluster (a constraint that matches its cluster ad) drops the procs not made.
 
 Deliberate differences from HTCondor, each chosen for a laptop: requests are not quantized (an
 8000 MB node fits eight 1000 MB jobs); ``periodic_*`` expressions are not evaluated (the
@@ -21,6 +25,7 @@ import bisect
 import errno
 import fcntl
 import getpass
+import itertools
 import logging
 import os
 import queue
@@ -130,6 +135,31 @@ class _Node:
         self.free_memory -= sign * amount.memory
         self.free_disk -= sign * amount.disk
         self.free_gpus -= sign * amount.gpus
+
+
+class _Factory:
+    """A late-materialization cluster's procs not made yet, and what the limits count.
+
+    ``ads`` is the rest of the cluster's plan, consumed one ad per materialized proc (a million-proc
+    cluster is never a list). ``cluster_ad`` is what a removal constraint is matched against, as the
+    schedd matches the cluster ad of a factory (proc 0's attributes without a ProcId)."""
+
+    def __init__(self, spec: submitdesc.Factory, ads: Iterator[classad2.ClassAd], cluster_ad: classad2.ClassAd):
+        self.spec = spec
+        self.ads = ads
+        self.cluster_ad = cluster_ad
+        self.left = spec.total
+        self.made = 0
+        self.removed = False  # condor_rm of the cluster: no more procs are made
+        self.in_queue = 0
+        self.not_running = 0  # idle or held: what JobMaterializeMaxIdle limits
+
+    def may_materialize(self) -> bool:
+        """condor's JobMaterializeTimerCallback: below the limit, and below max_idle when it is >= 0."""
+        if self.removed or self.left <= 0 or self.in_queue >= self.spec.limit:
+            return False
+        max_idle = self.spec.max_idle
+        return max_idle is None or max_idle < 0 or self.not_running < max_idle
 
 
 @dataclass
@@ -246,6 +276,8 @@ class LocalPool(Pool):
         # idle jobs in matchmaking order, kept sorted as jobs come and go (sorting the whole queue on every
         # scheduling pass cost milliseconds per job with thousands queued)
         self._idle: list[tuple[int, int, int]] = []
+        self._factories: dict[int, _Factory] = {}  # cluster -> its procs not made yet
+        self._spent: dict[int, _Factory] = {}  # removed factories: how many procs they never made
         self._logs = EventLogs()
         self._closed = False
         # preload: modules every fast-launched Python job would import (e.g. Parsl's app wrappers)
@@ -273,8 +305,9 @@ class LocalPool(Pool):
         it can run it and the description names no ``log``, a private one in the spool (the events of
         every job here are written to its log, and a user running the jobs in the foreground has no
         schedd to ask)."""
-        ads = submitdesc.expand_jobs(description, cluster_id=1, submit_dir=str(submit_dir or os.getcwd()),
-                                     owner=self._owner, qdate=int(time.time()), itemdata=itemdata)
+        plan = submitdesc.plan_jobs(description, cluster_id=1, submit_dir=str(submit_dir or os.getcwd()),
+                                    owner=self._owner, qdate=int(time.time()), itemdata=itemdata)
+        ads = submitdesc.ads_to_check(plan)
         errors, warnings = local_pool_problems(description, ads, self.describe_machines())
         if not errors and "log" not in {k.lower() for k in description.keys()}:
             self.spool.logs.mkdir(parents=True, exist_ok=True)
@@ -289,24 +322,24 @@ class LocalPool(Pool):
             raise ValueError(f"spool must be True or False, got {spool!r}")
         cluster = self._next_cluster_id()
         now = int(time.time())
-        ads = submitdesc.expand_jobs(description, cluster_id=cluster, submit_dir=str(submit_dir or os.getcwd()),
-                                     owner=self._owner, qdate=now, itemdata=itemdata, count=count)
-        if not ads:
+        plan = submitdesc.plan_jobs(description, cluster_id=cluster, submit_dir=str(submit_dir or os.getcwd()),
+                                    owner=self._owner, qdate=now, itemdata=itemdata, count=count)
+        first = next(plan.ads, None)
+        if first is None:
             raise ValueError("the submit description queues no jobs")
+        if plan.factory is not None:
+            if spool:  # the spooling copies every proc's inputs at submit time, a factory makes procs later
+                raise ValueError("the local pool does not spool a late-materialization cluster (max_materialize, "
+                                 "max_idle or -factory); submit it without -spool, or without late materialization")
+            return self._submit_factory(cluster, plan.factory, first, plan.ads)
+        ads = [first, *plan.ads]
         for ad in ads:
-            universe = ad.get("JobUniverse", Universe.VANILLA)
-            if universe != Universe.VANILLA:
-                raise ValueError(f"the local pool runs only vanilla-universe jobs, not JobUniverse={universe}")
+            _check_universe(ad)
         if spool:
             self._spool_inputs(ads)
         with self._lock:
             for ad in ads:
-                job = _Job(ad, cluster, int(ad["ProcId"]), priority=int(ad.get("JobPrio", 0)))
-                ad["JobStatus"] = JobStatus.IDLE
-                ad["EnteredCurrentStatus"] = now
-                self._queue[(cluster, job.proc)] = job
-                bisect.insort(self._idle, job.queue_key)
-                self._log(job).submit(job.cluster, job.proc, now)
+                self._enqueue(ad, now)
             self._wake.notify_all()
         self.events_written.set()
         return SubmitResult(cluster, int(ads[0]["ProcId"]), len(ads))
@@ -326,6 +359,67 @@ class LocalPool(Pool):
         """Deliver the outputs of finished ``-spool`` jobs (see :meth:`SpoolView.retrieve`)."""
         return SpoolView(self.spool).retrieve(job_spec)
 
+    def _submit_factory(self, cluster: int, spec: submitdesc.Factory, first: classad2.ClassAd,
+                        rest: Iterator[classad2.ClassAd]) -> SubmitResult:
+        """Keep the plan and make the first procs the limits allow, as the schedd does at once."""
+        _check_universe(first)  # prepare checks every different proc; a direct caller gets the first checked
+        cluster_ad = classad2.ClassAd(str(first))
+        del cluster_ad["ProcId"]
+        factory = _Factory(spec, itertools.chain([first], rest), cluster_ad)
+        with self._lock:
+            self._factories[cluster] = factory
+            self._log_of(cluster_ad).cluster_submitted(cluster, time.time())
+            self._materialize(factory, cluster)
+            self._wake.notify_all()
+        self.events_written.set()
+        return SubmitResult(cluster, int(first["ProcId"]), spec.total)
+
+    def _enqueue(self, ad: classad2.ClassAd, now: float) -> _Job:
+        """A proc enters the queue, idle (this pool ignores ``hold = true``, saying so), with its submit event."""
+        job = _Job(ad, int(ad["ClusterId"]), int(ad["ProcId"]), priority=int(ad.get("JobPrio", 0)))
+        ad["JobStatus"] = JobStatus.IDLE
+        ad["EnteredCurrentStatus"] = int(now)
+        self._queue[(job.cluster, job.proc)] = job
+        bisect.insort(self._idle, job.queue_key)
+        self._log(job).submit(job.cluster, job.proc, now)
+        return job
+
+    def _materialize(self, factory: _Factory, cluster: int) -> None:
+        """Make procs while the factory's limits allow (lock held); the factory goes when it is spent."""
+        now = time.time()
+        while factory.may_materialize():
+            try:
+                ad = next(factory.ads, None)
+            except submitdesc.SubmitDescriptionError as exc:
+                # a proc whose own values are wrong: the schedd's factory stops there too (paused in error)
+                log.error("cluster %d: proc %d cannot be materialized, no more are made: %s", cluster,
+                          factory.spec.total - factory.left, exc)
+                factory.removed = True
+                factory.ads = iter(())
+                self._spent[cluster] = factory
+                break
+            if ad is None:
+                factory.left = 0
+                break
+            factory.left -= 1
+            factory.made += 1
+            ad["JobMaterializeLimit"] = factory.spec.limit
+            ad["TotalSubmitProcs"] = factory.spec.total
+            ad["JobMaterializeDate"] = int(now)
+            self._enqueue(ad, now)
+            factory.in_queue += 1
+            factory.not_running += 1
+        if (factory.left <= 0 or factory.removed) and factory.in_queue == 0:  # the cluster leaves the queue
+            self._log_of(factory.cluster_ad).cluster_removed(cluster, time.time(), materialized=factory.made,
+                                                             complete=not factory.removed)
+            self._factories.pop(cluster, None)
+
+    def unmaterialized(self, cluster: int) -> int:
+        """Procs not made yet, and those a removal dropped (they will never be made)."""
+        with self._lock:
+            factory = self._factories.get(cluster) or self._spent.get(cluster)
+            return factory.left if factory is not None else 0
+
     def query(self, constraint: str = "true", projection: Sequence[str] = ()) -> list[classad2.ClassAd]:
         expr = classad2.ExprTree(constraint or "true")
         with self._lock:
@@ -341,6 +435,8 @@ class LocalPool(Pool):
     def act(self, action: htcondor2.JobAction, job_spec: str | Iterable[str]) -> None:
         now = time.time()
         with self._lock:
+            if action == htcondor2.JobAction.Remove and isinstance(job_spec, str):
+                self._remove_factories(job_spec)
             for job in self._select(job_spec):
                 status = job.status
                 if action == htcondor2.JobAction.Remove:
@@ -356,6 +452,17 @@ class LocalPool(Pool):
                     raise ValueError(f"the local pool does not support JobAction {action!r}")
             self._wake.notify_all()
         self.events_written.set()
+
+    def _remove_factories(self, constraint: str) -> None:
+        """The schedd removes a factory whose cluster ad the removal constraint matches (condor_rm of the
+        cluster): its procs not made yet are dropped; no event or history record, as none existed."""
+        expr = classad2.ExprTree(constraint or "true")
+        for cluster, factory in list(self._factories.items()):
+            if expr.eval(factory.cluster_ad) is True and not factory.removed:
+                factory.removed = True
+                factory.ads = iter(())  # the rest of the plan is not needed any more
+                self._spent[cluster] = factory
+                self._materialize(factory, cluster)  # no proc made; the cluster goes now if it has none left
 
     def edit(self, job_spec: str | Iterable[str], attr: str, value: str) -> None:
         expr = classad2.ExprTree(str(value))
@@ -382,6 +489,7 @@ class LocalPool(Pool):
             if self._closed:
                 return
             self._closed = True
+            self._remove_factories("true")
             now = time.time()
             for job in list(self._queue.values()):
                 self._remove(job, now, reason="the local pool was shut down")
@@ -695,6 +803,9 @@ class LocalPool(Pool):
             allocated_disk_kib=asked.disk * 1024, memory_usage_mb=int(ad["MemoryUsage"]),
             request_memory_mb=asked.memory, allocated_memory_mb=asked.memory,
             time_execute_s=int(now - job.started_at))
+        factory = self._factories.get(job.cluster)
+        if factory is not None:  # the schedd makes the next proc once the job has left: its submit event follows
+            self._materialize(factory, job.cluster)
 
     # ---- state changes ------------------------------------------------------------------------
 
@@ -703,9 +814,16 @@ class LocalPool(Pool):
             self._unqueue_idle(job)
         elif status == JobStatus.IDLE and job.status != JobStatus.IDLE:
             bisect.insort(self._idle, job.queue_key)
+        was = job.status
         job.ad["LastJobStatus"] = job.status
         job.ad["JobStatus"] = job.status = status
         job.ad["EnteredCurrentStatus"] = int(now)
+        factory = self._factories.get(job.cluster)
+        if factory is not None:
+            waiting = (JobStatus.IDLE, JobStatus.HELD)
+            factory.not_running += (status in waiting) - (was in waiting)
+            if status not in (JobStatus.COMPLETED, JobStatus.REMOVED):  # _finish does it, after the event
+                self._materialize(factory, job.cluster)
 
     def _unqueue_idle(self, job: _Job) -> None:
         i = bisect.bisect_left(self._idle, job.queue_key)
@@ -752,6 +870,11 @@ class LocalPool(Pool):
             spooling.discard(self.spool.job_spool(job.cluster, job.proc))
         if status == JobStatus.REMOVED:
             self._log(job).aborted(job.cluster, job.proc, now, reason=str(job.ad["RemoveReason"]))
+        factory = self._factories.get(job.cluster)
+        if factory is not None:  # its place in the limit is free
+            factory.in_queue -= 1
+            if status != JobStatus.COMPLETED:  # a completed job's terminate event is still to come (_complete)
+                self._materialize(factory, job.cluster)
 
     def _release_resources(self, job: _Job) -> None:
         if job.node is None:
@@ -788,6 +911,13 @@ class LocalPool(Pool):
         path = self._log_path(job)
         return self._logs.get(path) if path else _NO_LOG
 
+    def _log_of(self, ad: classad2.ClassAd):
+        """The event-log writer of the log ``ad`` names (a cluster's events go to its procs' log)."""
+        path = ad.get("UserLog")
+        if not path:
+            return _NO_LOG
+        return self._logs.get(path if os.path.isabs(path) else os.path.join(ad.get("Iwd", ""), path))
+
     def _log_path(self, job: _Job) -> str | None:
         path = job.ad.get("UserLog")
         if not path:
@@ -807,6 +937,12 @@ class LocalPool(Pool):
             f.truncate()
             f.write(str(cluster + 1))
         return cluster
+
+
+def _check_universe(ad: classad2.ClassAd) -> None:
+    universe = ad.get("JobUniverse", Universe.VANILLA)
+    if universe != Universe.VANILLA:
+        raise ValueError(f"the local pool runs only vanilla-universe jobs, not JobUniverse={universe}")
 
 
 class _NoLog:

@@ -228,6 +228,23 @@ def clean_stale(state_dir: SpoolLayout | str | os.PathLike) -> None:
             pass
 
 
+def _matching_clusters(ads: Sequence[classad2.ClassAd], constraint: str) -> list[str]:
+    """``"C.-1"`` (HTCondor's id of a cluster ad) for each cluster of ``ads`` whose cluster ad the
+    constraint matches, judged on one of its procs without its ProcId: the schedd removes a factory's
+    procs not made yet when the removal constraint matches the cluster ad (``condor_rm C``), and the
+    submitting process, which alone knows whether C is a factory, does the same on seeing ``C.-1``."""
+    expr = classad2.ExprTree(constraint or "true")
+    out: dict[int, str] = {}
+    for ad in ads:
+        cluster = int(ad["ClusterId"])
+        if cluster in out:
+            continue
+        cluster_ad = classad2.ClassAd(str(ad))
+        del cluster_ad["ProcId"]
+        out[cluster] = f"{cluster}.-1" if expr.eval(cluster_ad) is True else ""
+    return [v for v in out.values() if v]
+
+
 class SpoolView:
     """A read-only view of a local pool's spool for the companion commands (``q``, ``history``,
     ``rm``, ``labels``), asked with the same calls as a :class:`~condorexec.pools.base.Pool`: the
@@ -266,13 +283,16 @@ class SpoolView:
         act on, waited for up to ``REMOVE_WAIT_S``; :class:`SpoolError` if they did not."""
         if action != htcondor2.JobAction.Remove:
             raise ValueError(f"the local pool's spool can only ask for removal, not {action!r}")
+        factories: list[str] = []
         if isinstance(job_spec, str):
-            ids = [f"{ad['ClusterId']}.{ad['ProcId']}" for ad in self.query(job_spec, ["ClusterId", "ProcId"])]
+            ads = self.query(job_spec)
+            ids = [f"{ad['ClusterId']}.{ad['ProcId']}" for ad in ads]
+            factories = _matching_clusters(ads, job_spec)
         else:
             ids = [str(j) for j in job_spec]
         if not ids:
             return
-        request = write_removal_request(self.layout, ids, "via condorexec rm")
+        request = write_removal_request(self.layout, ids + factories, "via condorexec rm")
         try:
             deadline = time.monotonic() + self.REMOVE_WAIT_S
             left = set(ids)

@@ -8,7 +8,7 @@ silently ignoring it. :meth:`LocalPool.prepare <condorexec.pools.local.LocalPool
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import classad2
 import htcondor2
@@ -22,7 +22,7 @@ IGNORED_LOCALLY = frozenset("""
 requirements rank periodic_hold periodic_hold_reason periodic_hold_subcode periodic_remove periodic_release
 periodic_vacate on_exit_hold on_exit_hold_reason on_exit_remove max_retries retry_until success_exit_code
 notification notify_user email_attributes stream_output stream_error concurrency_limits accounting_group
-accounting_group_user max_idle max_materialize nice_user job_max_vacate_time leave_in_queue hold
+accounting_group_user nice_user job_max_vacate_time leave_in_queue hold
 checkpoint_exit_code want_graceful_removal kill_sig remove_kill_sig hold_kill_sig coresize
 allowed_execute_duration allowed_job_duration max_transfer_input_mb max_transfer_output_mb
 preserve_relative_paths transfer_plugins output_destination encrypt_input_files encrypt_output_files
@@ -42,7 +42,7 @@ KNOWN_CUSTOM = frozenset({"condorexeccategory", "condorexecfastlaunch", "jobprio
 REFUSED_CUSTOM = frozenset({"singularityimage", "dockerimage", "containerimage", "wantdocker"})
 
 
-def local_pool_problems(description: htcondor2.Submit, ads: Sequence[classad2.ClassAd],
+def local_pool_problems(description: htcondor2.Submit, ads: Iterable[classad2.ClassAd],
                         machines: Sequence[Machine]) -> tuple[list[str], list[str]]:
     """(errors, warnings) about running ``ads`` on the local pool."""
     errors: list[str] = []
@@ -65,20 +65,23 @@ def local_pool_problems(description: htcondor2.Submit, ads: Sequence[classad2.Cl
     if (description.get("should_transfer_files") or "").strip().upper() == "NO":
         warnings.append("should_transfer_files = NO: the local pool still runs each job in a sandbox and "
                         "transfers files as with YES (new files in the sandbox come back to initialdir)")
-    for ad in ads:
+    universe_errors: list[str] = []
+    size_errors: list[str] = []
+    for ad in ads:  # one pass: ``ads`` may be a stream (each different proc of a big cluster once)
         uni = ad.get("JobUniverse", Universe.VANILLA)
-        if uni != Universe.VANILLA:
-            errors.append(f"job {ad['ClusterId']}.{ad['ProcId']}: JobUniverse {uni} ({universe}): the local "
-                          "pool runs only vanilla-universe jobs")
-            break
-    for ad in ads:
+        if uni != Universe.VANILLA and not universe_errors:
+            universe_errors.append(f"job {ad['ClusterId']}.{ad['ProcId']}: JobUniverse {uni} ({universe}): "
+                                   "the local pool runs only vanilla-universe jobs")
         need = _request(ad)
-        if not any(need.fits_in(m.resources) for m in machines):
+        if not size_errors and not any(need.fits_in(m.resources) for m in machines):
             sizes = ", ".join(f"{m.name}: {m.cores} cpus, {m.memory} MB, {m.disk} MB disk, {m.gpus} gpus"
                               for m in machines)
-            errors.append(f"job {ad['ClusterId']}.{ad['ProcId']} requests {need.cores} cpus, {need.memory} MB "
-                          f"memory, {need.disk} MB disk, {need.gpus} gpus: no local node is that big ({sizes})")
+            size_errors.append(f"job {ad['ClusterId']}.{ad['ProcId']} requests {need.cores} cpus, "
+                               f"{need.memory} MB memory, {need.disk} MB disk, {need.gpus} gpus: no local node is "
+                               f"that big ({sizes})")
+        if universe_errors and size_errors:
             break
+    errors += universe_errors + size_errors
     return errors, warnings
 
 

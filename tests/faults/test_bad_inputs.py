@@ -123,6 +123,8 @@ def test_a_missing_input_file_is_refused_before_submission(running, tmp_path: Pa
 SUBMIT_FILES = [
     ("executable = /bin/true\nrequest_memory = lots\nqueue\n", [], "request_memory"),
     ("executable = /bin/true\nrequest_cpus = -1\nqueue\n", [], "request_cpus"),
+    ("executable = /bin/true\nmax_materialize = abc\nqueue 3\n", [], "max_materialize=abc is invalid"),
+    ('executable = /bin/true\nmax_idle = "x"\nqueue 3\n', [], 'max_idle="x" is invalid'),
     ("executable = /bin/true\nqueue abc\n", [], "queue count 'abc'"),
     ("executable = /bin/true\nqueue 1/0\n", [], "queue count '1/0'"),
     ("executable = /bin/true\nqueue undefined\n", [], "queue count 'undefined'"),

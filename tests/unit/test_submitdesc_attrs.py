@@ -263,10 +263,30 @@ def test_description_and_concurrency_limits_are_escaped_strings() -> None:
 
 
 def test_materialize_limits_are_integers() -> None:
-    assert sd._materialize_attrs(cmds(max_idle="10", max_materialize=" 20")) == {
-        "JobMaterializeMaxIdle": "10", "JobMaterializeLimit": "20"}
-    with pytest.raises(SubmitDescriptionError, match="max_idle = many"):
+    # max_materialize goes to the schedd with the factory, not into the ad (condor_submit -dry-run)
+    assert sd._materialize_attrs(cmds(max_idle="10", max_materialize=" 20")) == {"JobMaterializeMaxIdle": "10"}
+    assert sd._materialize_attrs(cmds(materialize_max_idle="2 * 2")) == {"JobMaterializeMaxIdle": "2 * 2"}
+    assert sd._materialize_attrs(cmds(max_idle_jobs="4")) == {}  # not a name condor_submit knows
+    with pytest.raises(SubmitDescriptionError, match="max_idle=many is invalid, must eval to an integer"):
         sd._materialize_attrs(cmds(max_idle="many"))
+    with pytest.raises(SubmitDescriptionError, match="max_materialize=undefined is invalid"):
+        sd._materialize_attrs(cmds(max_materialize="undefined"))
+    with pytest.raises(SubmitDescriptionError, match='max_idle="x" is invalid'):
+        sd._materialize_attrs(cmds(max_idle='"x"'))
+
+
+def test_factory_limit_is_the_one_the_schedd_stores() -> None:
+    """condor_submit: MIN(max_materialize, procs), at least 1; <= 0 or absent with max_idle: every proc."""
+    assert sd.factory_of(cmds(), 10) is None
+    assert sd.factory_of(cmds(), 10, forced=True) == sd.Factory(10, None, 10)
+    assert sd.factory_of(cmds(max_materialize="3"), 10) == sd.Factory(3, None, 10)
+    assert sd.factory_of(cmds(max_materialize="30"), 10) == sd.Factory(10, None, 10)
+    assert sd.factory_of(cmds(max_materialize="-3"), 10) == sd.Factory(10, None, 10)
+    assert sd.factory_of(cmds(max_materialize="2+3"), 10) == sd.Factory(5, None, 10)
+    # EvalInteger, as condor_submit: a real is truncated, a boolean is 1 (checked with condor_submit -dry-run)
+    assert sd.factory_of(cmds(max_materialize="2.7", max_idle="true"), 10) == sd.Factory(2, 1, 10)
+    assert sd.factory_of(cmds(max_idle="1"), 10) == sd.Factory(10, 1, 10)
+    assert sd.factory_of(cmds(max_materialize="3"), 0) == sd.Factory(1, None, 0)
 
 
 # --------------------------------------------------------------------------------------------------
