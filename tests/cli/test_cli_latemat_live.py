@@ -30,8 +30,8 @@ from tests.cli.test_cli_vs_condor_live import (
     _text,
 )
 
-# that file's fixtures: the schedd, the clusters a test queued (removed at the end), a readable corpus copy
-schedd, clusters, work = vs.schedd, vs.clusters, vs.work
+# that file's fixtures: the schedd and a readable corpus copy (clusters, removed at the end: conftest.py)
+schedd, work = vs.schedd, vs.work
 
 pytestmark = pytest.mark.condor
 NOWHERE = 'requirements = (TARGET.Name == "condorexec-latemat-nowhere")'

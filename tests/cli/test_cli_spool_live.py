@@ -8,12 +8,9 @@ Other users' jobs may share the pool: every query names the clusters these tests
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import classad2
@@ -21,11 +18,10 @@ import htcondor2
 import pytest
 
 from condorexec.cli import main
-from condorexec.pools.select import condor_config_source, probe_schedd
+from tests.cli.livepool import pool_or_skip
 
 pytestmark = pytest.mark.condor
 CONDOR = ["--backend", "condor"]
-HOW = "start one with shared/htcondor/pool start and run these tests as the pool's user"
 #: what -spool changes in a job ad (condor_submit, then the schedd's rewriteSpooledJobAd), compared
 SPOOL_ATTRS = ["Cmd", "SUBMIT_Cmd", "In", "SUBMIT_In", "Out", "Err", "TransferInput", "SUBMIT_TransferInput",
                "TransferOutputRemaps", "SUBMIT_TransferOutputRemaps", "UserLog", "SUBMIT_UserLog",
@@ -54,33 +50,12 @@ echo "stderr v1" >&2
 """
 
 
-def _pool_or_skip() -> None:
-    if os.geteuid() == 0:
-        pytest.skip(f"running as root, and HTCondor never accepts jobs owned by root: {HOW}")
-    if condor_config_source() is None:
-        pytest.skip(f"no HTCondor configuration (CONDOR_CONFIG unset): {HOW}")
-    missing = [t for t in ("condor_submit", "condor_transfer_data") if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"HTCondor's tools are not on PATH ({', '.join(missing)}): {HOW}")
-    ok, detail = probe_schedd(timeout=5)
-    if not ok:
-        pytest.skip(f"no HTCondor schedd answered within 5s ({detail}): {HOW}")
 
 
 @pytest.fixture(scope="module")
 def schedd() -> htcondor2.Schedd:
-    _pool_or_skip()
+    pool_or_skip(("condor_submit", "condor_transfer_data"))
     return htcondor2.Schedd()
-
-
-@pytest.fixture
-def clusters(schedd: htcondor2.Schedd) -> Iterator[list[int]]:
-    """Cluster ids a test queued; removed at the end if still queued (a spooled job stays until fetched)."""
-    ids: list[int] = []
-    yield ids
-    for cluster in ids:
-        if schedd.query(f"ClusterId == {cluster}", ["ProcId"]):
-            schedd.act(htcondor2.JobAction.Remove, f"ClusterId == {cluster}")
 
 
 def _job_dir(root: Path) -> Path:

@@ -10,12 +10,10 @@ the job ads the schedd keeps must agree on everything a user controls. The compa
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import classad2
@@ -23,12 +21,11 @@ import htcondor2
 import pytest
 
 from condorexec.cli import main
-from condorexec.pools.select import condor_config_source, probe_schedd
+from tests.cli.livepool import pool_or_skip
 
 pytestmark = pytest.mark.condor
 CONDOR = ["--backend", "condor"]
 CORPUS = Path(__file__).resolve().parent / "corpus"
-HOW = "start one with shared/htcondor/pool start and run these tests via ci/condor-tests.sh"
 HOLD = "hold = true"
 
 # corpus files condor_submit accepted in -dry-run (those it refuses have a .error instead), except those
@@ -72,35 +69,13 @@ HOLD_SAFE = {
 }
 
 
-def _pool_or_skip() -> None:
-    """Skip (saying why) unless a schedd answers and HTCondor's command-line tools are on PATH."""
-    if os.geteuid() == 0:
-        pytest.skip(f"running as root, and HTCondor never accepts jobs owned by root: {HOW}")
-    if condor_config_source() is None:
-        pytest.skip(f"no HTCondor configuration (CONDOR_CONFIG unset): {HOW}")
-    missing = [t for t in ("condor_submit", "condor_q", "condor_history", "condor_wait", "condor_release")
-               if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"HTCondor's tools are not on PATH ({', '.join(missing)}): {HOW}")
-    ok, detail = probe_schedd(timeout=5)
-    if not ok:
-        pytest.skip(f"no HTCondor schedd answered within 5s ({detail}): {HOW}")
+TOOLS = ("condor_submit", "condor_q", "condor_history", "condor_wait", "condor_release")
 
 
 @pytest.fixture(scope="module")
 def schedd() -> htcondor2.Schedd:
-    _pool_or_skip()
+    pool_or_skip(TOOLS)
     return htcondor2.Schedd()
-
-
-@pytest.fixture
-def clusters(schedd: htcondor2.Schedd) -> Iterator[list[int]]:
-    """Cluster ids a test queued; all of them are removed at the end, whatever happened."""
-    ids: list[int] = []
-    yield ids
-    for cluster in ids:
-        if schedd.query(f"ClusterId == {cluster}", ["ProcId"]):
-            schedd.act(htcondor2.JobAction.Remove, f"ClusterId == {cluster}")
 
 
 @pytest.fixture
@@ -251,7 +226,7 @@ def test_companions_agree_with_condor_tools(schedd: htcondor2.Schedd, clusters: 
 def test_dry_run_to_stdout_has_condor_submits_layout(stem: str, work: Path, capsys) -> None:
     """``-dry-run -`` as condor_submit prints it: the header, each proc's block followed by its progress
     dot, the count line; in each block the same attributes in the same order."""
-    _pool_or_skip()
+    pool_or_skip(TOOLS)
     theirs = _run(["condor_submit", "-dry-run", "-", f"{stem}.sub"], work)
     assert theirs.returncode == 0, theirs.stderr
     capsys.readouterr()
