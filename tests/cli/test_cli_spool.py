@@ -226,3 +226,19 @@ def test_dry_run_shows_the_ads_condor_submit_spool_makes(tmp_path: Path, monkeyp
         "(StageOutFinish ?: 0) < EnteredCurrentStatus",
         'TransferOutputRemaps="_condor_stdout=sub/out.txt"', "JobStatus=5"])
     assert not (tmp_path / "state").exists()  # nothing spooled, nothing queued
+
+
+@pytest.mark.skipif(not CONSOLE.exists(), reason="console script not installed")
+def test_several_queue_statements_spool_as_one_cluster(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The merged item rows of several statements go through -spool too: one cluster, each proc's
+    output in the spool until transfer-data, then each with its own statement's text."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "job.sub").write_text("executable = /bin/echo\narguments = one $(Process)\noutput = o.$(Process)\n"
+                                      "queue\narguments = two $(Process) $(Step)\nqueue 2\n")
+    assert main(["submit", "-spool", *local(tmp_path), "job.sub"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("3 job(s) submitted to cluster 1.\n")
+    assert not list(tmp_path.glob("o.*"))  # kept in the spool
+    done = transfer_data(tmp_path, "1")
+    assert done.returncode == 0, done.stderr
+    assert [(tmp_path / f"o.{p}").read_text() for p in range(3)] == ["one 0\n", "two 1 0\n", "two 2 1\n"]
