@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import htcondor2
 
@@ -66,6 +66,27 @@ class Submission:
     description: htcondor2.Submit
     itemdata: list[dict[str, str]] | None
     statements: int
+    #: commands that differ between statements -> the item column carrying each proc's text for them
+    varying: Mapping[str, str] = field(default_factory=dict)
+
+    def leaves_unset(self, command: str) -> bool:
+        """Whether some proc has no value for ``command``: none of its statements sets it."""
+        column = self.varying.get(command.lower())
+        if column is not None:
+            return any(not row[column].strip() for row in self.itemdata or ())
+        return command.lower() not in {k.lower() for k in self.description.keys()}
+
+    def fill_unset(self, command: str, value: str) -> None:
+        """Give ``command`` the ``value`` in every proc whose statements leave it unset (a learned
+        request: what the user wrote wins, statement by statement)."""
+        column = self.varying.get(command.lower())
+        if column is None:
+            if command.lower() not in {k.lower() for k in self.description.keys()}:
+                self.description[command] = value
+            return
+        for row in self.itemdata or ():
+            if not row[column].strip():
+                row[column] = value
 
 
 def read_submission(text: str, *, file: str | None = None, variables: Mapping[str, str] = {},
@@ -99,8 +120,8 @@ def read_submission(text: str, *, file: str | None = None, variables: Mapping[st
     if len(statements) == 1:
         return Submission(first, None, 1)
     descriptions = [first] + [parse_description(t, file=file, variables=variables) for t in texts[1:]]
-    itemdata, merged = _merge(descriptions, statements, text, submit_dir, file)
-    return Submission(merged, itemdata, len(statements))
+    itemdata, merged, varying = _merge(descriptions, statements, text, submit_dir, file)
+    return Submission(merged, itemdata, len(statements), varying)
 
 
 def _statement(st: QueueStatement) -> str:
@@ -180,8 +201,9 @@ def _queue_lines(lines: list[str], st: QueueStatement) -> list[str]:
 
 
 def _merge(descriptions: list[htcondor2.Submit], statements: list[QueueStatement], text: str,
-           submit_dir: str, file: str | None) -> tuple[list[dict[str, str]], htcondor2.Submit]:
-    """One description and one row per proc that make, with count 1, the procs of every statement."""
+           submit_dir: str, file: str | None) -> tuple[list[dict[str, str]], htcondor2.Submit, dict[str, str]]:
+    """One description and one row per proc that make, with count 1, the procs of every statement,
+    and the commands that differ between statements with the column that carries each."""
     plans = [statement_rows(d, submit_dir) for d in descriptions]
     # Step/Row/ItemIndex travel only when something names them: a column that differs per proc
     # makes every proc's ad its own (plan_jobs memoises ads on the values they depend on)
@@ -226,7 +248,7 @@ def _merge(descriptions: list[htcondor2.Submit], statements: list[QueueStatement
                 row = {"step": str(step), "row": str(item.index), "itemindex": str(item.index), **fixed}
                 row.update((n.lower(), v) for n, v in item.values.items())
                 rows.append({col: row.get(low, "") for low, col in columns.items()})
-    return rows, merged
+    return rows, merged, aliases
 
 
 def _check_can_vary(key: str, texts: list[str | None], statements: list[QueueStatement],

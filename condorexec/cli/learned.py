@@ -20,6 +20,7 @@ from condorexec.labels.poller import CATEGORY_ATTR, HistoryPoller
 from condorexec.labels.store import LabelStore
 from condorexec.pools.base import Pool
 from condorexec.pools.localspool import SpoolView
+from condorexec.submitcluster import Submission
 
 #: submit commands a label fills in, and how its value is written (explicit units, docs/design.md §3)
 _REQUESTS = (("request_cpus", "cores", "{}"), ("request_memory", "memory", "{}MB"), ("request_disk", "disk", "{}MB"))
@@ -55,10 +56,11 @@ def learn(pool: Pool, store: LabelStore) -> int:
     return poller.poll_once()
 
 
-def apply_label(description: htcondor2.Submit, category: str, store: LabelStore, pool: Pool,
+def apply_label(submission: Submission, category: str, store: LabelStore, pool: Pool,
                 err: TextIO = sys.stderr) -> dict[str, str]:
-    """Write the learned (or maximum) requests the user left out into ``description``; returns them."""
-    missing = [r for r in _REQUESTS if r[0] not in {k.lower() for k in description.keys()}]
+    """Write the learned (or maximum) requests into every proc that leaves them out; returns them.
+    With several queue statements, a request one statement sets stays that statement's."""
+    missing = [r for r in _REQUESTS if submission.leaves_unset(r[0])]
     if not missing:
         return {}
     maximum = maximum_of(pool)
@@ -69,7 +71,7 @@ def apply_label(description: htcondor2.Submit, category: str, store: LabelStore,
         if value is None:
             value = getattr(maximum, resource)
         filled[command] = fmt.format(int(value))
-        description[command] = filled[command]
+        submission.fill_unset(command, filled[command])
     state = "learned" if any(getattr(label, r) is not None for _, r, _ in missing) else "still learning: maximum"
     print(f"condorexec: category {category!r} ({state}): " + ", ".join(f"{k} = {v}" for k, v in filled.items()),
           file=err)

@@ -229,7 +229,7 @@ def _submit(args, submission: Submission, plan: JobPlan, name: str, out: TextIO,
         if category is not None:
             store = learned.open_store(args.label_store)
             learned.learn(pool, store)  # whatever finished since the last run
-            learned.apply_label(description, category, store, pool, err)
+            learned.apply_label(submission, category, store, pool, err)
         errors, warnings = pool.prepare(description, os.getcwd(), itemdata=submission.itemdata)
         errors += spoolopts.problems(description) if args.spool else []
         for w in warnings:

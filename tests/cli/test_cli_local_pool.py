@@ -320,3 +320,20 @@ queue
     assert status == 0, err
     assert (tmp_path / "o.txt").read_text().splitlines()[0] == "from stdin"
     assert "in.txt" in (tmp_path / "o.txt").read_text()  # the job saw it in its sandbox
+
+
+def test_learned_requests_fill_only_the_statements_that_leave_them_out(tmp_path: Path, monkeypatch,
+                                                                       capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, out, err = submit(tmp_path, """
+executable = /bin/true
++CondorexecCategory = "mixed"
+queue
+request_memory = 300
+queue
+""", capsys, "--label-store", str(tmp_path / "labels.sqlite"))
+    assert status == 0, err
+    assert "category 'mixed' (still learning: maximum): request_cpus = 2, request_memory = 2000MB" in err
+    cluster = int(out.split("cluster ")[1].rstrip(".\n"))
+    ads = sorted(history(tmp_path, capsys, str(cluster)), key=lambda ad: ad["ProcId"])
+    assert [(ad["RequestCpus"], ad["RequestMemory"]) for ad in ads] == [(2, 2000), (2, 300)]

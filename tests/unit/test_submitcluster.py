@@ -124,3 +124,20 @@ def test_a_bad_line_between_statements_is_reported_with_its_line(tmp_path: Path)
         _ads("executable = /bin/true\nqueue\noops\nqueue\n", tmp_path)
     # after the last statement condor_submit reads nothing more
     assert len(_ads("executable = /bin/true\nqueue\noops\n", tmp_path)) == 1
+
+
+def test_fill_unset_gives_a_value_only_to_the_procs_that_leave_a_command_out(tmp_path: Path) -> None:
+    """What a learned request does with several statements: a request the user wrote stays."""
+    submission = read_submission("executable = /bin/true\nqueue\nrequest_memory = 300\nqueue 2\n",
+                                 submit_dir=str(tmp_path))
+    assert submission.leaves_unset("request_memory") and submission.leaves_unset("request_cpus")
+    submission.fill_unset("request_memory", "1000MB")
+    submission.fill_unset("request_cpus", "3")
+    assert not submission.leaves_unset("request_memory")
+    ads = expand_jobs(submission.description, itemdata=submission.itemdata, cluster_id=1,
+                      submit_dir=str(tmp_path), owner="someone", qdate=0)
+    assert [(ad["RequestCpus"], ad["RequestMemory"]) for ad in ads] == [(3, 1000), (3, 300), (3, 300)]
+    single = read_submission("executable = /bin/true\nrequest_memory = 5\nqueue\n", submit_dir=str(tmp_path))
+    assert not single.leaves_unset("request_memory") and single.leaves_unset("request_disk")
+    single.fill_unset("request_memory", "9")
+    assert single.description["request_memory"] == "5"
