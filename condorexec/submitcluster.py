@@ -16,10 +16,12 @@ statement's loop variables set to ``<Queue_item>``: ``cleanup_vars`` in
 condor_submit would have given it. ``tests/cli/test_cli_vs_condor_live.py`` compares what the
 schedd stores for both.
 
-Only one thing has no faithful form: a ``+Attr``/``MY.Attr`` that some statements set and others
-do not. An empty value stores ``Attr = undefined``, and condor_submit stores nothing. That case is
-refused with a way around it. Several statements are refused with late materialization, and when
-``SUBMIT_PREVENT_MULTI_QUEUE`` is set, as condor_submit refuses them.
+What has no faithful form is refused, naming the line and a way around it. That covers a
+``+Attr``/``MY.Attr`` that some statements set and others do not: an empty value would store
+``Attr = undefined``, where condor_submit stores nothing. It also covers a multi-line value that
+differs between statements, since a row is one line, and a queue statement inside an ``if`` block,
+whose fate the parser decides. As in condor_submit, several statements are refused with late
+materialization and when ``SUBMIT_PREVENT_MULTI_QUEUE`` is set.
 """
 
 from __future__ import annotations
