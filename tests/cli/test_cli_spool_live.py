@@ -164,10 +164,16 @@ def test_the_same_as_condor_submit_spool_and_condor_transfer_data(schedd: htcond
     for name in RETURNED:
         if name != "job.log":  # the logs differ in ids, hosts and times
             assert mine[name] == reference[name], name
-    # once fetched, a completed spooled job may leave the queue (LeaveJobInQueue turns false)
+    # once fetched, a completed spooled job may leave the queue (LeaveJobInQueue turns false); the schedd
+    # records StageOutFinish after the transfer has returned, so give it a moment (seen in CI)
     for cluster in (theirs, ours):
-        ad = schedd.query(f"ClusterId == {cluster}", ["StageOutFinish"])
-        assert not ad or ad[0].get("StageOutFinish", 0) > 0
+        deadline = time.monotonic() + 15
+        while True:
+            ad = schedd.query(f"ClusterId == {cluster}", ["StageOutFinish"])
+            if not ad or ad[0].get("StageOutFinish", 0) > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert not ad or ad[0].get("StageOutFinish", 0) > 0, f"cluster {cluster}: {ad}"
 
 
 def test_unknown_jobs_are_no_error_as_for_condor_transfer_data(schedd: htcondor2.Schedd, capsys) -> None:
