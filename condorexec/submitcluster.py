@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 import htcondor2
 
 from condorexec.errors import SubmitDescriptionError
-from condorexec.submitdesc import parse_description, statement_rows
+from condorexec.submitdesc import parse_description, statement_rows, wants_factory
 from condorexec.submitguard import find_command_forms
 from condorexec.submitqueue import QueueStatement, loop_variables, scan_queue_statements
 
-__all__ = ["Submission", "read_submission", "asks_for_factory", "MULTI_QUEUE_DEPRECATED"]
+__all__ = ["Submission", "read_submission", "MULTI_QUEUE_DEPRECATED"]
 
 #: what condor_submit warns when a file has several queue statements (HTCondor 25 deprecates them)
 MULTI_QUEUE_DEPRECATED = (
@@ -48,10 +48,6 @@ MULTI_QUEUE_DEPRECATED = (
 
 #: what condor_submit's cleanup_vars leaves in a finished statement's loop variables
 QUEUE_ITEM_LEFTOVER = "<Queue_item>"
-
-#: the keys that ask for late materialization (submit_utils.cpp, SubmitHash::want_factory_submit)
-FACTORY_KEYS = ("max_materialize", "JobMaterializeLimit", "max_idle", "JobMaterializeMaxIdle",
-                "materialize_max_idle")
 
 #: the live variables that restart at every statement; rows carry them
 _PER_STATEMENT = ("Step", "Row", "ItemIndex")
@@ -117,7 +113,7 @@ def read_submission(text: str, *, file: str | None = None, variables: Mapping[st
     first = parse_description(texts[0], file=file, variables=variables)
     if prevent_multi_queue is None:
         prevent_multi_queue = _config_true("SUBMIT_PREVENT_MULTI_QUEUE")
-    if factory or prevent_multi_queue or asks_for_factory(first):
+    if factory or prevent_multi_queue or wants_factory(first):
         _refuse_extra_data(lines, statements[0], file, from_stdin)
     if len(statements) == 1:
         return Submission(first, None, 1)
@@ -138,16 +134,6 @@ def _config_true(name: str) -> bool:
     and ``param`` cannot tell a configured value from a built-in one; condorexec follows the tools."""
     value = os.environ.get(f"_CONDOR_{name}", "")
     return value.strip().lower() in ("true", "1", "yes", "t")
-
-
-def asks_for_factory(description: htcondor2.Submit) -> bool:
-    """Whether condor_submit would submit this as a late-materialization factory."""
-    present = {k.lower(): k for k in description.keys()}
-    for key in FACTORY_KEYS:
-        real = present.get(key.lower())
-        if real is not None and description.expand(real).strip():
-            return True
-    return False
 
 
 def _refuse_extra_data(lines: list[str], first: QueueStatement, file: str | None, from_stdin: bool) -> None:

@@ -34,7 +34,8 @@ from condorexec.errors import MaxJobsExceeded, SubmitDescriptionError
 from condorexec.submitguard import find_command_forms
 from condorexec.submitqueue import Row, queue_rows, scan_queue_statements
 
-__all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "JobPlan", "Factory", "factory_of", "ads_to_check",
+__all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "JobPlan", "Factory", "factory_of", "wants_factory",
+           "ads_to_check",
            "parse_description", "plan_jobs", "expand_jobs", "statement_rows", "job_ad_text", "dry_run_blocks",
            "dry_run_text"]
 
@@ -853,17 +854,25 @@ def _materialize_attrs(get: _Getter) -> _Attrs:
     expression it was written as. ``max_materialize`` is checked but sets nothing here: condor_submit
     hands it to the schedd with the factory (``set_Factory``), which stores it as JobMaterializeLimit, so
     it is not in a dry-run ad (see :func:`factory_of`)."""
-    _materialize_int(get, "max_materialize")
-    key = _max_idle_key(get)
+    limit_key = _setting_key(get, MAX_MATERIALIZE_KEYS)
+    if limit_key:
+        _materialize_int(get, limit_key)
+    key = _setting_key(get, MAX_IDLE_KEYS)
     if key is None:
         return {}
     _materialize_int(get, key)
     return {"JobMaterializeMaxIdle": _expr(key, get(key) or "")}
 
 
-def _max_idle_key(get: _Getter) -> str | None:
-    """The submit key that sets JobMaterializeMaxIdle: ``max_idle`` first, as condor_submit reads them."""
-    return next((k for k in ("max_idle", "materialize_max_idle") if get(k)), None)
+#: the submit keys that ask for late materialization, in the order condor_submit reads them: each
+#: setting's name, then the attribute name (``submit_param(name, alt_name)``), then its other name
+MAX_MATERIALIZE_KEYS = ("max_materialize", "JobMaterializeLimit")
+MAX_IDLE_KEYS = ("max_idle", "JobMaterializeMaxIdle", "materialize_max_idle")
+
+
+def _setting_key(get: _Getter, keys: Sequence[str]) -> str | None:
+    """The first of ``keys`` the description gives a value."""
+    return next((k for k in keys if get(k)), None)
 
 
 def _materialize_int(get: _Getter, key: str) -> int | None:
@@ -908,8 +917,9 @@ class Factory:
 def factory_of(get: _Getter, total: int, *, forced: bool = False) -> Factory | None:
     """The factory condor_submit (``want_factory_submit``) or ``Schedd.submit`` would make, or None for an
     ordinary submit: ``max_materialize`` or ``max_idle`` asks for one, ``-factory`` (``forced``) too."""
-    limit = _materialize_int(get, "max_materialize")
-    key = _max_idle_key(get)
+    limit_key = _setting_key(get, MAX_MATERIALIZE_KEYS)
+    limit = _materialize_int(get, limit_key) if limit_key else None
+    key = _setting_key(get, MAX_IDLE_KEYS)
     max_idle = _materialize_int(get, key) if key else None
     if limit is None and key is None and not forced:
         return None
@@ -1002,6 +1012,13 @@ class JobPlan:
     factory: Factory | None = None
 
 
+def wants_factory(description: htcondor2.Submit) -> bool:
+    """Whether the description itself asks for late materialization (condor_submit's
+    ``want_factory_submit``); an invalid limit is condor_submit's error."""
+    expander, live = _Expander(description, (), 0), {}
+    return factory_of(lambda key: expander.get(key, live), 1) is not None
+
+
 def ads_to_check(plan: JobPlan) -> Iterator[classad2.ClassAd]:
     """The ads to check before ``plan`` is submitted: each different proc once; for a factory only the
     first, as condor_submit makes only the cluster ad from proc 0 (the schedd makes, and so checks, each
@@ -1065,8 +1082,9 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
     common = {"ClusterId": str(cluster_id), "Owner": _s(owner), "QDate": str(int(qdate)),
               "EnteredCurrentStatus": str(int(qdate)), **_CONSTANT}
     # item variables too: one named as a command ('queue request_memory in (...)') is that command
+    commands = {k.lower() for k in expander.keys()}
     proc_keys = tuple(k for k in expander.keys() if expander.is_per_proc(k)) + tuple(
-        n for n in names if n.lower() not in {k.lower() for k in expander.keys()})
+        n for n in names if n.lower() not in commands)
 
     cluster_attrs: dict[str, str] = {}
 

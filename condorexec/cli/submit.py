@@ -27,7 +27,7 @@ from condorexec.condorfacts import JobStatus
 from condorexec.pools import localspool, spooling
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
-from condorexec.submitcluster import MULTI_QUEUE_DEPRECATED, Submission, asks_for_factory, read_submission
+from condorexec.submitcluster import MULTI_QUEUE_DEPRECATED, Submission, read_submission
 from condorexec.submitdesc import (
     JobPlan,
     MaxJobsExceeded,
@@ -36,6 +36,7 @@ from condorexec.submitdesc import (
     dry_run_blocks,
     job_ad_text,
     plan_jobs,
+    wants_factory,
 )
 
 DRY_RUN_CLUSTER = 1
@@ -109,7 +110,7 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
                 raise SubmitDescriptionError(f"-batch-name {args.batch_name!r} contains a newline")
             submission.description["batch_name"] = args.batch_name
         plan = _plan(submission, name, max_jobs=args.maxjobs, force_factory=args.factory)
-        if args.factory and not asks_for_factory(submission.description):
+        if args.factory and not wants_factory(submission.description):
             # what condor_submit -factory hands the schedd: JobMaterializeLimit = every proc
             submission.description["max_materialize"] = str(plan.count)
         if args.dry_run:

@@ -88,6 +88,9 @@ def test_multi_line_matching_pattern_with_a_space_is_refused(tmp_path: Path) -> 
 @pytest.mark.parametrize("text", [
     "executable = /bin/true\nmax_materialize = 2\nqueue 3\narguments = x\nqueue\n",
     "executable = /bin/true\nmax_idle = 2\nqueue 3\n\nexecutable = /bin/echo\n",
+    # the attribute names count too, as condor_submit reads them (checked with its -dry-run: a factory)
+    "executable = /bin/true\nJobMaterializeLimit = 2\nqueue 3\narguments = x\nqueue\n",
+    "executable = /bin/true\nJobMaterializeMaxIdle = 2\nqueue 3\narguments = x\nqueue\n",
 ])
 def test_late_materialization_allows_nothing_after_the_queue_statement(text: str, tmp_path: Path) -> None:
     with pytest.raises(SubmitDescriptionError, match=r"line \d: Extra data found after queue statement"):
