@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import htcondor2
 
 from condorexec.errors import SubmitDescriptionError
-from condorexec.submitdesc import parse_description, statement_rows, wants_factory
+from condorexec.submitdesc import parse_checked, statement_rows, wants_factory
 from condorexec.submitguard import find_command_forms
 from condorexec.submitqueue import QueueStatement, loop_variables, scan_queue_statements
 
@@ -101,7 +101,7 @@ def read_submission(text: str, *, file: str | None = None, variables: Mapping[st
     lines = text.splitlines()
     statements = scan_queue_statements(text, file)
     if not statements:
-        return Submission(parse_description(text, file=file, variables=variables), None, 0)
+        return Submission(parse_checked(text, file=file, variables=variables), None, 0)
     if len(statements) > 1:
         for st in statements:
             if st.conditional:
@@ -110,14 +110,14 @@ def read_submission(text: str, *, file: str | None = None, variables: Mapping[st
                     "which of them count is decided while parsing, which condorexec does not follow; "
                     "keep the if blocks between the queue statements", file=file, line=st.line)
     texts = _statement_texts(lines, statements)
-    first = parse_description(texts[0], file=file, variables=variables)
+    first = parse_checked(texts[0], file=file, variables=variables)
     if prevent_multi_queue is None:
         prevent_multi_queue = _config_true("SUBMIT_PREVENT_MULTI_QUEUE")
     if factory or prevent_multi_queue or wants_factory(first):
         _refuse_extra_data(lines, statements[0], file, from_stdin)
     if len(statements) == 1:
         return Submission(first, None, 1)
-    descriptions = [first] + [parse_description(t, file=file, variables=variables) for t in texts[1:]]
+    descriptions = [first] + [parse_checked(t, file=file, variables=variables) for t in texts[1:]]
     itemdata, merged, varying = _merge(descriptions, statements, text, submit_dir, file)
     return Submission(merged, itemdata, len(statements), varying)
 

@@ -35,9 +35,8 @@ from condorexec.submitguard import find_command_forms
 from condorexec.submitqueue import Row, queue_rows, scan_queue_statements
 
 __all__ = ["SubmitDescriptionError", "MaxJobsExceeded", "JobPlan", "Factory", "factory_of", "wants_factory",
-           "ads_to_check",
-           "parse_description", "plan_jobs", "expand_jobs", "statement_rows", "job_ad_text", "dry_run_blocks",
-           "dry_run_text"]
+           "ads_to_check", "parse_description", "parse_checked", "plan_jobs", "expand_jobs", "statement_rows",
+           "job_ad_text", "dry_run_blocks", "dry_run_text"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -50,6 +49,13 @@ def parse_description(text: str, *, file: str | None = None,
     ``variables`` are condor_submit's ``var=value`` arguments: they act as if written at the top of
     the file, so the file's own assignments win (as real condor_submit does)."""
     _check_lines(text, file)
+    return parse_checked(text, file=file, variables=variables)
+
+
+def parse_checked(text: str, *, file: str | None = None, variables: Mapping[str, str] = {}) -> htcondor2.Submit:
+    """:func:`parse_description` without its checks, for text cut from a file that has passed them as a
+    whole (one queue statement of several, :mod:`condorexec.submitcluster`): checking each cut again
+    would rescan the file, and every file it includes, once per statement."""
     prefix = ""
     for name, value in variables.items():
         if not re.fullmatch(r"[A-Za-z_][\w.]*", name):
