@@ -176,9 +176,11 @@ def run_constraint(run_token: str) -> str:
 
 
 def job_constraint(job_id: str) -> str:
-    """Matches the one job ``"C.P"``."""
-    cluster, proc = (int(part) for part in job_id.split("."))
-    return f"ClusterId == {cluster} && ProcId == {proc}"
+    """Matches the one job ``"C.P"``, or every job of cluster ``"C"``."""
+    cluster, _, proc = job_id.partition(".")
+    if not proc:
+        return f"ClusterId == {int(cluster)}"
+    return f"ClusterId == {int(cluster)} && ProcId == {int(proc)}"
 
 
 def lease_periodic_remove() -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import classad2
 
 from condorexec.cli.options import CondorArgumentParser, UsageError
+from condorexec.condorfacts import job_constraint
 
 
 def check_expr(text: str, what: str = "-constraint") -> str:
@@ -22,11 +23,8 @@ def constraint_for(selectors: Sequence[str], constraint: str | None) -> str:
     """One ClassAd constraint: (any of the selectors) && (the -constraint)."""
     alternatives = []
     for sel in selectors:
-        if re.fullmatch(r"\d+\.\d+", sel):
-            cluster, proc = sel.split(".")
-            alternatives.append(f"(ClusterId == {int(cluster)} && ProcId == {int(proc)})")
-        elif re.fullmatch(r"\d+", sel):
-            alternatives.append(f"ClusterId == {int(sel)}")
+        if re.fullmatch(r"\d+(\.\d+)?", sel):
+            alternatives.append(f"({job_constraint(sel)})")
         elif re.fullmatch(r"[A-Za-z_][\w.@-]*", sel):
             alternatives.append(f'Owner == "{sel}"')
         else:

@@ -24,6 +24,7 @@ from typing import TextIO
 from condorexec.cli.jobsel import check_expr
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options
 from condorexec.cli.routing import companion_target
+from condorexec.condorfacts import job_constraint
 from condorexec.errors import CondorexecError
 
 
@@ -49,11 +50,9 @@ def selection(selectors: list[str], constraints: list[str], everything: bool) ->
     parts = []
     for sel in selectors:
         if m := re.fullmatch(r"(\d+)(?:\.(\d+))?", sel):
-            cluster = int(m[1])
-            if cluster <= 0:
+            if int(m[1]) <= 0:
                 raise UsageError(f"Invalid cluster # from {sel}.", "")
-            parts.append(f"(ClusterId == {cluster})" if m[2] is None
-                         else f"(ClusterId == {cluster} && ProcId == {int(m[2])})")
+            parts.append(f"({job_constraint(sel)})")
         elif re.fullmatch(r"[A-Za-z][\w.@-]*", sel):
             parts.append(f'(Owner == "{sel}")')
         else:

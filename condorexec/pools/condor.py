@@ -29,7 +29,7 @@ from typing import Any
 import classad2
 import htcondor2
 
-from condorexec.condorfacts import SCHEDD_JOB_START_SECONDS, starter_update_interval
+from condorexec.condorfacts import SCHEDD_JOB_START_SECONDS, job_constraint, starter_update_interval
 from condorexec.errors import CondorexecError
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 
@@ -218,7 +218,7 @@ class CondorPool(Pool):
         spec = _checked_job_spec(job_spec)
         if isinstance(spec, list) or _JOB_ID.fullmatch(spec):
             ids = spec if isinstance(spec, list) else [spec]
-            spec = " || ".join(_id_constraint(i) for i in ids)
+            spec = " || ".join(f"({job_constraint(i)})" for i in ids)
         self._call("retrieve", self._b.retrieve, spec)
 
     # -- queue and history ------------------------------------------------------------------------
@@ -390,14 +390,6 @@ def _checked_since(since: int | str | None) -> int | str | None:
     if _PROC_ID.fullmatch(text):
         return text
     return _checked_expr("since", text)
-
-
-def _id_constraint(job_id: str) -> str:
-    """``"C"`` or ``"C.P"`` as a constraint (Schedd.retrieve's id form would not take a bare cluster)."""
-    cluster, _, proc = job_id.partition(".")
-    if not proc:
-        return f"(ClusterId == {int(cluster)})"
-    return f"(ClusterId == {int(cluster)} && ProcId == {int(proc)})"
 
 
 def _checked_job_spec(job_spec: str | Iterable[str]) -> str | list[str]:

@@ -36,7 +36,7 @@ import htcondor2
 import platformdirs
 import psutil
 
-from condorexec.condorfacts import JobStatus
+from condorexec.condorfacts import JobStatus, job_constraint
 from condorexec.errors import CondorexecError
 from condorexec.pools import spooling
 from condorexec.pools.base import Machine, largest
@@ -317,8 +317,7 @@ class SpoolView:
             constraint = job_spec
         else:
             ids = [str(j) for j in job_spec]
-            constraint = " || ".join(f"(ClusterId == {int(c)} && ProcId == {int(p)})"
-                                     for c, _, p in (i.partition(".") for i in ids)) or "false"
+            constraint = " || ".join(f"({job_constraint(i)})" for i in ids) or "false"
         delivered = []
         for ad in self.history(f"({constraint}) && JobStatus == {int(JobStatus.COMPLETED)}"):
             if not spooling.is_spooled(ad):

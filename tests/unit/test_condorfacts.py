@@ -105,3 +105,8 @@ def test_a_job_refuses_a_claimed_slot_much_bigger_than_it_asks_for_and_nothing_e
     assert fits(DynamicSlot=True, Cpus=1, Memory=256)  # the startd rounds 250 MB up to 256
     assert fits(PartitionableSlot=True, DynamicSlot=False, Cpus=6, Memory=6000)  # carved to size
     assert fits(Cpus=6, Memory=6000)  # a static slot, or the local pool's node
+
+
+def test_job_constraint_of_a_cluster_matches_its_every_proc() -> None:
+    assert classad2.ExprTree(job_constraint("7")).eval(classad2.ClassAd({"ClusterId": 7, "ProcId": 3})) is True
+    assert classad2.ExprTree(job_constraint("7")).eval(classad2.ClassAd({"ClusterId": 8, "ProcId": 3})) is False
