@@ -1,11 +1,17 @@
-"""Runs ON THE EXECUTE NODE: a category worker, one HTCondor job that runs many calls (docs/design.md §7).
+"""Runs ON THE EXECUTE NODE: a slot worker, one HTCondor job that runs many calls side by side
+(docs/design.md §8).
 
-It reads batches of calls from its mailbox, runs them one at a time in a forked call process that
-measures each call alone (see CallProcess: a small call after a big one is measured small), and writes
-the outcomes back with each call's usage. It exits after ``--idle`` seconds without work. Like
-``runner.py`` (whose call-running code it shares) it imports only the standard library, cloudpickle
-and, on HTCondor, htchirp: it is shipped with the job and run by whatever Python the node has or the
-job brought.
+The worker holds a share of one machine — its job's ``request_cpus/memory/disk/gpus``, given here as
+``--cores/--memory/--disk/--gpus`` — and runs the calls it is handed, of any category and size, side by
+side as they fit in what it holds. Each call runs in its own forked call process that is measured alone
+and held to the call's own memory (see CallProcess: a call over its size is killed and reported
+exhausted; the calls beside it go on). Calls start in the order they were handed over, the first one
+waiting until enough is free (so a big call is never passed for good by small ones); the submit side
+hands a worker only what fits it, so a call waits here at most for the calls ahead of it. Where the node
+gave the job exactly its cores (CPU affinity), each call is pinned to cores of its own. It exits after
+``--idle`` seconds without work, or when told to stop. Like ``runner.py`` (whose call-running code it
+shares) it imports only the standard library, cloudpickle and, on HTCondor, htchirp: it is shipped with
+the job and run by whatever Python the node has or the job brought.
 
 The mailbox is a directory on the submit side, named relative to the worker job's initial directory
 (the run directory): ``workers/W/in/N`` holds the N-th batch of calls for worker W, ``workers/W/out/N``
@@ -15,12 +21,14 @@ shadow; relative names resolve against the job's Iwd there, so the worker is giv
 at all and no port opens on the submit host) or through the filesystem (``--root DIR``, pools that run
 jobs beside their submitter).
 
-Usage: ``python worker.py WORKER_ID --idle SECONDS --memory MB (--chirp | --root DIR)``, where MB is
-what one call may use (the worker's own request adds the worker's own footprint).
+Usage: ``python worker.py WORKER_ID --idle SECONDS --cores N --memory MB --disk MB [--gpus N]
+(--chirp | --root DIR)``, where the sizes are what the worker's calls may use together (the worker's
+own request adds the worker's own footprint).
 Exit status: 0 after idling out or being told to stop, CHIRP_UNAVAILABLE when chirp cannot be used.
 """
 
 import argparse
+import collections
 import gc
 import os
 import pickle
@@ -31,7 +39,7 @@ import socket
 import sys
 import time
 
-PROTOCOL = 1
+PROTOCOL = 2
 
 #: exit status of a worker that could not reach its mailbox through chirp (the pool disabled it)
 CHIRP_UNAVAILABLE = 75
@@ -39,11 +47,12 @@ CHIRP_UNAVAILABLE = 75
 #: seconds of finished results a worker holds before it sends them (one round trip carries many)
 FLUSH_AFTER = 0.05
 
-#: the polling interval of an idle worker grows from the first to the second value (seconds)
+#: the polling interval of the inbox grows from the first to the second value (seconds) while
+#: nothing arrives, and starts again from the first after the worker sends results
 POLL_FILESYSTEM = (0.001, 0.05)
 POLL_CHIRP = (0.005, 0.25)
 
-#: seconds between samples of a running call's memory (a call that ends sooner is measured at exit)
+#: seconds between samples of the running calls' memory (a call that ends sooner is measured at exit)
 SAMPLE_EVERY = 0.02
 
 #: the call's own stdout and stderr (what a per-call job's output/error would be): their last
@@ -54,6 +63,17 @@ STREAM_TAIL = 64 * 1024
 #: the call process starts afresh after a call that left it this much larger than it started (KiB)
 RECYCLE_GROWTH_KIB = 64 * 1024
 
+#: call processes kept waiting for a next call: each is a copy of the worker that a pool summing its
+#: processes' resident sizes counts again, so only one waits; the others end with their call
+MAX_IDLE_LANES = 1
+
+#: the thread-count variables HTCondor's starter sets to a job's request_cpus (STARTER_NUM_THREADS_ENV_VARS);
+#: a call process sets them to its call's cores, so a library sized by them uses the call's share
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "JULIA_NUM_THREADS", "GOMAXPROCS", "TF_NUM_THREADS", "ROOT_MAX_THREADS", "PYTHON_CPU_COUNT")
+
+#: what a size is made of, in the order the call messages and the command line give them
+RESOURCES = ("cores", "memory", "disk", "gpus")
 
 #: in the run directory, on pools that run jobs beside their submitter: the submitter's sys.path
 SYS_PATH_NAME = "workers/sys.path"
@@ -222,16 +242,76 @@ def _disk_kib(directory):
     return total
 
 
+def _fits(size, free):
+    return all(size.get(r, 0) <= free[r] for r in RESOURCES)
+
+
+class Devices:
+    """The CPUs (or GPUs) a worker can give its calls one each, or None where it cannot.
+
+    A worker pins a call to cores of its own only where the node gave the job exactly its cores (HTCondor
+    with ASSIGN_CPU_AFFINITY, the local pool on a node no bigger than the machine): elsewhere the job may
+    run on every core of the machine beside other jobs, and pinning two workers' calls to "core 0" would
+    make them fight over it."""
+
+    def __init__(self, ids, count):
+        self.free = sorted(ids) if ids is not None and len(ids) == count and count > 0 else None
+
+    def take(self, count):
+        if self.free is None or count <= 0:
+            return None
+        taken, self.free = self.free[:count], self.free[count:]
+        return taken
+
+    def give_back(self, ids):
+        if self.free is not None and ids:
+            self.free = sorted(self.free + ids)
+
+
+def _affinity():
+    try:
+        return os.sched_getaffinity(0)
+    except (AttributeError, OSError):  # not Linux
+        return None
+
+
+def _assigned_gpus():
+    value = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    return [g for g in value.split(",") if g] or None
+
+
+class Running:
+    """A call in a call process: its size, what it holds of the worker, and what it used so far."""
+
+    def __init__(self, call, lane, cpus, gpus):
+        self.call, self.lane, self.cpus, self.gpus = call, lane, cpus, gpus
+        self.started_at, self.started = time.time(), time.monotonic()
+        self.peak_kib = 0
+        self.killed_for_memory = False
+        self.before = _listing(lane.directory)
+
+    @property
+    def limit_kib(self):
+        return self.call["size"]["memory"] * 1024 or None
+
+
 class Worker:
-    def __init__(self, worker_id, mailbox, idle_seconds, memory_mb, scratch):
+    def __init__(self, worker_id, mailbox, idle_seconds, capacity, scratch):
         self.id, self.mailbox, self.idle = worker_id, mailbox, idle_seconds
         self.scratch = scratch
-        self.call_dir = os.path.join(scratch, "call")  # the working directory of every call, emptied after each
-        os.makedirs(self.call_dir, exist_ok=True)
-        self.limit_kib = memory_mb * 1024 if memory_mb else None
+        self.capacity = dict(capacity)
+        self.free = dict(capacity)
+        self.cpus = Devices(_affinity(), capacity["cores"])
+        self.gpus = Devices(_assigned_gpus(), capacity["gpus"])
+        self.queue = collections.deque()  # calls handed over, not yet started, in order
+        self.running = {}  # call process pid -> Running
+        self.idle_lanes = []  # call processes waiting for their next call
+        self.lane_dirs = []  # working directories of call processes that ended (emptied after each call)
+        self.last_sample = 0.0
+        self.lane_count = 0
         self.results, self.first_unsent = [], None
         self.next_in, self.next_out = 0, 0
-        self.child = None
+        self.stopping = False
         import cloudpickle  # imported before any fork, so no call pays for it
 
         self.cloudpickle = cloudpickle
@@ -252,62 +332,169 @@ class Worker:
             self.send({"results": self.results})
             self.results, self.first_unsent = [], None
 
+    def _receive(self):
+        """Read the next batch of calls, if there is one; True if something arrived."""
+        data = self.mailbox.get(inbox_name(self.id, self.next_in), self.scratch)
+        if data is None:
+            return False
+        self.next_in += 1
+        message = pickle.loads(data)
+        self.queue.extend(message.get("calls", ()))
+        self._give_back(set(message.get("recall", ())))
+        self.stopping |= bool(message.get("stop"))
+        return True
+
+    def _give_back(self, ids):
+        """Calls the submit side wants back (another worker is free to run them): those not started yet."""
+        if not ids:
+            return
+        kept = collections.deque()
+        for call in self.queue:
+            if call["id"] in ids:
+                self._add_result({"id": call["id"], "outcome": None, "exhausted": None, "returned": "recalled"})
+            else:
+                kept.append(call)
+        self.queue = kept
+
     def serve(self):
         self.send({"hello": {"host": socket.gethostname(), "python": sys.version.split()[0],
-                             "pid": os.getpid()}})
+                             "pid": os.getpid(), "pinning": self.cpus.free is not None}})
         low, high = self.mailbox.poll
-        interval, last_work = low, time.monotonic()
+        interval, next_poll, last_work = low, 0.0, time.monotonic()
         while True:
-            data = self.mailbox.get(inbox_name(self.id, self.next_in), self.scratch)
-            if data is None:
-                self.flush()
-                if time.monotonic() - last_work > self.idle:
-                    self.send({"bye": "idle"})
-                    return 0
-                time.sleep(interval)
-                interval = min(high, interval * 1.5)
+            now = time.monotonic()
+            if now >= next_poll:
+                interval = low if self._receive() else min(high, interval * 1.5)
+                next_poll = now + interval
+            self._start_what_fits()
+            if self.running:
+                self._watch(max(0.0, min(SAMPLE_EVERY, next_poll - time.monotonic())))
+                last_work = time.monotonic()
+            if self.results and (not self.running or not self.queue
+                                 or time.monotonic() - self.first_unsent > FLUSH_AFTER):
+                self.flush()  # the submit side hands out more as soon as it hears what ended
+                interval, next_poll = low, min(next_poll, time.monotonic() + low)
+            if self.running or self.queue:
                 continue
-            self.next_in += 1
-            message = pickle.loads(data)
-            if message.get("stop"):
-                self.flush()
+            if self.stopping:
                 self.send({"bye": "stopped"})
                 return 0
-            for call in message["calls"]:
-                self.results.append(self.run(call))
-                if self.first_unsent is None:
-                    self.first_unsent = time.monotonic()
-                if time.monotonic() - self.first_unsent > FLUSH_AFTER:
-                    self.flush()
-            interval, last_work = low, time.monotonic()
+            if time.monotonic() - last_work > self.idle:
+                self.send({"bye": "idle"})
+                return 0
+            time.sleep(max(0.0, next_poll - time.monotonic()))
 
-    # ---- one call -----------------------------------------------------------------------------
+    # ---- running calls side by side --------------------------------------------------------------
 
-    def run(self, call):
-        """Run one call in the call process, watching its memory; its outputs go back before its result."""
-        directory = self.call_dir
-        result = {"id": call["id"], "outcome": None, "exhausted": None, "error": None}
+    def _start_what_fits(self):
+        while self.queue:
+            call = self.queue[0]
+            size = call["size"]
+            if not _fits(size, self.capacity):  # never fits here: the submit side places it elsewhere
+                self.queue.popleft()
+                self._add_result({"id": call["id"], "outcome": None, "exhausted": None,
+                                  "returned": f"its size {size} does not fit this worker's {self.capacity}"})
+                continue
+            if not _fits(size, self.free):
+                return  # it waits for the calls ahead of it; none passes it
+            self.queue.popleft()
+            self._start(call)
+
+    def _start(self, call):
+        size = call["size"]
+        lane = self.idle_lanes.pop() if self.idle_lanes else CallProcess(self, self._directory())
         try:
             for name in call["inputs"]:
-                self.mailbox.fetch(f"{call['dir']}/inputs/{name}", os.path.join(directory, name))
+                self.mailbox.fetch(f"{call['dir']}/inputs/{name}", os.path.join(lane.directory, name))
         except Exception as exc:  # noqa: BLE001 - the call fails, the worker goes on
-            result["error"] = f"could not fetch input files: {type(exc).__name__}: {exc}"
-            _empty(directory)
-            return result
-        before = _listing(directory)
-        started = time.monotonic()
-        report, status, sampled_kib = self._run_in_call_process(call["payload"], directory)
-        usage = {"wall_s": time.monotonic() - started, "cpu_s": 0.0, "peak_rss_kib": sampled_kib}
+            _empty(lane.directory)
+            self.idle_lanes.append(lane)
+            self._add_result({"id": call["id"], "outcome": None, "exhausted": None,
+                              "error": f"could not fetch input files: {type(exc).__name__}: {exc}"})
+            return
+        for r in RESOURCES:
+            self.free[r] -= size.get(r, 0)
+        running = Running(call, lane, self.cpus.take(size.get("cores", 0)), self.gpus.take(size.get("gpus", 0)))
+        self.running[lane.pid] = running
+        sys.stdout.write(f"call {call['id']} started: cores {size.get('cores')}, memory {size.get('memory')} MB, "
+                         f"cpus {running.cpus}, beside {len(self.running) - 1} other calls\n")
+        try:
+            lane.send({"payload": call["payload"], "dir": lane.directory, "cpus": running.cpus,
+                       "gpus": running.gpus, "cores": size.get("cores", 1)})
+        except OSError:
+            pass  # it died; the watch below says how
+
+    def _directory(self):
+        """A working directory for a new call process: one a process that ended left, or a new one."""
+        if self.lane_dirs:
+            return self.lane_dirs.pop()
+        self.lane_count += 1
+        directory = os.path.join(self.scratch, "calls", str(self.lane_count))
+        os.makedirs(directory, exist_ok=True)
+        return directory
+
+    def _retire(self, lane):
+        """A call process is done with (it ended, or more are idle than MAX_IDLE_LANES): its directory is free."""
+        if lane.alive():
+            _kill_group(lane.pid)
+        lane.reap()
+        self.lane_dirs.append(lane.directory)
+
+    def _watch(self, timeout):
+        """Wait up to ``timeout`` for a call to end; then sample every running call's memory."""
+        fds = {}
+        for running in self.running.values():
+            for fd in running.lane.fds():
+                fds[fd] = running
+        readable, _, _ = select.select(list(fds), [], [], timeout)
+        for running in {id(fds[fd]): fds[fd] for fd in readable}.values():
+            self._check_ended(running)
+        if time.monotonic() - self.last_sample < SAMPLE_EVERY:
+            return
+        self.last_sample = time.monotonic()
+        for running in list(self.running.values()):
+            rss = _tree_rss_kib(running.lane.pid)
+            running.peak_kib = max(running.peak_kib, rss)
+            limit = running.limit_kib
+            if limit and rss > limit and not running.killed_for_memory:
+                running.killed_for_memory = True
+                _kill_group(running.lane.pid)
+
+    def _check_ended(self, running):
+        lane = running.lane
+        report = lane.read_report() if lane.readable() else None
+        if report is None and not lane.ended():
+            return
+        if report is None:
+            self._finish(running, None, lane.reap())
+            return
+        if report.get("recycle"):
+            lane.reap()
+        self._finish(running, report, None)
+
+    def _finish(self, running, report, status):
+        """A call ended (``report`` from its process, or its exit ``status``): its result, outputs, usage."""
+        call, lane = running.call, running.lane
+        del self.running[lane.pid]
+        for r in RESOURCES:
+            self.free[r] += call["size"].get(r, 0)
+        self.cpus.give_back(running.cpus)
+        self.gpus.give_back(running.gpus)
+        directory = lane.directory
+        result = {"id": call["id"], "outcome": None, "exhausted": None, "error": None,
+                  "started_at": running.started_at, "ended_at": time.time(), "cpus": running.cpus}
+        usage = {"wall_s": time.monotonic() - running.started, "cpu_s": 0.0, "peak_rss_kib": running.peak_kib}
+        limit = running.limit_kib
         if report is not None:
             result["outcome"] = report["outcome"]
             usage["cpu_s"] = report["cpu_s"]
-            usage["peak_rss_kib"] = max(sampled_kib, report["peak_rss_kib"])
-        elif self.killed_for_memory:
+            usage["peak_rss_kib"] = max(running.peak_kib, report["peak_rss_kib"])
+        elif running.killed_for_memory:
             result["exhausted"] = "memory"
-            result["error"] = (f"the call's processes used {sampled_kib // 1024} MB, more than its "
-                               f"{self.limit_kib // 1024} MB")
+            result["error"] = (f"the call's processes used {running.peak_kib // 1024} MB, more than its "
+                               f"{limit // 1024} MB")
         else:
-            result["exhausted"] = self._exhausted_by_kill(status, sampled_kib)
+            result["exhausted"] = _exhausted_by_kill(status, running.peak_kib, limit)
             if status is not None and os.WIFSIGNALED(status):
                 result["error"] = f"the call's process was killed by signal {os.WTERMSIG(status)}"
             else:
@@ -319,50 +506,35 @@ class Worker:
         try:
             for name, stamp in _listing(directory).items():
                 wanted = name in call["outputs"] or any(name.startswith(p) for p in call["prefixes"])
-                if wanted and before.get(name) != stamp:
+                if wanted and running.before.get(name) != stamp:
                     self.mailbox.put_file(os.path.join(directory, name), f"{call['dir']}/{name}")
         except Exception as exc:  # noqa: BLE001
             result["outcome"], result["error"] = None, f"could not send output files: {type(exc).__name__}: {exc}"
         _empty(directory)
-        return result
+        if lane.alive() and len(self.idle_lanes) < MAX_IDLE_LANES:
+            self.idle_lanes.append(lane)
+        else:
+            self._retire(lane)
+        sys.stdout.write(f"call {call['id']} ended after {usage['wall_s']:.3f} s\n")
+        self._add_result(result)
 
-    def _exhausted_by_kill(self, status, peak_kib):
-        """An out-of-memory kill from outside (a cgroup limit) shows as SIGKILL near the limit."""
-        if (status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-                and self.limit_kib and peak_kib >= 0.9 * self.limit_kib):
-            return "memory"
-        return None
+    def _add_result(self, result):
+        self.results.append(result)
+        if self.first_unsent is None:
+            self.first_unsent = time.monotonic()
 
-    def _run_in_call_process(self, payload, directory):
-        """Hand one call to the call process (forking a fresh one if needed) and wait for its report,
-        sampling the process tree's memory. Returns (report or None, exit status or None, sampled peak)."""
-        self.killed_for_memory = False
-        if self.child is None:
-            self.child = CallProcess(self)
-        child = self.child
-        peak = 0
-        try:
-            child.send({"payload": payload, "dir": directory})
-        except OSError:
-            pass  # it died; the wait below says how
-        while True:
-            report = child.wait(SAMPLE_EVERY)
-            if report is None and child.ended():
-                report = child.wait(0)  # what it wrote before it ended
-                if report is None:
-                    status = child.reap()
-                    self.child = None
-                    return None, status, peak
-            if report is not None:
-                if report.get("recycle"):
-                    child.reap()
-                    self.child = None
-                return report, None, peak
-            rss = _tree_rss_kib(child.pid)
-            peak = max(peak, rss)
-            if self.limit_kib and rss > self.limit_kib and not self.killed_for_memory:
-                self.killed_for_memory = True
-                _kill_group(child.pid)
+    def kill_all(self):
+        """Every call process and what it started (the worker is being stopped)."""
+        for lane in [*(r.lane for r in self.running.values()), *self.idle_lanes]:
+            _kill_group(lane.pid)
+
+
+def _exhausted_by_kill(status, peak_kib, limit_kib):
+    """An out-of-memory kill from outside (a cgroup limit) shows as SIGKILL near the limit."""
+    if (status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+            and limit_kib and peak_kib >= 0.9 * limit_kib):
+        return "memory"
+    return None
 
 
 class CallProcess:
@@ -372,9 +544,11 @@ class CallProcess:
     reports is that call's; it measures the call's CPU time; and it ends itself, to be forked afresh
     from the clean worker, after a call that started processes (whose peak cannot be reset) or left it
     holding RECYCLE_GROWTH_KIB more than it started with — so a small call after a big one is measured
-    small. Where the peak cannot be reset, every call gets a fresh process."""
+    small. Where the peak cannot be reset, every call gets a fresh process. It is its own process group
+    (so a kill takes what the call started too) and dies with the worker (PR_SET_PDEATHSIG)."""
 
-    def __init__(self, worker):
+    def __init__(self, worker, directory):
+        self.directory = directory
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         self.pid = os.fork()
@@ -384,6 +558,7 @@ class CallProcess:
             code = 1
             try:
                 os.setpgid(0, 0)
+                _die_with_parent()
                 _call_loop(worker, to_child_r, from_child_w)
                 code = 0
             except BaseException:  # noqa: BLE001 - e.g. a payload that cannot be unpickled here
@@ -397,47 +572,43 @@ class CallProcess:
         os.close(to_child_r)
         os.close(from_child_w)
         self._exit = _ExitWaiter(self.pid)
-        self._buffer = b""
         self._status = None
+        self._open = True
 
     def send(self, message):
         _write_frame(self._to_child, message)
 
-    def wait(self, timeout):
-        """The call's report, or None if none came within ``timeout`` seconds."""
-        frame, self._buffer = _take_frame(self._buffer)
-        if frame is not None or self._status is not None:
-            return frame
-        readable, _, _ = select.select([self._from_child, *self._exit.fds], [], [], timeout)
-        if self._from_child in readable:
-            self._buffer += os.read(self._from_child, 1 << 20)
-        frame, self._buffer = _take_frame(self._buffer)
-        return frame
+    def fds(self):
+        return [self._from_child, *self._exit.fds]
+
+    def readable(self):
+        return bool(select.select([self._from_child], [], [], 0)[0])
+
+    def read_report(self):
+        """The call's report once its pipe is readable: the call process writes it in one go, so it is
+        read whole here (linear in its size, however large the result), or None at end of file."""
+        return _read_frame(self._from_child)
 
     def ended(self):
-        """Whether the process has ended; what it wrote before is then read in, for wait(0)."""
         if self._status is None:
             done, status = os.waitpid(self.pid, os.WNOHANG)
             if not done:
                 return False
             self._status = status
-        while select.select([self._from_child], [], [], 0)[0]:
-            chunk = os.read(self._from_child, 1 << 20)
-            if not chunk:
-                break
-            self._buffer += chunk
         return True
+
+    def alive(self):
+        return not self.ended()
 
     def reap(self):
         """Wait for the process to end (it is ending, or was killed); its exit status."""
         if self._status is None:
             _done, self._status = os.waitpid(self.pid, 0)
-        for fd in (self._to_child, self._from_child):
-            try:
+        if self._open:  # once: a descriptor closed twice may by then be another file's
+            self._open = False
+            for fd in (self._to_child, self._from_child):
                 os.close(fd)
-            except OSError:
-                pass
-        self._exit.close()
+            self._exit.close()
         return self._status
 
 
@@ -447,6 +618,7 @@ def _call_loop(worker, reader, writer):
 
     can_reset = _reset_peak()
     base_kib = _status_kib("VmRSS")
+    all_cpus = _affinity()
     while True:
         message = _read_frame(reader)
         if message is None:
@@ -456,6 +628,7 @@ def _call_loop(worker, reader, writer):
             out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(out, fd)
             os.close(out)
+        _place(message, all_cpus)
         _reset_peak()
         self_before = resource.getrusage(resource.RUSAGE_SELF)
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -481,6 +654,31 @@ def _call_loop(worker, reader, writer):
             return
 
 
+def _place(message, all_cpus):
+    """Give the call its cores: pinned where the worker could pin it, and HTCondor's thread-count variables
+    set to its cores, as the starter sets them for a job of its own; its GPUs likewise."""
+    cpus = message.get("cpus")
+    if all_cpus is not None:
+        try:
+            os.sched_setaffinity(0, cpus or all_cpus)
+        except OSError:
+            pass
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(message.get("cores") or 1)
+    if message.get("gpus"):
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(message["gpus"])
+
+
+def _die_with_parent():
+    """Linux: this process is killed when the worker ends, however it ends (a SIGKILL included)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _reset_peak():
     """Reset this process's peak resident size (VmHWM) to its current size; False where Linux cannot."""
     try:
@@ -503,32 +701,31 @@ def _status_kib(field):
 
 
 def _write_frame(fd, message):
-    data = pickle.dumps(message)
-    view = memoryview(len(data).to_bytes(8, "big") + data)
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    os.write(fd, len(data).to_bytes(8, "big"))
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
 
-def _take_frame(buffer):
-    """(message, rest) if ``buffer`` holds a whole frame, else (None, buffer)."""
-    if len(buffer) < 8:
-        return None, buffer
-    size = int.from_bytes(buffer[:8], "big")
-    if len(buffer) < 8 + size:
-        return None, buffer
-    return pickle.loads(buffer[8:8 + size]), buffer[8 + size:]
+def _read_exactly(fd, size):
+    """``size`` bytes from ``fd`` into one buffer (never re-copied as it fills), or None at end of file."""
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if n == 0:
+            return None
+        got += n
+    return buffer
 
 
 def _read_frame(fd):
-    buffer = b""
-    while True:
-        message, buffer = _take_frame(buffer)
-        if message is not None:
-            return message
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return None
-        buffer += chunk
+    header = _read_exactly(fd, 8)
+    if header is None:
+        return None
+    body = _read_exactly(fd, int.from_bytes(header, "big"))
+    return None if body is None else pickle.loads(body)
 
 
 class _ExitWaiter:
@@ -558,7 +755,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="worker.py")
     parser.add_argument("worker_id")
     parser.add_argument("--idle", type=float, required=True)
-    parser.add_argument("--memory", type=int, default=0)
+    for resource in RESOURCES:
+        parser.add_argument(f"--{resource}", type=int, default=1 if resource == "cores" else 0)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--chirp", action="store_true")
     where.add_argument("--root")
@@ -581,17 +779,19 @@ def main(argv=None):
                 sys.path.extend(line for line in f.read().splitlines() if line)
         except FileNotFoundError:
             pass
-    worker = Worker(args.worker_id, mailbox, args.idle, args.memory, scratch)
+    capacity = {resource: getattr(args, resource) for resource in RESOURCES}
+    worker = Worker(args.worker_id, mailbox, args.idle, capacity, scratch)
 
     def on_term(signum, _frame):
-        if worker.child is not None:
-            _kill_group(worker.child.pid)
+        worker.kill_all()
+        sys.stdout.flush()
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_term)
     try:
         return worker.serve()
     finally:
+        sys.stdout.flush()
         mailbox.close()
 
 

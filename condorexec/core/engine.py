@@ -33,6 +33,7 @@ from condorexec.condorfacts import (
 from condorexec.core import holds
 from condorexec.core.calls import CallRequest, Task, Wrapper
 from condorexec.core.config import CoreConfig
+from condorexec.core.fleet import Evicted, Held, Removed, Terminated, WorkerFleet
 from condorexec.core.lease import Periodic, renew_period
 from condorexec.core.modes import WORKERS, AutoRouter, running_mean
 from condorexec.core.probes import ProbeGate
@@ -80,7 +81,7 @@ class Core:
         self.profile = pool.profile
         self.stats = {"clusters": 0, "jobs": 0, "retries": 0}
         self.poller = None
-        self.fleet = None
+        self.fleet: WorkerFleet | None = None
         self.router: AutoRouter | None = None
         self.runner_path = RUNNER_PATH
         self._walls: dict[str, float | None] = {}
@@ -115,8 +116,6 @@ class Core:
                                        poll_interval=self.profile.event_poll_interval)
         self.tracker.start()
         if self.config.mode != "per_call":
-            from condorexec.core.fleet import WorkerFleet
-
             self.fleet = WorkerFleet(self, self._machine_list)
             self.fleet.start()
             if self.config.mode == "auto":
@@ -383,7 +382,7 @@ class Core:
     def on_requeued(self, job_id: str) -> None:
         """Evicted (or released): a call's own job simply runs again; a worker's job is replaced."""
         if self.fleet is not None:
-            self.fleet.event("requeued", job_id)
+            self.fleet.event(job_id, Evicted())
 
     def on_usage(self, job_id: str, memory_mb: int) -> None:
         """A running job's memory so far: a probe's may let its category's waiting calls go early."""
@@ -395,7 +394,7 @@ class Core:
             self._wake_batcher_in(self.probes.quiet_seconds)
 
     def on_terminated(self, job_id: str, event: htcondor2.JobEvent) -> None:
-        if self.fleet is not None and self.fleet.event("terminated", job_id, event.get("ReturnValue")):
+        if self.fleet is not None and self.fleet.event(job_id, Terminated(event.get("ReturnValue"))):
             return
         task = self._task(job_id)
         if task is None:
@@ -429,7 +428,7 @@ class Core:
             task.future.set_exception(exited)
 
     def on_held(self, job_id: str, code: int | None, subcode: int | None, reason: str) -> None:
-        if self.fleet is not None and self.fleet.event("held", job_id, code, subcode, reason):
+        if self.fleet is not None and self.fleet.event(job_id, Held(code, subcode, reason)):
             return
         task = self._task(job_id)
         if task is None:
@@ -462,7 +461,7 @@ class Core:
                                        f"{type(exc).__name__}: {exc}"))
 
     def on_aborted(self, job_id: str, reason: str) -> None:
-        if self.fleet is not None and self.fleet.event("aborted", job_id, reason):
+        if self.fleet is not None and self.fleet.event(job_id, Removed(reason)):
             return
         task = self._task(job_id)
         if task is not None:
@@ -492,7 +491,7 @@ class Core:
             vanished = [jid for jid in self._by_job if jid not in queued]
         for job_id in workers:
             if job_id not in queued:
-                self.fleet.event("aborted", job_id, "it left the queue without an event in the log")
+                self.fleet.event(job_id, Removed("it left the queue without an event in the log"))
         for job_id in vanished:
             task = self._task(job_id)
             if task is not None:
@@ -521,6 +520,9 @@ class Core:
                 task.per_call_only, task.to_workers, task.worker = True, False, None
                 self._pending.append(task)
             self._pending_ready.notify_all()
+
+    def note_retry(self) -> None:
+        self.stats["retries"] += 1
 
     def record_samples(self, samples: list) -> None:
         """Per-call usage measured by a worker, for autolabel (a worker's own history ad says nothing

@@ -1,5 +1,5 @@
-"""The node-side category worker (condorexec/worker.py), run as the pool runs it: a process of its own,
-its mailbox a directory, its calls in one inbox message."""
+"""The node-side slot worker (condorexec/worker.py), run as the pool runs it: a process of its own, its
+mailbox a directory, its calls in inbox messages, each call with its own size."""
 
 from __future__ import annotations
 
@@ -42,12 +42,19 @@ def crash():
     os._exit(7)
 
 
-def _call(call_id, func, *args, outputs=(), inputs=()):
+def _call(call_id, func, *args, outputs=(), inputs=(), cores=1, memory=1000):
     return {"id": call_id, "payload": encode_payload([Call(call_id, func, args, {})]), "dir": f"tasks/{call_id}",
-            "inputs": list(inputs), "outputs": list(outputs), "prefixes": []}
+            "inputs": list(inputs), "outputs": list(outputs), "prefixes": [],
+            "size": {"cores": cores, "memory": memory, "disk": 10, "gpus": 0}}
 
 
-def _start(root: Path, calls, *, idle=0.5, memory=0, extra=()):
+def _post(root: Path, seq: int, message: dict) -> None:
+    inbox = root / "workers" / "w0" / "in"
+    (inbox / f"{seq}.tmp").write_bytes(pickle.dumps({"version": protocol.PROTOCOL, **message}))
+    os.replace(inbox / f"{seq}.tmp", inbox / str(seq))
+
+
+def _start(root: Path, calls, *, idle=0.5, cores=1, memory=4000, extra=()):
     box = root / "workers" / "w0"
     (box / "in").mkdir(parents=True, exist_ok=True)
     (box / "out").mkdir(parents=True, exist_ok=True)
@@ -56,7 +63,8 @@ def _start(root: Path, calls, *, idle=0.5, memory=0, extra=()):
     scratch.mkdir(exist_ok=True)
     env = dict(os.environ, _CONDOR_SCRATCH_DIR=str(scratch),
                PYTHONPATH=os.pathsep.join([str(WORKER.parent), os.path.dirname(cloudpickle.__path__[0])]))
-    args = [sys.executable, str(WORKER), "w0", "--idle", str(idle), "--memory", str(memory), *extra]
+    args = [sys.executable, str(WORKER), "w0", "--idle", str(idle), "--cores", str(cores), "--memory", str(memory),
+            "--disk", "1000", *extra]
     if "--chirp" not in extra:
         args += ["--root", str(root)]
     return subprocess.Popen(args, env=env, cwd=scratch, stderr=subprocess.PIPE, text=True)
@@ -83,8 +91,8 @@ def test_a_small_call_after_a_big_one_is_measured_small(tmp_path):
     assert decode_outcome(results[3]["outcome"]).value == "slept"
 
 
-def test_a_call_over_the_workers_memory_is_killed_and_the_worker_goes_on(tmp_path):
-    proc = _start(tmp_path, [_call(1, grow, 400), _call(2, grow, 1)], memory=250)
+def test_a_call_over_its_memory_is_killed_and_the_worker_goes_on(tmp_path):
+    proc = _start(tmp_path, [_call(1, grow, 400, memory=250), _call(2, grow, 1)])
     assert proc.wait(timeout=60) == 0, proc.stderr.read()
     results = _results(tmp_path)
     assert results[1]["exhausted"] == "memory" and results[1]["outcome"] is None
@@ -147,3 +155,83 @@ def test_sigterm_ends_the_worker_and_the_call_it_runs(tmp_path):
             assert psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             pass
+
+
+def pinned(seconds):
+    import os
+    import time
+
+    time.sleep(seconds)
+    return sorted(os.sched_getaffinity(0)), os.environ.get("OMP_NUM_THREADS")
+
+
+def big_result(megabytes):
+    return b"x" * (megabytes * 2**20)
+
+
+def _overlap(a, b):
+    return a["started_at"] < b["ended_at"] and b["started_at"] < a["ended_at"]
+
+
+def test_calls_of_two_sizes_run_side_by_side_in_one_worker(tmp_path):
+    proc = _start(tmp_path, [_call(1, sleep_then, 1.0, "big", cores=2, memory=500),
+                             _call(2, sleep_then, 1.0, "small", cores=1, memory=300)], cores=3, memory=1000)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    results = _results(tmp_path)
+    assert decode_outcome(results[1]["outcome"]).value == "big"
+    assert decode_outcome(results[2]["outcome"]).value == "small"
+    assert _overlap(results[1], results[2]), "both ran at once"
+
+
+def test_a_call_that_does_not_fit_what_is_free_waits_for_the_calls_ahead_of_it(tmp_path):
+    proc = _start(tmp_path, [_call(1, sleep_then, 0.5, "first", cores=2),
+                             _call(2, sleep_then, 0.1, "second", cores=1)], cores=2)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    results = _results(tmp_path)
+    assert results[2]["started_at"] >= results[1]["ended_at"] - 0.01, "the one-core call waited for the two-core one"
+
+
+def test_a_memory_hog_is_killed_alone_while_its_neighbour_finishes(tmp_path):
+    def hog():
+        import time
+
+        block = bytearray(600 * 2**20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        time.sleep(5)
+
+    proc = _start(tmp_path, [_call(1, hog, memory=200), _call(2, sleep_then, 1.0, "fine", memory=200)],
+                  cores=2, memory=400)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    results = _results(tmp_path)
+    assert results[1]["exhausted"] == "memory" and results[1]["outcome"] is None
+    assert decode_outcome(results[2]["outcome"]).value == "fine"
+    assert _overlap(results[1], results[2]), "they ran side by side"
+
+
+def test_calls_not_started_come_back_when_recalled(tmp_path):
+    proc = _start(tmp_path, [_call(1, sleep_then, 1.0, "running")] + [_call(i, grow, 1) for i in (2, 3, 4)],
+                  idle=0.3)
+    time.sleep(0.5)
+    _post(tmp_path, 1, {"recall": [3, 4, 1]})
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    results = _results(tmp_path)
+    assert decode_outcome(results[1]["outcome"]).value == "running", "a started call is not taken back"
+    assert results[3]["returned"] == results[4]["returned"] == "recalled"
+    assert decode_outcome(results[2]["outcome"]).value == 1, "a call not recalled runs"
+
+
+def test_where_the_node_gave_the_job_its_cores_each_call_gets_cores_of_its_own(tmp_path):
+    cpus = sorted(os.sched_getaffinity(0))
+    proc = _start(tmp_path, [_call(i, pinned, 0.5) for i in range(len(cpus))], cores=len(cpus))
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    placed = [decode_outcome(r["outcome"]).value for r in _results(tmp_path).values()]
+    assert all(threads == "1" for _, threads in placed), "thread variables follow the call's cores"
+    if len(cpus) > 1:
+        assert sorted(c for got, _ in placed for c in got) == cpus, "one core each, none shared"
+
+
+def test_a_large_result_comes_back_whole(tmp_path):
+    proc = _start(tmp_path, [_call(1, big_result, 64, memory=2000)], memory=2000)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    assert decode_outcome(_results(tmp_path)[1]["outcome"]).value == b"x" * (64 * 2**20)
