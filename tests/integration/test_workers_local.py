@@ -18,12 +18,11 @@ from parsl.config import Config
 from parsl.data_provider.files import File
 
 from condorexec import CondorExecutor
-from condorexec.core.fleet import WORKER_MEMORY_MB
-from condorexec.errors import AppExited, InvalidSpecError
+from condorexec.errors import AppExited, InvalidSpecError, ResourceExhausted
 from condorexec.labels.store import LabelStore
 from condorexec.pools.base import PoolProfile
 from condorexec.pools.local import LocalPool
-from tests.worker_apps import BIG_MB, SMALL_MB, bigger, copy_upper, double, fails, nap, shout, touch_memory
+from tests.worker_apps import copy_upper, double, fails, nap, nap_wide, shout, touch_memory
 
 
 @python_app
@@ -49,7 +48,7 @@ def _load(tmp_path, name="w", **options):
     return parsl.load(Config(executors=[executor], run_dir=str(tmp_path / "runinfo"), strategy="none")), executor
 
 
-def _worker_ads(executor, projection=("RequestMemory", "RequestCpus", "CondorexecWorkerCategory", "Args")):
+def _worker_ads(executor, projection=("RequestMemory", "RequestCpus", "Args")):
     return list(executor.pool.history(f'CondorexecRun == "{executor.run_token}" && CondorexecWorker =!= undefined',
                                       list(projection)))
 
@@ -115,15 +114,48 @@ def test_files_and_bash_streams_travel_through_the_mailbox(run, tmp_path):
     assert out.read_text() == "hello\n" and err.read_text().endswith("oops\n")
 
 
-def test_two_categories_get_two_worker_sizes_in_the_pools_history(run):
-    executor = run(worker_idle_timeout=1, autocategory=True)
-    assert [double(i).result(timeout=60) for i in range(3)] == [0, 2, 4]
-    assert [bigger(i).result(timeout=60) for i in range(3)] == [1, 2, 3]
-    _wait_for(lambda: not _queued_workers(executor), what="workers to idle out")
-    sizes = {(str(ad["CondorexecWorkerCategory"]), int(ad["RequestMemory"])) for ad in _worker_ads(executor)}
-    categories = {category for category, _ in sizes}
-    assert len(categories) == 2
-    assert {memory for _, memory in sizes} == {SMALL_MB + WORKER_MEMORY_MB, BIG_MB + WORKER_MEMORY_MB}
+def _worker_reports(executor) -> dict[str, str]:
+    """Each worker's own report of the calls it ran (its stdout, back with its job when it ends)."""
+    workers = executor.core.work_dir / "workers"
+    return {path.parent.name: path.read_text() for path in workers.glob("*/worker.out")}
+
+
+def _executions(executor) -> list[str]:
+    """Job ids of the EXECUTE events in the run's job event log."""
+    log = htcondor2.JobEventLog(str(executor.core.log_path))
+    return [f"{e.cluster}.{e.proc}" for e in log.events(stop_after=0) if e.type == htcondor2.JobEventType.EXECUTE]
+
+
+def test_two_sizes_run_side_by_side_in_one_worker(run):
+    executor = run(worker_idle_timeout=1, nodes=["cpus=3,memory=4000,disk=20000"])
+    wide, narrow = nap_wide(1.5), nap(1.5)
+    assert (wide.result(timeout=60), narrow.result(timeout=60)) == (1.5, 1.5)
+    _wait_for(lambda: not _queued_workers(executor), what="the worker to idle out")
+    assert len(_executions(executor)) == 1, "one worker job ran both calls"
+    (report,) = _worker_reports(executor).values()
+    assert re.search(r"started: cores 2, memory 400 MB.*beside 0 other", report)
+    assert re.search(r"started: cores 1, memory 150 MB.*beside 1 other", report), report
+
+
+def test_a_wider_call_after_narrow_ones_does_not_wait_for_the_idle_timeout(run):
+    executor = run(worker_idle_timeout=120, nodes=["cpus=2,memory=4000,disk=20000"])
+    assert [nap(0.2).result(timeout=60) for _ in range(3)] == [0.2] * 3
+    sent = time.monotonic()
+    assert nap_wide(0.2).result(timeout=60) == 0.2
+    waited = time.monotonic() - sent
+    assert waited < 60, f"the two-core call waited {waited:.1f} s: for the one-core worker's idle timeout"
+    assert executor.fleet.stats["given_back"] + executor.fleet.stats["drained"] >= 1
+
+
+def test_a_memory_hog_is_stopped_alone_and_its_neighbour_in_the_worker_finishes(run):
+    executor = run(nodes=["cpus=2,memory=4000,disk=20000"], worker_idle_timeout=1)
+    neighbour = nap(2)
+    hog = touch_memory(600, 5, parsl_resource_specification={"cores": 1, "memory": 200, "disk": 10})
+    with pytest.raises(ResourceExhausted, match="memory"):
+        hog.result(timeout=60)
+    assert neighbour.result(timeout=60) == 2
+    _wait_for(lambda: not _queued_workers(executor), what="the worker to idle out")
+    assert len(_executions(executor)) == 1, "the hog and its neighbour shared one worker"
 
 
 def test_each_call_a_worker_runs_is_a_sample_of_its_own_in_the_label_store(run, tmp_path):
@@ -152,10 +184,12 @@ def test_a_call_that_outgrows_its_worker_is_retried_larger(run, tmp_path):
     assert len(sizes) >= 2, f"a larger worker ran the retry (worker sizes {sizes})"
 
 
-def test_a_worker_removed_mid_call_loses_no_call(run):
+def test_a_worker_removed_with_three_calls_in_it_loses_none(run):
     executor = run()
     futures = [nap(2) for _ in range(3)]
-    holding = _wait_for(executor.fleet.holding, what="a worker holding the calls")
+    holding = _wait_for(lambda: [w for w in executor.fleet._workers.values() if len(w.in_flight) == 3],
+                        what="one worker holding the three calls")
+    holding = [w.job_id for w in holding]
     time.sleep(0.5)
     executor.pool.act(htcondor2.JobAction.Remove, holding)
     assert [f.result(timeout=120) for f in futures] == [2, 2, 2]
