@@ -39,6 +39,14 @@ def nap(seconds, parsl_resource_specification={"cores": 1, "memory": SMALL_MB, "
 
 
 @python_app
+def nap_big(seconds, parsl_resource_specification={"cores": 1, "memory": BIG_MB, "disk": 10}):  # noqa: B006
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+@python_app
 def nap_wide(seconds, parsl_resource_specification={"cores": 2, "memory": BIG_MB, "disk": 10}):  # noqa: B006
     import time
 

@@ -203,6 +203,7 @@ class WorkerFleet:
                       "given_back": 0, "drained": 0, "recalled": 0, "most_calls_in_one_worker": 0}
         self._waiting: collections.deque[Task] = collections.deque()
         self._demand: dict[Wrapper, collections.Counter[Resources]] = collections.defaultdict(collections.Counter)
+        self._shape: dict[Wrapper, Resources] = collections.defaultdict(lambda: packing.ZERO)
         self._blocked_since: dict[tuple[Wrapper, Resources], float] = {}
         self._last_wanted: dict[Wrapper, float] = {}
         self._last_scaled: dict[Wrapper, float] = {}
@@ -299,6 +300,8 @@ class WorkerFleet:
         else:
             self._waiting.append(task)
         self._demand[task.worker_wrapper][task.size] += 1
+        self._shape[task.worker_wrapper] = packing.at_least(self._shape[task.worker_wrapper],
+                                                            packing.per_core(task.size))
 
     def _unwait(self, task: Task) -> None:
         counter = self._demand[task.worker_wrapper]
@@ -660,7 +663,7 @@ class WorkerFleet:
                 if index is None:
                     break
                 usable = self._usable(rooms[index], machines[index])
-                size = packing.fair_share(packing.absorb(uncovered, usable), machines[index], usable)
+                size = packing.widened(packing.absorb(uncovered, usable), self._shape[env], usable)
                 request = _request(size, machines[index])
                 self._submit(env, size, request)
                 rooms[index] = packing.minus(rooms[index], request)

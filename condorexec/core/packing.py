@@ -125,15 +125,19 @@ def machine_of(remote_host: str, machines: Sequence[Machine]) -> int | None:
     return None
 
 
-def fair_share(size: Resources, machine: Machine, room: Resources) -> Resources:
-    """``size`` with at least its cores' share of the machine's memory and disk (as far as ``room``
-    allows): a worker sized for three-core calls then still runs three one-core calls, whose memory and
-    disk need not add up to the big call's. A machine's memory per core is what its own static slots
-    would give each core, so this holds no more than a fair share of it."""
+def per_core(size: Resources) -> Resources:
+    """What ``size`` asks for each of its cores (memory and disk rounded up; at least one core)."""
     cores = max(size.cores, 1)
-    memory = min(room.memory, max(size.memory, cores * machine.memory // max(machine.cores, 1)))
-    disk = min(room.disk, max(size.disk, cores * machine.disk // max(machine.cores, 1)))
-    return Resources(size.cores, max(size.memory, memory), max(size.disk, disk), size.gpus)
+    return Resources(1, -(-size.memory // cores), -(-size.disk // cores), -(-size.gpus // cores))
+
+
+def widened(size: Resources, shape: Resources, room: Resources) -> Resources:
+    """``size`` with, for each of its cores, at least ``shape``'s memory and disk (the most per core of the
+    calls seen), as far as ``room`` allows: a worker sized for a three-core call then still runs three
+    one-core calls, whose memory and disk need not add up to the big call's — and holds no more than
+    what the calls it serves could use."""
+    wanted = times(Resources(0, shape.memory, shape.disk, 0), max(size.cores, 1))
+    return at_least(size, at_most(wanted, Resources(size.cores, room.memory, room.disk, size.gpus)))
 
 
 def placement(machines: Sequence[Machine], requests: Sequence[tuple[Hashable, Resources, int | None]]

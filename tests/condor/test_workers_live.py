@@ -1,4 +1,4 @@
-"""Category workers on the live HTCondor pool: calls and results through chirp, proven from the schedd.
+"""Slot workers on the live HTCondor pool: calls and results through chirp, proven from the schedd.
 
 Run with ``bash ci/condor-tests.sh`` (as the pool's user). On this pool the execute node is the submit
 host, so a worker that opened a submit-side path would work and prove nothing: the tests check that
@@ -21,9 +21,8 @@ from parsl.config import Config
 from parsl.data_provider.files import File
 
 from condorexec import CondorExecutor
-from condorexec.core.fleet import WORKER_MEMORY_MB
 from condorexec.labels.store import LabelStore
-from tests.worker_apps import BIG_MB, SMALL_MB, bigger, copy_upper, double, fails, nap, shout, touch_memory
+from tests.worker_apps import BIG_MB, SMALL_MB, copy_upper, double, fails, nap, nap_big, nap_wide, shout, touch_memory
 
 from .conftest import wait_for
 
@@ -89,14 +88,26 @@ def test_calls_files_and_bash_apps_travel_through_chirp_with_no_submit_path_in_t
         assert str(ad["Iwd"]) not in carried and str(tmp_path) not in carried, carried
 
 
-def test_two_categories_get_two_worker_sizes_in_the_schedds_history(run, condor_pool):
-    executor = run(autocategory=True, worker_idle_timeout=2)
-    assert [f.result(timeout=300) for f in [double(i) for i in range(4)]] == [0, 2, 4, 6]
-    assert [f.result(timeout=300) for f in [bigger(i) for i in range(4)]] == [1, 2, 3, 4]
-    wait_for("workers to idle out", lambda: not _queued_workers(condor_pool, executor), timeout=120)
-    sizes = {int(ad["RequestMemory"]) for ad in condor_pool.history(
-        f'CondorexecRun == "{executor.run_token}" && {WORKERS}', ["RequestMemory"])}
-    assert sizes == {SMALL_MB + WORKER_MEMORY_MB, BIG_MB + WORKER_MEMORY_MB}
+def test_two_sizes_run_side_by_side_in_one_worker(run, condor_pool):
+    executor = run(worker_idle_timeout=2)
+    small, big = nap(3), nap_big(3)
+    assert (small.result(timeout=300), big.result(timeout=300)) == (3, 3)
+    wait_for("the worker to leave the queue", lambda: not _queued_workers(condor_pool, executor), timeout=120)
+    ads = list(condor_pool.history(f'CondorexecRun == "{executor.run_token}" && {WORKERS}',
+                                   ["CondorexecWorker", "RequestCpus", "RequestMemory"]))
+    assert len(ads) == 1, f"one worker job ran both calls: {ads}"
+    assert int(ads[0]["RequestCpus"]) == 2 and int(ads[0]["RequestMemory"]) >= SMALL_MB + BIG_MB
+    report = (executor.core.work_dir / "workers" / str(ads[0]["CondorexecWorker"]) / "worker.out").read_text()
+    assert re.search(r"beside 1 other call", report), report
+
+
+def test_a_wider_call_after_narrow_ones_does_not_wait_for_the_idle_timeout(run, condor_pool):
+    executor = run(worker_idle_timeout=600)
+    assert [nap(0.5).result(timeout=300) for _ in range(3)] == [0.5] * 3
+    sent = time.monotonic()
+    assert nap_wide(0.5).result(timeout=300) == 0.5
+    assert time.monotonic() - sent < 300, "it waited for the one-core worker's idle timeout"
+    assert executor.fleet.stats["given_back"] + executor.fleet.stats["drained"] >= 1
 
 
 def test_per_call_samples_land_in_the_label_store(run, tmp_path):
@@ -123,7 +134,7 @@ def test_a_memory_hog_in_a_worker_is_retried_larger_and_succeeds(run, tmp_path, 
     assert len(sizes) >= 2, f"a larger worker ran the retry (worker sizes {sizes})"
 
 
-def test_a_worker_removed_mid_call_loses_no_call(run, condor_pool):
+def test_a_worker_removed_with_calls_in_it_loses_none(run, condor_pool):
     executor = run()
     futures = [nap(5) for _ in range(2)]
     holding = wait_for("a worker holding the calls", executor.fleet.holding, timeout=120)

@@ -53,10 +53,11 @@ def test_a_worker_is_sized_to_what_waits_and_fits_the_machine_largest_first():
     assert packing.absorb({TWO: 1}, Resources(1, 6000, 100)) == packing.ZERO
 
 
-def test_a_worker_gets_its_cores_fair_share_of_memory_and_disk():
-    shared = packing.fair_share(Resources(3, 1200, 50), BIG, BIG.resources)
-    assert shared == Resources(3, 3000, 10000)
-    assert packing.fair_share(Resources(3, 1200, 50), BIG, Resources(3, 2000, 60)) == Resources(3, 2000, 60)
+def test_a_worker_gets_for_each_core_the_most_per_core_of_the_calls_seen():
+    shape = packing.at_least(packing.per_core(ONE), packing.per_core(Resources(3, 1200, 50)))
+    assert shape == Resources(1, 400, 50)
+    assert packing.widened(Resources(3, 1200, 50), shape, BIG.resources) == Resources(3, 1200, 150)
+    assert packing.widened(Resources(2, 450, 50), shape, Resources(2, 600, 60)) == Resources(2, 600, 60)
 
 
 def test_placement_puts_known_workers_where_they_run_and_the_rest_first_fit_decreasing():
