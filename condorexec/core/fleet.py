@@ -755,7 +755,7 @@ class WorkerFleet:
             "run_dir": str(self.run_dir), "log": str(host.log_path), "chirp": self.chirp,
             "idle_seconds": self.config.worker_idle_timeout,
             "mailbox_args": "--chirp" if self.chirp else f"--root {self.run_dir}",
-            "run_id": host.run_token, "lease_attr": LEASE_ATTR,
+            "run_id": host.run_token, "lease_attr": LEASE_ATTR, "fast_launch": host.fast_launch,
             "lease_expires": lease_value(time.time(), self.config.lease_seconds),
             "lease_remove": lease_periodic_remove(), "requirements": claim_fits_requirements(),
         }

@@ -663,7 +663,9 @@ class LocalPool(Pool):
                       stdout_path=str(sandbox / "_condor_stdout"), stderr_path=str(sandbox / "_condor_stderr"),
                       memory_limit_mb=memory_limit)
         if fast:
-            return LaunchRequest(kind="python", argv=args, **common)
+            worker = ad.get("CondorexecWorker") is not None  # a slot worker, forked warm like a call's job
+            return LaunchRequest(kind="python", argv=args, **common,
+                                 **({"entry_point": "condorexec.worker:main"} if worker else {}))
         executable = str(sandbox / Path(cmd).name) if ad.get("TransferExecutable", True) is not False else cmd
         argv = [executable, *args]
         if self._bwrap is not None:
