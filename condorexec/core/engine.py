@@ -260,6 +260,7 @@ class Core:
                 continue
             sized.append(task)
         if self.fleet is not None:
+            self.fleet.note_sizes(sized)
             self.fleet.enqueue([t for t in sized if t.to_workers])
         groups: dict[Wrapper, list[Task]] = {}
         for task in sized:
@@ -520,6 +521,12 @@ class Core:
                 task.per_call_only, task.to_workers, task.worker = True, False, None
                 self._pending.append(task)
             self._pending_ready.notify_all()
+
+    def per_call_waiting_since(self) -> float | None:
+        """When (monotonic) the oldest of the run's per-call jobs still waiting to start was sent; None if
+        none waits. The workers make room for them (core/fleet.py): idle capacity never blocks work."""
+        with self._lock:
+            return min(self._unstarted.values(), default=None)
 
     def note_retry(self) -> None:
         self.stats["retries"] += 1

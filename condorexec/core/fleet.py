@@ -86,6 +86,9 @@ DRAIN_AFTER_STARTS = 2.0
 #: seconds demand gathers between two scale-ups for calls that running workers fit (calls arrive one by one),
 #: two job starts of the pool within these bounds
 SCALE_PERIOD_MIN_S, SCALE_PERIOD_MAX_S = 0.1, 2.0
+#: job starts of the pool a per-call job of the run may wait to start before idle workers give their
+#: slots back for it (a job waits a negotiation cycle anyway; after that, idle capacity must not block it)
+JOB_WAIT_STARTS = 2.0
 #: seconds a worker that has not started yet is kept while nothing waits that it could run
 UNNEEDED_GRACE_S = 2.0
 
@@ -109,6 +112,7 @@ class FleetHost(Protocol):
     def run_per_call(self, tasks: list[Task]) -> None: ...
     def record_samples(self, samples: list[Sample]) -> None: ...
     def note_retry(self) -> None: ...
+    def per_call_waiting_since(self) -> float | None: ...
     def stderr_tail(self, task: Task) -> str: ...
 
 
@@ -229,6 +233,19 @@ class WorkerFleet:
             (self.run_dir / SYS_PATH_NAME).write_text("".join(os.path.abspath(p or ".") + "\n" for p in sys.path))
         self._thread.start()
 
+    def note_sizes(self, tasks: list[Task]) -> None:
+        """Calls sized for this run, wherever they go: the shape of the workers to come (the most memory
+        and disk per core of any call) follows all of them, not only those that reached a worker first."""
+        with self._handover:
+            for task in tasks:
+                if task.worker_wrapper is not None:
+                    self._note_shape(task)
+
+    def _note_shape(self, task: Task) -> None:
+        assert task.worker_wrapper is not None
+        self._shape[task.worker_wrapper] = packing.at_least(self._shape[task.worker_wrapper],
+                                                            packing.per_core(task.size))
+
     def enqueue(self, tasks: list[Task]) -> None:
         with self._handover:
             self._incoming.extend(tasks)
@@ -300,8 +317,7 @@ class WorkerFleet:
         else:
             self._waiting.append(task)
         self._demand[task.worker_wrapper][task.size] += 1
-        self._shape[task.worker_wrapper] = packing.at_least(self._shape[task.worker_wrapper],
-                                                            packing.per_core(task.size))
+        self._note_shape(task)
 
     def _unwait(self, task: Task) -> None:
         counter = self._demand[task.worker_wrapper]
@@ -599,10 +615,18 @@ class WorkerFleet:
 
     # ---- giving slots back ---------------------------------------------------------------------
 
+    def _jobs_wait(self, now: float, starts: float) -> bool:
+        """Whether one of the run's per-call jobs has waited ``starts`` job starts of the pool to start."""
+        since = self.host.per_call_waiting_since()
+        return since is not None and now - since > starts * self.host.profile.job_start_seconds
+
     def _give_back(self) -> None:
-        """Tell a worker with nothing to run to leave at once when it is draining, or when calls wait of
-        which it can run none; remove a worker that has not started while nothing waits for it."""
+        """Tell a worker with nothing to run to leave at once when it is draining, when calls wait of which
+        it can run none, or when one of the run's per-call jobs waits to start (it may need the slot);
+        remove a worker that has not started while nothing waits for it. When a per-call job has waited
+        long and no worker is idle, drain the worker holding the least work for it."""
         now = time.monotonic()
+        jobs_wait = self._jobs_wait(now, JOB_WAIT_STARTS)
         for env, sizes in self._demand.items():
             if sizes:
                 self._last_wanted[env] = now
@@ -618,12 +642,19 @@ class WorkerFleet:
                 continue
             if worker.in_flight:
                 continue
-            useless = bool(self._waiting) and not any(
-                size.fits_in(worker.size) for size in self._demand.get(worker.env, {}))
+            useless = jobs_wait or (bool(self._waiting) and not any(
+                size.fits_in(worker.size) for size in self._demand.get(worker.env, {})))
             if worker.draining or useless:
                 worker.leaving = True
                 self._post(worker, {"version": PROTOCOL, "stop": True})
                 self.stats["given_back"] += 1
+        if self._jobs_wait(now, DRAIN_AFTER_STARTS * JOB_WAIT_STARTS):
+            busy = [w for w in self._live() if w.started and not w.leaving]
+            if busy and not any(w.draining or (w.leaving and not w.ended) for w in self._live()):
+                least = min(busy, key=lambda w: sum(w.work.values()))
+                least.draining = True
+                self.stats["drained"] += 1
+                log.info("workers: draining %s to make room for the run's per-call jobs", least.name)
 
     # ---- scaling -------------------------------------------------------------------------------
 
@@ -655,7 +686,8 @@ class WorkerFleet:
             if not uncovered:
                 continue
             new_size = any(not any(size.fits_in(w.size) for w in mine) for size in uncovered)
-            if not new_size and now - self._last_scaled.get(env, 0.0) < self._scale_period:
+            if not new_size and (now - self._last_scaled.get(env, 0.0) < self._scale_period
+                                 or self._jobs_wait(now, JOB_WAIT_STARTS)):
                 continue
             self._last_scaled[env] = now
             while budget > 0 and uncovered:

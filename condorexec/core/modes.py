@@ -5,7 +5,9 @@ take less than SHORT_FACTOR times that (so a job start would add more than a ten
 longer calls run as their own jobs, each sized exactly. A category never measured first sends one call
 as its own job to time it, and its other calls wait for that one — but never longer than the threshold
 itself: a call still running then is long, so the rest go as their own jobs too. The choice follows the
-category's measured wall time as it changes.
+category's measured wall time as it changes, with hysteresis: a category changes sides only once its wall
+time is HYSTERESIS times past the threshold, so calls whose length hovers near it do not flip from workers
+to their own jobs and back (each flip has calls of one category waiting in two places).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from condorexec.core.calls import Task
 SHORT_FACTOR = 10
 
 WORKERS, PER_CALL = "workers", "per_call"
+
+#: how far past the threshold (as a factor) a category's wall time must go before it changes sides
+HYSTERESIS = 1.5
 
 #: weight of the newest call in a running mean of wall time (a category's here, a worker group's in fleet.py)
 WALL_WEIGHT = 0.2
@@ -44,11 +49,18 @@ class AutoRouter:
         self.threshold = SHORT_FACTOR * job_start_seconds
         self._wall_of = wall_of
         self._timing: dict[str, float] = {}  # category -> when (monotonic) its timing call went out
+        self._chosen: dict[str, str] = {}  # category -> the side it is on
 
     def choice(self, category: str) -> str | None:
         """WORKERS or PER_CALL for ``category``, or None while it is still being timed."""
-        choice = auto_choice(self._wall_of(category), self.job_start_seconds)
-        if choice is not None:
+        wall = self._wall_of(category)
+        if wall is not None:
+            before = self._chosen.get(category)
+            if before == WORKERS and wall < self.threshold * HYSTERESIS:
+                return WORKERS
+            if before == PER_CALL and wall > self.threshold / HYSTERESIS:
+                return PER_CALL
+            self._chosen[category] = choice = auto_choice(wall, self.job_start_seconds) or PER_CALL
             return choice
         sent = self._timing.get(category)
         if sent is not None and time.monotonic() - sent > self.threshold:
