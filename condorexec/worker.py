@@ -365,14 +365,15 @@ class Worker:
             now = time.monotonic()
             if now >= next_poll:
                 interval = low if self._receive() else min(high, interval * 1.5)
-                next_poll = now + interval
+                # with calls of its own still waiting to start, more calls could not start either: only a
+                # recall or a stop could come that matters, and those can wait (a poll is a chirp round trip)
+                next_poll = now + (high if self.queue else interval)
             self._start_what_fits()
             if self.running:
                 self._watch(max(0.0, min(SAMPLE_EVERY, next_poll - time.monotonic())))
                 last_work = time.monotonic()
-            if self.results and (not self.running or not self.queue
-                                 or time.monotonic() - self.first_unsent > FLUSH_AFTER):
-                self.flush()  # the submit side hands out more as soon as it hears what ended
+            if self.results and (not self.queue or time.monotonic() - self.first_unsent > FLUSH_AFTER):
+                self.flush()  # out of calls to start: the submit side hands out more once it hears what ended
                 interval, next_poll = low, min(next_poll, time.monotonic() + low)
             if self.running or self.queue:
                 continue

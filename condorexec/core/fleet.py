@@ -86,6 +86,8 @@ DRAIN_AFTER_STARTS = 2.0
 #: seconds demand gathers between two scale-ups for calls that running workers fit (calls arrive one by one),
 #: two job starts of the pool within these bounds
 SCALE_PERIOD_MIN_S, SCALE_PERIOD_MAX_S = 0.1, 2.0
+#: seconds between two rounds of scaling, giving back and rebalancing (each looks at every worker)
+HOUSEKEEPING_S = 0.01
 #: job starts of the pool a per-call job of the run may wait to start before idle workers give their
 #: slots back for it (a job waits a negotiation cycle anyway; after that, idle capacity must not block it)
 JOB_WAIT_STARTS = 2.0
@@ -159,6 +161,7 @@ class WorkerJob:
     ended: bool = False  # its job left the slot
     in_flight: dict[int, Task] = field(default_factory=dict)  # in the order it was handed them
     work: dict[int, float] = field(default_factory=dict)  # each call's expected core-seconds
+    work_total: float = 0.0  # their sum
     recalled: set[int] = field(default_factory=set)  # calls asked back, not yet returned
     committed: Resources = packing.ZERO
     next_in: int = 0
@@ -170,18 +173,19 @@ class WorkerJob:
     most_at_once: int = 0  # calls it held at once, at most
 
     def offer(self) -> packing.Offer:
-        return packing.Offer(self.name, self.size, self.committed, sum(self.work.values()) / max(self.size.cores, 1),
+        return packing.Offer(self.name, self.size, self.committed, self.work_total / max(self.size.cores, 1),
                              len(self.in_flight))
 
     def take(self, task: Task, wall: float) -> None:
         self.in_flight[task.id] = task
-        self.work[task.id] = wall * max(task.size.cores, 1)
+        self.work[task.id] = work = wall * max(task.size.cores, 1)
+        self.work_total += work
         self.committed = packing.plus(self.committed, task.size)
         self.most_at_once = max(self.most_at_once, len(self.in_flight))
 
     def give(self, task_id: int) -> Task | None:
         task = self.in_flight.pop(task_id, None)
-        self.work.pop(task_id, None)
+        self.work_total = max(0.0, self.work_total - self.work.pop(task_id, 0.0)) if self.work else 0.0
         self.recalled.discard(task_id)
         if task is not None:
             self.committed = packing.minus(self.committed, task.size)
@@ -189,7 +193,7 @@ class WorkerJob:
 
     def give_all(self) -> list[Task]:
         tasks = list(self.in_flight.values())
-        self.in_flight, self.work, self.committed = {}, {}, packing.ZERO
+        self.in_flight, self.work, self.work_total, self.committed = {}, {}, 0.0, packing.ZERO
         self.recalled = set()
         return tasks
 
@@ -208,6 +212,7 @@ class WorkerFleet:
         self._waiting: collections.deque[Task] = collections.deque()
         self._demand: dict[Wrapper, collections.Counter[Resources]] = collections.defaultdict(collections.Counter)
         self._shape: dict[Wrapper, Resources] = collections.defaultdict(lambda: packing.ZERO)
+        self._shapes_seen: set[tuple[Wrapper | None, Resources]] = set()
         self._blocked_since: dict[tuple[Wrapper, Resources], float] = {}
         self._last_wanted: dict[Wrapper, float] = {}
         self._last_scaled: dict[Wrapper, float] = {}
@@ -242,9 +247,12 @@ class WorkerFleet:
                     self._note_shape(task)
 
     def _note_shape(self, task: Task) -> None:
-        assert task.worker_wrapper is not None
-        self._shape[task.worker_wrapper] = packing.at_least(self._shape[task.worker_wrapper],
-                                                            packing.per_core(task.size))
+        key = (task.worker_wrapper, task.size)
+        if key not in self._shapes_seen:  # thousands of calls, a few sizes
+            self._shapes_seen.add(key)
+            assert task.worker_wrapper is not None
+            self._shape[task.worker_wrapper] = packing.at_least(self._shape[task.worker_wrapper],
+                                                                packing.per_core(task.size))
 
     def enqueue(self, tasks: list[Task]) -> None:
         with self._handover:
@@ -283,7 +291,7 @@ class WorkerFleet:
     # ---- the fleet's thread --------------------------------------------------------------------
 
     def _loop(self) -> None:
-        wait = 0.001
+        wait, housekept = 0.001, 0.0
         while True:
             with self._handover:
                 if not (self._incoming or self._events or self._stopping):
@@ -299,9 +307,12 @@ class WorkerFleet:
                 for job_id, ended in events:
                     self._handle(job_id, ended)
                 progressed |= self._dispatch()
-                self._rebalance()
-                self._scale()
-                self._give_back()
+                now = time.monotonic()
+                if events or now - housekept > HOUSEKEEPING_S:  # not at every result: at pilot speed
+                    housekept = now                             # that is thousands of times a second
+                    self._rebalance()
+                    self._scale()
+                    self._give_back()
             except BaseException:  # noqa: BLE001 - one bad message or submit must not stop every other call
                 log.exception("workers: an error the fleet survived")
                 progressed = False
@@ -452,7 +463,10 @@ class WorkerFleet:
         """Hand waiting calls to the workers that can take them, in the order they wait. A call that no
         worker can start now reserves the one it fits best once running calls end (that worker is handed
         nothing more meanwhile), so big calls are never passed for good by small ones."""
-        open_ = {w.name: w for w in self._live() if w.started and not w.leaving and not w.draining}
+        open_ = {w.name: w for w in self._live() if w.started and not w.leaving and not w.draining
+                 and (w.work_total / max(w.size.cores, 1) <= TARGET_SECONDS / 2 or w.committed.cores < w.size.cores)}
+        # (a worker well stocked with calls it cannot start yet is topped up only once half of that is done:
+        # fewer, larger messages at pilot speed)
         if not open_ or not self._waiting:
             return False
         batches: dict[str, list[Task]] = collections.defaultdict(list)
@@ -651,7 +665,7 @@ class WorkerFleet:
         if self._jobs_wait(now, DRAIN_AFTER_STARTS * JOB_WAIT_STARTS):
             busy = [w for w in self._live() if w.started and not w.leaving]
             if busy and not any(w.draining or (w.leaving and not w.ended) for w in self._live()):
-                least = min(busy, key=lambda w: sum(w.work.values()))
+                least = min(busy, key=lambda w: w.work_total)
                 least.draining = True
                 self.stats["drained"] += 1
                 log.info("workers: draining %s to make room for the run's per-call jobs", least.name)
@@ -752,7 +766,7 @@ class WorkerFleet:
             return
         request = _request(largest, max(machines, key=lambda m: m.resources.ordering_key()))
         chosen = packing.to_drain(request, machines, rooms, [
-            (w.name, w.request, where[w.name], sum(w.work.values()))
+            (w.name, w.request, where[w.name], w.work_total)
             for w in live if w.name in where and not w.leaving])
         for name in chosen:
             worker = self._workers[name]
