@@ -14,6 +14,9 @@ does for independent tasks. Four modes, each on a fresh local pool:
           ~14 MB; 64 MB of headroom keeps a spec "exact" without being cut to the byte) for each app
   cold    autolabel from an empty label store (learning while it runs)
   warm    autolabel from the store the cold run left behind
+  auto-cold, auto-warm
+          the same in the default mode (``mode="auto"``: short calls through slot workers, long ones as
+          their own jobs), from a label store of their own; the rest of the modes run one job per call
 
 Measured from what HTCondor itself records (history ads and the job event log):
 
@@ -55,8 +58,9 @@ LARGEST = {"cores": 6, "memory": 6000}
 #: MB each app really allocates; the job's peak is this plus the forked interpreter (~14 MB)
 ALLOCATE_MB = {"small": 100, "medium": 600, "large": 1500}
 EXACT_HEADROOM_MB = 64
-MODES = ("naive", "exact", "cold", "warm")
-COLORS = {"naive": "#999999", "exact": "#4477aa", "cold": "#ee7733", "warm": "#228833"}
+MODES = ("naive", "exact", "cold", "warm", "auto-cold", "auto-warm")
+COLORS = {"naive": "#999999", "exact": "#4477aa", "cold": "#ee7733", "warm": "#228833", "auto-cold": "#cc3311",
+          "auto-warm": "#009988"}
 ET = htcondor2.JobEventType
 
 
@@ -145,11 +149,13 @@ class Result:
 
 def run_mode(mode: str, calls: list[tuple[str, float]], base: Path, store: Path, window: int,
              memory_file: Path, early_release: bool = True) -> Result:
-    autolabel = mode in ("cold", "warm")
+    autolabel = mode.removeprefix("auto-") in ("cold", "warm")
+    default_mode = mode.startswith("auto-")
     executor = CondorExecutor(label=mode, pool="local", nodes=NODES, state_dir=str(base / mode / "state"),
-                              autolabel=autolabel, autocategory=True, label_store=str(store),
+                              autolabel=autolabel, autocategory=True,
+                              label_store=str(store.with_name("labels-auto.sqlite") if default_mode else store),
                               autolabel_window=window, autolabel_early_release=early_release,
-                              monitor_period=0.1, mode="per_call")
+                              monitor_period=0.1, mode="auto" if default_mode else "per_call")
     executor.run_dir = str(base / mode / "run")
     return run_calls(executor, mode, calls, memory_file)
 
@@ -243,6 +249,8 @@ def measure(executor: CondorExecutor, mode: str, makespan: float, own_cpu: float
     allocated = used = core_time = memory_time = longest = 0.0
     requests: dict[str, set[tuple[int, int]]] = defaultdict(set)
     for ad in ads:
+        if ad.get("CondorexecApp") is None:  # a slot worker's job: its calls' samples are in the label store
+            continue
         job = f"{ad['ClusterId']}.{ad['ProcId']}"
         wall = float(ad.eval("RemoteWallClockTime"))
         peak = float(ad.eval("MemoryUsage"))
@@ -324,13 +332,14 @@ def describe(tasks: int, sleep: tuple[float, float], window: int, where: str) ->
             f"{sleep[0]:g}-{sleep[1]:g} s) on {where}, autolabel_window={window}")
 
 
-def workload_arguments(parser: argparse.ArgumentParser, tasks: int, sleep: tuple[float, float]) -> None:
+def workload_arguments(parser: argparse.ArgumentParser, tasks: int, sleep: tuple[float, float],
+                       modes: tuple[str, ...] = MODES) -> None:
     """The options every packing benchmark takes: the workload, the window, the modes and the chart."""
     parser.add_argument("--tasks", type=int, default=tasks)
     parser.add_argument("--sleep", type=float, nargs=2, default=sleep, metavar=("MIN", "MAX"))
     parser.add_argument("--window", type=int, default=1, help="autolabel_window (Parsl's default: 1)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--modes", nargs="+", choices=modes, default=list(modes))
     parser.add_argument("--chart", type=Path, default=None, help="write the PNG chart here")
 
 
