@@ -243,7 +243,7 @@ def run_mode(mode: str, calls: list[tuple[str, float]], base: Path, store: Path,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    workload_arguments(parser, 45, (10.0, 20.0, modes=("naive", "exact", "cold", "warm")))
+    workload_arguments(parser, 45, (10.0, 20.0), modes=("naive", "exact", "cold", "warm"))
     parser.add_argument("--keep", action="store_true", help="keep the run directories (event logs, label store)")
     args = parser.parse_args()
     if os.geteuid() == 0:
