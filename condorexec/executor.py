@@ -91,11 +91,11 @@ class CondorExecutor(ParslExecutor):
         workers: one job per category size runs many calls, for short calls; no port opens on the
         submit side, files travel through chirp), or ``"auto"`` (per category, by measured wall time).
         See docs/workers.md.
-      max_workers: category workers of one size at once (default: as many as the pool's machines hold).
-      worker_idle_timeout: seconds a category worker waits without work before it exits.
+      max_workers: workers at once (default: as many as the pool's machines hold for what waits).
+      worker_idle_timeout: seconds a slot worker waits without work before it exits.
       isolate: local pool only — run each job inside bubblewrap, seeing only its sandbox and the
         system's read-only directories, as on an execute node that does not share the submitter's
-        filesystem (a category worker also sees its mailbox, the run directory).
+        filesystem (a slot worker also sees its mailbox, the run directory).
     """
 
     def __init__(
@@ -208,7 +208,7 @@ class CondorExecutor(ParslExecutor):
 
     @property
     def fleet(self):
-        """The category workers (None with ``mode="per_call"``)."""
+        """The slot workers (None with ``mode="per_call"``)."""
         return self._running().fleet
 
     @property

@@ -50,7 +50,7 @@ class RemoteTraceback(Exception):
 
 
 def encode_payload(calls: Sequence[Call]) -> bytes:
-    """The payload file's bytes (a category worker gets them inline, with no file written)."""
+    """The payload file's bytes (a slot worker gets them inline, with no file written)."""
     return cloudpickle.dumps({
         "version": PAYLOAD_VERSION,
         "calls": [{"id": c.id, "func": c.func, "args": tuple(c.args), "kwargs": c.kwargs} for c in calls],

@@ -101,5 +101,5 @@ def job_description(context: Mapping[str, Any]) -> htcondor2.Submit:
 
 
 def worker_description(context: Mapping[str, Any]) -> htcondor2.Submit:
-    """A cluster of category workers (docs/design.md §7); rows carry WORKER_ITEM_KEYS."""
+    """A cluster of slot workers (docs/design.md §7); rows carry WORKER_ITEM_KEYS."""
     return htcondor2.Submit(render_submit("worker.sub.j2", context))

@@ -2,7 +2,7 @@
 
 Only the standard library and cloudpickle may be imported here: this file is shipped with every
 job (``transfer_input_files``) and run by whatever Python the node has or the job brought.
-A payload holds a *sequence* of calls so that one job can serve many calls (category workers, see
+A payload holds a *sequence* of calls so that one job can serve many calls (slot workers, see
 docs/design.md §7); today the executor sends one call per job.
 
 Usage: ``python runner.py PAYLOAD RESULT``. Exit status 0 when every outcome was written, even if

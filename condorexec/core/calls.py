@@ -63,9 +63,9 @@ class Task:
     probe_machine: Machine | None = None  # the machine a probe is sized to (None: the largest)
     early_memory: int | None = None  # MB: released early, at its category's probe's running memory
     retries: int = 0
-    #: the job executable of a category worker for this call's environment (None: per-call only)
+    #: the job executable of a slot worker for this call's environment (None: per-call only)
     worker_wrapper: Wrapper | None = None
-    worker: str | None = None  # the category worker holding it, if any (core/fleet.py)
+    worker: str | None = None  # the slot worker holding it, if any (core/fleet.py)
     per_call_only: bool = False  # sent back from the workers: runs as its own job
     to_workers: bool = False  # where the batcher sent it last
     #: the pickled call, while it is kept in memory rather than in its payload file: a call that may go

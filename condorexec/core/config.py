@@ -39,12 +39,12 @@ class CoreConfig:
     lease_minutes: int = 30
     #: the interpreter's thread switch interval while an in-process pool runs (None: leave it alone)
     switch_interval: float | None = 0.0002
-    #: "per_call" (each call its own job), "workers" (category workers), "auto" (per category, by
+    #: "per_call" (each call its own job), "workers" (slot workers), "auto" (per category, by
     #: measured wall time); docs/design.md §7
     mode: str = "auto"
-    #: category workers of one size at once (None: as many as the pool's machines hold)
+    #: slot workers at once (None: as many as the pool's machines hold for what waits)
     max_workers: int | None = None
-    #: seconds a category worker waits without work before it exits
+    #: seconds a slot worker waits without work before it exits
     worker_idle_timeout: float = 30.0
 
     def __post_init__(self) -> None:

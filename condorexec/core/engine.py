@@ -2,7 +2,7 @@
 
 Data flows one way: a call is validated and sized (spec, then learned label, then defaults), its
 payload written, and it waits in a queue; the batcher thread sends calls that arrive together either
-as ONE cluster of per-call jobs or to the category workers (``core/fleet.py``, docs/design.md §7), as
+as ONE cluster of per-call jobs or to the slot workers (``core/fleet.py``, docs/design.md §7), as
 ``mode`` says; the event tracker thread turns the job event log into results, retries and failures;
 the lease thread keeps the run's jobs alive and cross-checks the queue; the label poller's thread
 learns from history and lets a learning category's waiting calls go.
@@ -292,7 +292,7 @@ class Core:
         return limit - sum(1 for sent in self._unstarted.values() if sent >= since)
 
     def _may_go_to_workers(self, task: Task) -> bool:
-        """Whether ``task`` could go to a category worker now (those do not wait in the pool's queue)."""
+        """Whether ``task`` could go to a slot worker now (those do not wait in the pool's queue)."""
         if self.fleet is None or task.per_call_only or self.fleet.unavailable:
             return False
         return self.router is None or self.router.choice(task.category) == WORKERS
@@ -328,7 +328,7 @@ class Core:
         return max(len(categories), 1)
 
     def _route(self, task: Task) -> bool:
-        """Whether ``task`` goes to a category worker (True) or runs as its own job."""
+        """Whether ``task`` goes to a slot worker (True) or runs as its own job."""
         if self.fleet is None or task.per_call_only or task.probe or self.fleet.unavailable:
             return False
         if self.router is not None:
@@ -505,7 +505,7 @@ class Core:
             if self.probes.learned(started):
                 self._pending_ready.notify_all()
 
-    # ---- what the category workers ask of the core (core/fleet.py, on the fleet's thread) ----------
+    # ---- what the slot workers ask of the core (core/fleet.py, on the fleet's thread) ----------
 
     def fail(self, task: Task, exc: BaseException) -> None:
         """End ``task`` with ``exc``; a done callback that raises (even SystemExit) is logged, not passed on."""

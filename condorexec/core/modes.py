@@ -1,4 +1,4 @@
-"""``mode="auto"``: which categories run on category workers and which as one job per call (docs/design.md §7).
+"""``mode="auto"``: which categories run on slot workers and which as one job per call (docs/design.md §7).
 
 A job start costs a pool about ``PoolProfile.job_start_seconds`` of slot time. A category whose calls
 take less than SHORT_FACTOR times that (so a job start would add more than a tenth) goes to workers;
