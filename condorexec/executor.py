@@ -172,7 +172,10 @@ class CondorExecutor(ParslExecutor):
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        from condorexec.logsetup import follow_parsl
         from condorexec.pools.select import choose_pool
+
+        follow_parsl()  # condorexec's log lines into runinfo/NNN/parsl.log, as Parsl's executors' are
 
         run = (self.run_id or uuid.uuid4().hex[:12]).replace('"', "")
         self.run_token = "".join(c if c.isalnum() or c in "-_" else "_" for c in run)
@@ -184,6 +187,7 @@ class CondorExecutor(ParslExecutor):
             if self.pool_choice == "condor":  # monitor_period always has a value but is the local pool's
                 options.pop("monitor_period", None)
             self.pool, self.pool_reason = choose_pool(self.pool_choice, **options)
+        log.info("%s: pool: %s", self.label, self.pool_reason)  # which pool the calls run on, said once
         self.core = Core(self.pool, self.config, work_dir, self.run_token,
                          batch_name=f"condorexec-{self.label}-{self.run_token}",
                          owns_pool=not isinstance(self.pool_choice, Pool))

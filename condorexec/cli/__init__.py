@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from condorexec import logsetup
 from condorexec.cli.options import UsageError
 from condorexec.errors import CondorexecError
 from condorexec.submitdesc import SubmitDescriptionError
@@ -71,3 +72,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # argparse's -help
         return int(exc.code or 0)
+    finally:
+        logsetup.stop_debug()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
+from condorexec import logsetup
 from condorexec.pools.localspool import default_state_dir
 
 #: environment variable naming the local pool's state directory (``--state-dir`` wins over it)
@@ -35,6 +37,15 @@ class CondorArgumentParser(argparse.ArgumentParser):
     def __init__(self, prog: str, description: str = ""):
         super().__init__(prog=prog, description=description, allow_abbrev=False, add_help=False)
         self.add_argument("-help", "--help", "-h", action="help", help="show this help and exit")
+        self.add_option("debug", action="store_true",
+                        help="print debugging output (condorexec's DEBUG log) to stderr, as condor_submit -debug does")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """argparse's, then ``-debug`` takes effect (stderr as it is now: a test may have replaced it)."""
+        parsed = super().parse_args(args, namespace)
+        if parsed.debug:
+            logsetup.debug_to(sys.stderr)
+        return parsed
 
     def error(self, message: str):  # type: ignore[override]
         raise UsageError(message, self.format_usage())
