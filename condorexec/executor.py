@@ -239,7 +239,8 @@ class CondorExecutor(ParslExecutor):
         try:
             spec = parse_spec(resource_specification)
             app_func = user_function(func)
-            app = render.safe_app_name(getattr(app_func, "__qualname__", None) or getattr(app_func, "__name__", "app"))
+            name = getattr(app_func, "__qualname__", None) or getattr(app_func, "__name__", "app")
+            app = render.safe_app_name(str(name))
             kwargs, plan = (absolute_paths(kwargs), FilePlan()) if self.shared_fs else plan_files(kwargs)
             if getattr(self, "monitoring_messages", None) is not None:  # the DFK has monitoring on
                 plan.collect.append((MESSAGE_PREFIX, receiver_directory(self.run_dir)))

@@ -44,8 +44,8 @@ def follow_parsl() -> None:
     logger.addHandler(ToParslHandlers())
 
 
-class DebugHandler(logging.StreamHandler):
-    """The ``-debug`` handler (a class of its own, so :func:`stop_debug` finds it)."""
+#: the name of the ``-debug`` handler, by which :func:`stop_debug` finds it
+DEBUG_HANDLER = "condorexec -debug"
 
 
 def debug_to(stream: TextIO) -> None:
@@ -54,7 +54,8 @@ def debug_to(stream: TextIO) -> None:
     not print each line twice."""
     stop_debug()
     logger = logging.getLogger(ROOT)
-    handler = DebugHandler(stream)
+    handler = logging.StreamHandler(stream)
+    handler.set_name(DEBUG_HANDLER)
     handler.setFormatter(logging.Formatter(DEBUG_FORMAT, DEBUG_DATE_FORMAT))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -63,6 +64,6 @@ def debug_to(stream: TextIO) -> None:
 def stop_debug() -> None:
     """Undo :func:`debug_to` (the end of a command)."""
     logger = logging.getLogger(ROOT)
-    for handler in [h for h in logger.handlers if isinstance(h, DebugHandler)]:
+    for handler in [h for h in logger.handlers if h.get_name() == DEBUG_HANDLER]:
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)

@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     module = importlib.import_module(f"condorexec.cli.{COMMANDS[command]}")
     try:
-        return module.main(rest, sys.stdout, sys.stderr)
+        status: int = module.main(rest, sys.stdout, sys.stderr)
+        return status
     except UsageError as exc:
         sys.stderr.write(f"condorexec {command}: {exc}\n")
         if exc.usage:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from condorexec import logsetup
 from condorexec.pools.localspool import default_state_dir
@@ -40,17 +42,18 @@ class CondorArgumentParser(argparse.ArgumentParser):
         self.add_option("debug", action="store_true",
                         help="print debugging output (condorexec's DEBUG log) to stderr, as condor_submit -debug does")
 
-    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         """argparse's, then ``-debug`` takes effect (stderr as it is now: a test may have replaced it)."""
         parsed = super().parse_args(args, namespace)
         if parsed.debug:
             logsetup.debug_to(sys.stderr)
         return parsed
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.format_usage())
 
-    def add_option(self, name: str, *aliases: str, **kwargs) -> argparse.Action:
+    def add_option(self, name: str, *aliases: str, **kwargs: Any) -> argparse.Action:
         """Register ``-name`` and ``--name`` (plus short ``aliases`` such as ``-a``)."""
         return self.add_argument(f"-{name}", f"--{name}", *aliases, **kwargs)
 

@@ -112,7 +112,7 @@ def open_pool(kind: str = "auto", *, schedd: str | None = None, collector: str |
 
 
 def open_view(kind: str = "auto", *, schedd: str | None = None, collector: str | None = None,
-              state_dir: str | os.PathLike | None = None, nodes: Sequence[str] = (),
+              state_dir: str | os.PathLike[str] | None = None, nodes: Sequence[str] = (),
               probe_timeout: float = PROBE_TIMEOUT) -> tuple[Pool | SpoolView, str]:
     """What a command that must not start a pool of its own looks at (``q``, ``history``, ``rm``,
     ``labels``), and why: the schedd, or else the spool of the local pools that ``condorexec submit``
