@@ -1,12 +1,13 @@
-"""Which pool a command uses: a configured HTCondor whose schedd does not answer is refused with a
-clear message (never a quiet run on this machine), and ``-debug`` shows the choice as condor_submit
-shows its debugging output."""
+"""``condorexec --version``; which pool a command uses: a configured HTCondor whose schedd does not
+answer is refused with a clear message (never a quiet run on this machine); ``-debug`` shows the
+choice as condor_submit shows its debugging output."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from condorexec import __version__
 from condorexec.cli import main
 from condorexec.pools.select import ASK_FOR_LOCAL
 
@@ -44,3 +45,11 @@ def test_debug_prints_the_pool_choice_with_condor_submits_timestamps(tmp_path: P
                             r"pool: local: the embedded local pool, as asked", ln) for ln in debug), err
     status, _, err = run(argv[:1] + argv[2:], capsys)  # without -debug (and after it): no debugging output
     assert status == 1 and " DEBUG: " not in err
+
+
+def test_version_says_condorexec_s_version_and_what_it_runs_on(capsys) -> None:
+    for flag in ("--version", "-version"):
+        status, out, err = run([flag], capsys)
+        first, second = out.splitlines()
+        assert status == 0 and err == "" and first == f"condorexec {__version__}"
+        assert re.fullmatch(r"htcondor bindings \d+\.\d+\S*, parsl \S+, Python 3\.\d+\.\d+\S*", second), second
