@@ -43,7 +43,8 @@ DRY_RUN_CLUSTER = 1
 
 
 def parser() -> CondorArgumentParser:
-    p = CondorArgumentParser("condorexec submit", "Submit jobs like condor_submit (see docs/from-condor_submit.md).")
+    p = CondorArgumentParser("condorexec submit", "Submit jobs like condor_submit (what each pool does with each "
+                                                 "submit command: the 'From condor_submit' page of the documentation).")
     p.add_argument("args", nargs="*", metavar="[var=value ...] [submit-file]",
                    help="a submit file ('-' or none: stdin) and var=value macro definitions")
     p.add_option("file", metavar="FILE", help="the submit file (instead of a positional one)")

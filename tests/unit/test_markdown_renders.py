@@ -14,7 +14,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("**/*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md",
+         *sorted(p for p in (ROOT / "docs").glob("**/*.md") if "_build" not in p.parts)]
 
 
 def fence_problems(text: str) -> list[str]:
