@@ -85,8 +85,8 @@ class CondorExecutor(ParslExecutor):
       shared_fs: the execute nodes see the submit side's filesystem (like Work Queue's ``shared_fs``):
         ``File`` paths and bash-app streams pass to the app unchanged and nothing is transferred for
         them. Default False: inputs are transferred in, outputs back, and the app sees sandbox names.
-      batch_window, max_batch: calls arriving within ``batch_window`` seconds (up to ``max_batch``)
-        are submitted as one cluster.
+      batch_window: calls arriving within this many seconds of each other are submitted as one cluster.
+      max_batch: the most calls in one such cluster.
       max_retries: how often a job that outgrew a learned size is retried bigger.
       lease_minutes: a job whose submitter stopped renewing its lease is removed by the pool.
       monitor_period: local pool only — seconds between samples of each job's memory and disk.

@@ -3,7 +3,7 @@
 ``auto`` never switches to the local pool because a configured schedd is slow or down: on a login
 node that would run every call (and whole-machine probes) on the login node while the user believes
 they run on the pool. A configured schedd that does not answer is an error naming the way to ask for
-the local pool (:data:`ASK_FOR_LOCAL`).
+the local pool (``ASK_FOR_LOCAL``).
 
 The rule lives here once (:func:`resolve_kind`); :func:`choose_pool` and :func:`open_pool` build the
 chosen pool, :func:`open_view` gives the commands that must not start a pool what they look at.
