@@ -17,15 +17,19 @@ about a tenth of a second, paid only when an HTCondor configuration exists at al
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from condorexec.pools.base import Pool
 from condorexec.pools.condor import CondorPoolError
 from condorexec.pools.localspool import SpoolView
+
+log = logging.getLogger(__name__)
 
 KINDS = ("auto", "local", "condor")
 
@@ -62,7 +66,12 @@ def resolve_kind(kind: str = "auto", *, schedd: str | None = None, collector: st
     if kind == "auto" and schedd is None and collector is None and source is None:
         return "local", ("auto: no HTCondor configuration (CONDOR_CONFIG unset and "
                          "/etc/condor/condor_config missing), using the embedded local pool")
+    log.debug("pool %r: HTCondor configuration %s; probing schedd %s (collector %s), %gs at most", kind,
+              source or "(none found)",
+              schedd or "(local)", collector or "(configured)", probe_timeout)
+    started = time.monotonic()
     ok, detail = probe_schedd(schedd, collector, timeout=probe_timeout)
+    log.debug("probe %s after %.2fs: %s", "answered" if ok else "failed", time.monotonic() - started, detail)
     if ok:
         return "condor", f"{kind}: HTCondor schedd at {detail} answered"
     raise PoolUnreachableError(kind, schedd, collector, source, detail)
