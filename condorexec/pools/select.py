@@ -67,8 +67,7 @@ def resolve_kind(kind: str = "auto", *, schedd: str | None = None, collector: st
         return "local", ("auto: no HTCondor configuration (CONDOR_CONFIG unset and "
                          "/etc/condor/condor_config missing), using the embedded local pool")
     log.debug("pool %r: HTCondor configuration %s; probing schedd %s (collector %s), %gs at most", kind,
-              source or "(none found)",
-              schedd or "(local)", collector or "(configured)", probe_timeout)
+              source or "(none found)", schedd or "(local)", collector or "(configured)", probe_timeout)
     started = time.monotonic()
     ok, detail = probe_schedd(schedd, collector, timeout=probe_timeout)
     log.debug("probe %s after %.2fs: %s", "answered" if ok else "failed", time.monotonic() - started, detail)
