@@ -47,13 +47,18 @@ def follow_parsl() -> None:
 #: the name of the ``-debug`` handler, by which :func:`stop_debug` finds it
 DEBUG_HANDLER = "condorexec -debug"
 
+#: the ``condorexec`` logger's level before ``-debug`` set DEBUG, for :func:`stop_debug` to put back
+_level_before_debug: int | None = None
+
 
 def debug_to(stream: TextIO) -> None:
     """``-debug``: every condorexec record, DEBUG up, on ``stream`` with condor_submit's timestamps.
     Replaces an earlier ``-debug`` handler, so commands run one after another in one process do
     not print each line twice."""
+    global _level_before_debug
     stop_debug()
     logger = logging.getLogger(ROOT)
+    _level_before_debug = logger.level
     handler = logging.StreamHandler(stream)
     handler.set_name(DEBUG_HANDLER)
     handler.setFormatter(logging.Formatter(DEBUG_FORMAT, DEBUG_DATE_FORMAT))
@@ -62,8 +67,12 @@ def debug_to(stream: TextIO) -> None:
 
 
 def stop_debug() -> None:
-    """Undo :func:`debug_to` (the end of a command)."""
+    """Undo :func:`debug_to` (the end of a command): its handler goes, the level it replaced comes back
+    (so a process that also follows Parsl keeps sending DEBUG lines to parsl.log)."""
+    global _level_before_debug
     logger = logging.getLogger(ROOT)
     for handler in [h for h in logger.handlers if h.get_name() == DEBUG_HANDLER]:
         logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
+    if _level_before_debug is not None:
+        logger.setLevel(_level_before_debug)
+        _level_before_debug = None
