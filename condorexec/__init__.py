@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+#: the one place the version is written (setup.cfg reads it: ``version = attr:``)
 __version__ = "0.1.0"
 __all__ = ["CondorExecutor", "__version__"]
 

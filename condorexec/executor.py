@@ -59,15 +59,24 @@ SPEC_FIELDS = KNOWN_KEYS | {"parsl_resource_specification"}
 class CondorExecutor(ParslExecutor):
     """Run each Parsl app call as an HTCondor job, on a real pool or the embedded local pool.
 
-    Parameters (all keyword):
-      pool: ``"auto"`` (HTCondor if a schedd answers, else the local pool), ``"local"``,
-        ``"condor"``, or a ``Pool`` instance.
+    Keyword Args:
+      label: the executor's name in Parsl's ``Config`` (and its directory in the run directory).
+      pool: ``"auto"`` (HTCondor where it is configured, else the local pool; a configured schedd
+        that does not answer is an error, never a switch to the local pool), ``"local"``,
+        ``"condor"``, or a ``Pool`` instance. The pool chosen is logged at INFO.
       nodes: local pool only — emulated nodes, e.g. ``["cpus=6,memory=6000", "cpus=3,memory=3000"]``.
       state_dir: local pool state (spool, sandboxes); default: the user state directory.
-      schedd, collector: which HTCondor schedd/pool to use (like condor_submit's -name/-pool).
+      schedd: which HTCondor schedd to use (like condor_submit's -name).
+      collector: which HTCondor pool's collector to ask (like condor_submit's -pool).
       worker_python: the Python the job runs on the node (default: this interpreter).
-      autolabel, autocategory, category, allocation_mode, autolabel_window, label_store: see
-        docs/labels.md.
+      autolabel: learn the sizes a call's specification leaves out from what finished jobs used
+        (docs/labels.md).
+      autocategory: with autolabel, each app is a category of its own (named after the app).
+      category: the category of calls whose specification names none.
+      allocation_mode: how a label is chosen from what was learned: ``"max_throughput"``,
+        ``"min_waste"``, ``"max"`` or ``"fixed"`` (Work Queue's modes).
+      autolabel_window: completions a category needs before its label is used.
+      label_store: the SQLite file learned labels persist in (default: in the user data directory).
       autolabel_early_release: a learning category's waiting calls go as soon as its probe reports
         its running memory (at that plus 25%, with the user's or the default cores and disk), instead
         of after the probe ends (docs/labels.md, "Cold start"). Turn off for apps whose memory grows
@@ -76,10 +85,11 @@ class CondorExecutor(ParslExecutor):
       shared_fs: the execute nodes see the submit side's filesystem (like Work Queue's ``shared_fs``):
         ``File`` paths and bash-app streams pass to the app unchanged and nothing is transferred for
         them. Default False: inputs are transferred in, outputs back, and the app sees sandbox names.
-      batch_window, max_batch: calls arriving within ``batch_window`` seconds (up to ``max_batch``)
-        are submitted as one cluster.
+      batch_window: calls arriving within this many seconds of each other are submitted as one cluster.
+      max_batch: the most calls in one such cluster.
       max_retries: how often a job that outgrew a learned size is retried bigger.
       lease_minutes: a job whose submitter stopped renewing its lease is removed by the pool.
+      monitor_period: local pool only — seconds between samples of each job's memory and disk.
       switch_interval: in-process (local) pool only — the interpreter's thread switch interval while the
         executor runs (``sys.setswitchinterval``; restored at shutdown). The embedded pool's threads hand
         each job on to one another, and at Python's default 5 ms each handoff could wait that long: 0.2 ms
@@ -172,7 +182,10 @@ class CondorExecutor(ParslExecutor):
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        from condorexec.logsetup import follow_parsl
         from condorexec.pools.select import choose_pool
+
+        follow_parsl()  # condorexec's log lines into runinfo/NNN/parsl.log, as Parsl's executors' are
 
         run = (self.run_id or uuid.uuid4().hex[:12]).replace('"', "")
         self.run_token = "".join(c if c.isalnum() or c in "-_" else "_" for c in run)
@@ -184,6 +197,7 @@ class CondorExecutor(ParslExecutor):
             if self.pool_choice == "condor":  # monitor_period always has a value but is the local pool's
                 options.pop("monitor_period", None)
             self.pool, self.pool_reason = choose_pool(self.pool_choice, **options)
+        log.info("%s: pool: %s", self.label, self.pool_reason)  # which pool the calls run on, said once
         self.core = Core(self.pool, self.config, work_dir, self.run_token,
                          batch_name=f"condorexec-{self.label}-{self.run_token}",
                          owns_pool=not isinstance(self.pool_choice, Pool))
@@ -235,7 +249,8 @@ class CondorExecutor(ParslExecutor):
         try:
             spec = parse_spec(resource_specification)
             app_func = user_function(func)
-            app = render.safe_app_name(getattr(app_func, "__qualname__", None) or getattr(app_func, "__name__", "app"))
+            name = getattr(app_func, "__qualname__", None) or getattr(app_func, "__name__", "app")
+            app = render.safe_app_name(str(name))
             kwargs, plan = (absolute_paths(kwargs), FilePlan()) if self.shared_fs else plan_files(kwargs)
             if getattr(self, "monitoring_messages", None) is not None:  # the DFK has monitoring on
                 plan.collect.append((MESSAGE_PREFIX, receiver_directory(self.run_dir)))

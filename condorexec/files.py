@@ -43,7 +43,8 @@ class FilePlan:
             else:
                 shutil.move(str(source), destination)
         for prefix, directory in self.collect:
-            found = [entry for entry in os.scandir(task_dir) if entry.name.startswith(prefix) and entry.is_file()]
+            found = [entry for entry in os.scandir(os.fspath(task_dir))
+                     if entry.name.startswith(prefix) and entry.is_file()]
             if found:
                 os.makedirs(directory, exist_ok=True)
             for entry in found:  # the task directory and the destination share a filesystem: a rename

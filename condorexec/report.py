@@ -2,6 +2,11 @@
 
 Everything here comes from the same artifacts HTCondor produces (event log order for concurrency,
 history ads for measured usage), so the report is equally true on the local pool and on a schedd.
+
+A row is either an app whose calls ran as their own jobs (``CondorexecApp``; its calls are its
+distinct ``CondorexecTask`` ids, so a retried call counts once and its jobs twice) or a category's
+workers (``CondorexecWorker``): jobs that each ran many calls of any app, which their history ads do
+not list, so such a row counts jobs only.
 """
 
 from __future__ import annotations
@@ -19,9 +24,14 @@ ET = htcondor2.JobEventType
 _ENDS = {ET.JOB_TERMINATED, ET.JOB_HELD, ET.JOB_EVICTED, ET.JOB_ABORTED}
 
 
+#: the row name of a category's worker jobs
+WORKERS_ROW = "workers: {category}"
+
+
 @dataclass
 class AppStats:
     app: str
+    calls: int | None = 0  # None: category workers, whose calls the history does not show
     jobs: int = 0
     requests: set[tuple[int, int, int]] = field(default_factory=set)  # cores, memory MB, disk MB
     peak_memory_mb: float = 0
@@ -76,11 +86,17 @@ def app_stats(pool: Pool, run_token: str, log_path: str | Path) -> tuple[list[Ap
     stats: dict[str, AppStats] = {}
     groups: dict[str, set[str]] = defaultdict(set)
     ads = pool.history(f'CondorexecRun == "{run_token}"',
-                       ["ClusterId", "ProcId", "CondorexecApp", "RequestCpus", "RequestMemory", "RequestDisk",
+                       ["ClusterId", "ProcId", "CondorexecApp", "CondorexecTask", "CondorexecWorker",
+                        "CondorexecWorkerCategory", "RequestCpus", "RequestMemory", "RequestDisk",
                         "MemoryUsage", "ResidentSetSize", "DiskUsage"])
+    tasks: dict[str, set[object]] = defaultdict(set)
     for ad in ads:
-        app = str(ad.get("CondorexecApp", "?"))
-        s = stats.setdefault(app, AppStats(app))
+        if "CondorexecApp" in ad:
+            app = str(ad["CondorexecApp"])
+            tasks[app].add(ad.get("CondorexecTask", f"{ad['ClusterId']}.{ad['ProcId']}"))
+        else:
+            app = WORKERS_ROW.format(category=ad.get("CondorexecWorkerCategory", "?"))
+        s = stats.setdefault(app, AppStats(app, calls=0 if "CondorexecApp" in ad else None))
         job = f"{ad['ClusterId']}.{ad['ProcId']}"
         groups[app].add(job)
         s.jobs += 1
@@ -95,6 +111,8 @@ def app_stats(pool: Pool, run_token: str, log_path: str | Path) -> tuple[list[Ap
             s.last_end = end if s.last_end is None else max(s.last_end, end)
     for app, s in stats.items():
         s.max_concurrent = max_concurrent(steps, groups[app])
+        if s.calls is not None:
+            s.calls = len(tasks[app])
     run_jobs = set().union(*groups.values()) if groups else set()
     run_spans = [spans[j] for j in run_jobs if j in spans]
     makespan = (max(e for _, e in run_spans) - min(b for b, _ in run_spans)) if run_spans else 0.0
@@ -102,18 +120,21 @@ def app_stats(pool: Pool, run_token: str, log_path: str | Path) -> tuple[list[Ap
 
 
 def format_table(rows: Iterable[AppStats], overall: int, makespan: float) -> str:
-    header = ("app", "calls", "requested (cores/MB mem/MB disk)", "peak mem MB", "peak disk MB",
+    """The per-app table; its last line adds up the calls that ran as their own jobs, and all jobs."""
+    rows = list(rows)
+    header = ("app", "calls", "jobs", "requested (cores/MB mem/MB disk)", "peak mem MB", "peak disk MB",
               "most at once", "makespan s")
     lines = [header]
     for s in rows:
         requests = ", ".join(f"{c}/{m}/{d}" for c, m, d in sorted(s.requests))
-        lines.append((s.app, str(s.jobs), requests, f"{s.peak_memory_mb:.0f}", f"{s.peak_disk_mb:.2f}",
-                      str(s.max_concurrent), f"{s.makespan:.0f}"))
-    lines.append(("all apps", str(sum(int(r[1]) for r in lines[1:])), "", "", "", str(overall), f"{makespan:.0f}"))
+        lines.append((s.app, "-" if s.calls is None else str(s.calls), str(s.jobs), requests,
+                      f"{s.peak_memory_mb:.0f}", f"{s.peak_disk_mb:.2f}", str(s.max_concurrent), f"{s.makespan:.0f}"))
+    own_calls = sum(s.calls for s in rows if s.calls is not None)
+    lines.append(("all", str(own_calls), str(sum(s.jobs for s in rows)), "", "", "", str(overall), f"{makespan:.0f}"))
     widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
     out = []
     for n, row in enumerate(lines):
-        out.append("  ".join(c.ljust(w) if i == 0 or i == 2 else c.rjust(w) for i, (c, w) in
+        out.append("  ".join(c.ljust(w) if i == 0 or i == 3 else c.rjust(w) for i, (c, w) in
                              enumerate(zip(row, widths, strict=True))))
         if n == 0 or n == len(lines) - 2:
             out.append("  ".join("-" * w for w in widths))

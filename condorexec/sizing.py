@@ -57,8 +57,9 @@ class AutoLabelSizer:
         else:
             whole = machine if machine is not None else self.maximum
             fallback = {r: getattr(whole, r) for r in SIZED}
-        return Size(*(spec.get(r) if spec.get(r) is not None else (getattr(label, r) or fallback[r])
-                      for r in SIZED), spec.gpus or 0)
+        sized = {r: given if (given := spec.get(r)) is not None else (getattr(label, r) or fallback[r])
+                 for r in SIZED}
+        return Size(**sized, gpus=spec.gpus or 0)
 
     def learning(self, category: str, spec: ResourceSpec) -> bool:
         """True while some size the user left out has no label yet (it would be the maximum)."""

@@ -2,9 +2,10 @@
 
 Three kinds of app with different ``parsl_resource_specification``s — small preparation steps,
 big two-core simulations, tiny bash summaries that read and write files — 40 calls in all. Each
-call becomes one HTCondor job sized to its spec, so small jobs pack around big ones on the node.
-At the end it prints, per app, what was requested and what the jobs really used (from the pool's
-history records) and how many ran at once (from the job event log).
+call becomes one HTCondor job sized to its spec, so small jobs pack around big ones on the node, or
+— when its category's calls are short (``mode="auto"``) — runs in a category worker of that size.
+At the end it prints, per app (and per category's workers), what was requested and what the jobs
+really used (from the pool's history records) and how many ran at once (from the job event log).
 
     python examples/heterogeneous.py [--nodes cpus=6,memory=6000 cpus=3,memory=3000] [--scale 1.0]
 """
@@ -103,8 +104,10 @@ def main() -> None:
         makespan = time.time() - started
         rows, overall, _ = app_stats(executor.pool, executor.run_token, executor.log_path)
     calls = len(prepared) + len(sims) + len(summaries)
-    print(f"\n{calls} app calls, {executor.stats['clusters']} clusters submitted, makespan {makespan:.1f} s "
-          f"(wall clock)\n")
+    own = sum(r.calls for r in rows if r.calls is not None)
+    workers = sum(r.jobs for r in rows if r.calls is None)
+    print(f"\n{calls} app calls: {own} ran as their own jobs, {calls - own} in {workers} category-worker "
+          f"job(s); makespan {makespan:.1f} s (wall clock)\n")
     print(format_table(rows, overall, makespan))
     print(f"\nevent log: {executor.log_path}\nhistory:   {executor.pool.profile.history_source}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from condorexec import logsetup
 from condorexec.cli.options import UsageError
 from condorexec.errors import CondorexecError
 from condorexec.submitdesc import SubmitDescriptionError
@@ -38,8 +39,27 @@ commands:
   labels    what autolabel has learned per category (table, --plot)
   pack      list, show or clear packed environments
 
-'condorexec COMMAND -help' shows a command's options.
+'condorexec COMMAND -help' shows a command's options; 'condorexec --version' the version;
+'-debug' on any command prints its debugging output to stderr.
 """
+
+
+def version_text() -> str:
+    """``condorexec --version``: condorexec's version, then those of the pieces it runs on (as
+    condor_submit -version names its HTCondor version and platform)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from condorexec import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"condorexec {__version__}\n"
+            f"htcondor bindings {installed('htcondor')}, parsl {installed('parsl')}, "
+            f"Python {sys.version.split()[0]}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,13 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "-help", "--help", "help"):
         sys.stdout.write(USAGE)
         return 0 if argv else 1
+    if argv[0] in ("-version", "--version", "version"):
+        sys.stdout.write(version_text())
+        return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         sys.stderr.write(f"condorexec: unknown command {command!r}\n{USAGE}")
         return 1
     module = importlib.import_module(f"condorexec.cli.{COMMANDS[command]}")
     try:
-        return module.main(rest, sys.stdout, sys.stderr)
+        status: int = module.main(rest, sys.stdout, sys.stderr)
+        return status
     except UsageError as exc:
         sys.stderr.write(f"condorexec {command}: {exc}\n")
         if exc.usage:
@@ -71,3 +95,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # argparse's -help
         return int(exc.code or 0)
+    finally:
+        logsetup.stop_debug()

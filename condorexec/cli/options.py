@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
+from condorexec import logsetup
 from condorexec.pools.localspool import default_state_dir
 
 #: environment variable naming the local pool's state directory (``--state-dir`` wins over it)
@@ -35,11 +39,21 @@ class CondorArgumentParser(argparse.ArgumentParser):
     def __init__(self, prog: str, description: str = ""):
         super().__init__(prog=prog, description=description, allow_abbrev=False, add_help=False)
         self.add_argument("-help", "--help", "-h", action="help", help="show this help and exit")
+        self.add_option("debug", action="store_true",
+                        help="print debugging output (condorexec's DEBUG log) to stderr, as condor_submit -debug does")
 
-    def error(self, message: str):  # type: ignore[override]
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """argparse's, then ``-debug`` takes effect (stderr as it is now: a test may have replaced it)."""
+        parsed = super().parse_args(args, namespace)
+        if parsed.debug:
+            logsetup.debug_to(sys.stderr)
+        return parsed
+
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.format_usage())
 
-    def add_option(self, name: str, *aliases: str, **kwargs) -> argparse.Action:
+    def add_option(self, name: str, *aliases: str, **kwargs: Any) -> argparse.Action:
         """Register ``-name`` and ``--name`` (plus short ``aliases`` such as ``-a``)."""
         return self.add_argument(f"-{name}", f"--{name}", *aliases, **kwargs)
 

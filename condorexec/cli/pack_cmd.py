@@ -39,12 +39,12 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         return 0
     if not args.key:
         raise UsageError("pack show needs a KEY (see 'condorexec pack list')", parser().format_usage())
-    env = cache.lookup(root, args.key)
-    if env is None:
+    shown = cache.lookup(root, args.key)
+    if shown is None:
         print(f"condorexec pack: no pack {args.key!r} in {root}", file=err)
         return 1
-    meta_path = env.archive.with_name(env.archive.name[: -len(cache.SUFFIX)] + ".json")
+    meta_path = shown.archive.with_name(shown.archive.name[: -len(cache.SUFFIX)] + ".json")
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    out.write(json.dumps({"key": env.key, "archive": str(env.archive), "kind": env.kind, "python": env.python,
-                          "size_bytes": env.size_bytes, "metadata": meta}, indent=2) + "\n")
+    out.write(json.dumps({"key": shown.key, "archive": str(shown.archive), "kind": shown.kind,
+                          "python": shown.python, "size_bytes": shown.size_bytes, "metadata": meta}, indent=2) + "\n")
     return 0

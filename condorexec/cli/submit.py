@@ -43,7 +43,8 @@ DRY_RUN_CLUSTER = 1
 
 
 def parser() -> CondorArgumentParser:
-    p = CondorArgumentParser("condorexec submit", "Submit jobs like condor_submit (see docs/from-condor_submit.md).")
+    p = CondorArgumentParser("condorexec submit", "Submit jobs like condor_submit (what each pool does with each "
+                                                 "submit command: the 'From condor_submit' page of the documentation).")
     p.add_argument("args", nargs="*", metavar="[var=value ...] [submit-file]",
                    help="a submit file ('-' or none: stdin) and var=value macro definitions")
     p.add_option("file", metavar="FILE", help="the submit file (instead of a positional one)")
@@ -59,7 +60,6 @@ def parser() -> CondorArgumentParser:
     p.add_option("maxjobs", type=int, metavar="N", help="refuse to submit more than N jobs")
     p.add_option("single-cluster", dest="single_cluster", action="store_true",
                  help="accepted for compatibility: condorexec always submits one cluster")
-    p.add_option("debug", action="store_true", help="debug logging to stderr")
     spoolopts.add_options(p)
     add_pool_options(p)
     p.add_option("local-node", dest="local_nodes", action="append", default=[], metavar="SPEC",
@@ -83,8 +83,6 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     argv, queue_args = _split_queue(list(argv))
     args = parser().parse_args(argv)
     args.spool = spoolopts.resolve(args)  # -remote NAME: -spool -name NAME
-    if args.debug:
-        logging.basicConfig(level=logging.DEBUG, stream=err)
     variables: dict[str, str] = {}
     files: list[str] = []
     for a in args.args:

@@ -29,7 +29,6 @@ def parser() -> CondorArgumentParser:
     p.add_option("wait", type=float, metavar="SECONDS", help="give up after this long (exit 1)")
     p.add_option("echo", action="store_true", help="print each event as it is read")
     p.add_option("status", action="store_true", help="print when each job is submitted and finishes")
-    p.add_option("debug", action="store_true", help="accepted for compatibility")
     return p
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import classad2
 
-from condorexec.condorfacts import REQUEST_ATTRS, JobStatus, classify_hold
+from condorexec.condorfacts import REQUEST_ATTRS, JobStatus, Resource, classify_hold
 from condorexec.errors import InvalidSpecError
 from condorexec.labels.store import LabelStore, Sample
 from condorexec.pools.base import Pool
@@ -69,7 +69,7 @@ def _string(ad: classad2.ClassAd, attr: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def exhausted_resource(ad: classad2.ClassAd) -> str | None:
+def exhausted_resource(ad: classad2.ClassAd) -> Resource | None:
     """The resource a job was held for running out of, from its current or its last hold (a job
     removed while held keeps the hold only as ``LastHoldReason*``)."""
     for prefix in ("", "Last"):
@@ -154,7 +154,7 @@ class HistoryPoller:
         self._poll_lock = threading.Lock()
         self._stop = threading.Event()
         self._soon = threading.Event()
-        self._listeners: list[Callable[[int], None]] = []
+        self._listeners: list[Callable[[int, float], None]] = []
         self._thread: threading.Thread | None = None
 
     # -- the cursor -----------------------------------------------------------------------------

@@ -162,9 +162,12 @@ def _fmt(value: float | None, *, none: str = "max") -> str:
     return f"{value:.0f}" if float(value).is_integer() or value >= 10 else f"{value:.2f}"
 
 
-def labels_table(store: LabelStore, mode: AllocationMode, maximum: Maximum, window: int) -> str:
+def labels_table(store: LabelStore, mode: AllocationMode, maximum: Maximum, window: int, *,
+                 job_start_seconds: float = SCHEDD_JOB_START_SECONDS, pool: str = "a schedd") -> str:
     """An aligned plain-text table, one row per category. Units: cores, MB, MB; "max" means the
-    category still learns and its jobs ask for the maximum."""
+    category still learns and its jobs ask for the maximum. ``mode="auto"``'s choice (the header's
+    threshold and the "auto mode" column) is the one it makes on ``pool``, whose job start costs
+    ``job_start_seconds`` (``PoolProfile.job_start_seconds``)."""
     mode = AllocationMode(mode)
     header = ["category", "samples", "done", "state", "cores", "memory", "disk",
               "max cores", "max memory", "max disk", "mem waste", "wall s", "auto mode", "notes"]
@@ -176,13 +179,13 @@ def labels_table(store: LabelStore, mode: AllocationMode, maximum: Maximum, wind
             _fmt(rep.max_seen["cores"]), _fmt(rep.max_seen["memory"]), _fmt(rep.max_seen["disk"]),
             "-" if rep.memory_waste is None else f"{rep.memory_waste:.0%}",
             _fmt(rep.wall_s, none="-"),
-            (auto_choice(rep.wall_s, SCHEDD_JOB_START_SECONDS) or "per_call first").replace("_", "-"),
+            (auto_choice(rep.wall_s, job_start_seconds) or "per_call first").replace("_", "-"),
             "; ".join(rep.notes) or "-",
         ])
     title = (f"autolabel ({mode.value}, window {window}; maximum {maximum.cores} cores, "
              f"{maximum.memory} MB memory, {maximum.disk} MB disk) from {store.path}\n"
-             f"auto mode on a schedd: workers for calls under {SHORT_FACTOR * SCHEDD_JOB_START_SECONDS:g} s "
-             "(docs/workers.md)")
+             f"auto mode on {pool}: workers for calls under {SHORT_FACTOR * job_start_seconds:g} s "
+             "(see 'Category workers' in the documentation)")
     if not rows:
         return f"{title}\nno categories learned yet\n"
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

@@ -111,7 +111,7 @@ def _pickled_by_value(obj: object) -> bool:
     try:
         import cloudpickle.cloudpickle as cp
 
-        registered = getattr(cp, "_PICKLE_BY_VALUE_MODULES", set())
+        registered: set[str] = getattr(cp, "_PICKLE_BY_VALUE_MODULES", set())
         return any(modname == m or modname.startswith(m + ".") for m in registered)
     except ImportError:  # pragma: no cover - cloudpickle is a hard dependency
         return False
@@ -255,7 +255,7 @@ def _local_path(top: str) -> str | None:
 
 def _requirement_closure(roots: Iterable[tuple[str, frozenset[str]]]) -> dict[str, md.Distribution]:
     """Follow ``Requires-Dist`` of installed distributions; markers evaluated, requested extras honoured."""
-    env = default_environment()
+    env = {name: str(value) for name, value in default_environment().items()}  # all str: PEP 508
     found: dict[str, md.Distribution] = {}
     done: set[tuple[str, frozenset[str]]] = set()
     todo = list(roots)

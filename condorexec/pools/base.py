@@ -124,11 +124,13 @@ class Pool(abc.ABC):
         description: htcondor2.Submit,
         itemdata: Sequence[Mapping[str, str]] | None = None,
         count: int = 0,
+        *,
+        spool: bool = False,
     ) -> SubmitResult:
         """Queue one cluster: with ``itemdata``, one proc per row (times ``count``, if given);
         else as the description's own queue statement says.
 
-        Pools that implement ``-spool`` also take ``spool=True`` (keyword): the jobs' input files are
+        With ``spool=True`` (a pool that cannot spool refuses it) the jobs' input files are
         copied to the pool before the jobs may start (``Schedd.submit(spool=True)`` then
         ``Schedd.spool``), and their outputs stay there until :meth:`retrieve`."""
 

@@ -61,7 +61,7 @@ def _check_id(cluster: int, proc: int) -> None:
             raise ValueError(f"event log job id field {name!r} must be a non-negative int, got {value!r}")
 
 
-def _int(value: float, field: str) -> int:
+def _int(value: object, field: str) -> int:
     """HTCondor prints these with ``%d``/``%lld``: accept ints and integral floats only."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"event log field {field!r} must be a finite number, got {value!r}")

@@ -265,7 +265,7 @@ class _Server:
         reader = _Reader()
         try:
             while True:
-                ready, _, _ = select.select([self.sock, self.wake_r, *self.starting], [], [])
+                ready, _, _ = select.select([self.sock, self.wake_r, *self.starting], [], [])  # type: ignore[type-var]
                 for fd in ready:
                     if fd in self.starting:
                         self._setup_news(fd)
@@ -330,9 +330,10 @@ class _Server:
         func = self.entry_points.get(entry_point)
         if func is None:
             module_name, attr = _split_entry_point(entry_point)
-            func = importlib.import_module(module_name)
+            found: Any = importlib.import_module(module_name)
             for part in attr.split("."):
-                func = getattr(func, part)
+                found = getattr(found, part)
+            func = found
             if not callable(func):
                 raise TypeError(f"{entry_point!r} is not callable")
             self.entry_points[entry_point] = func

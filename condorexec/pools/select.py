@@ -1,4 +1,9 @@
-"""Choosing the pool: a real HTCondor schedd when one answers, else the embedded local pool.
+"""Choosing the pool: HTCondor wherever HTCondor is configured, the embedded local pool elsewhere.
+
+``auto`` never switches to the local pool because a configured schedd is slow or down: on a login
+node that would run every call (and whole-machine probes) on the login node while the user believes
+they run on the pool. A configured schedd that does not answer is an error naming the way to ask for
+the local pool (``ASK_FOR_LOCAL``).
 
 The rule lives here once (:func:`resolve_kind`); :func:`choose_pool` and :func:`open_pool` build the
 chosen pool, :func:`open_view` gives the commands that must not start a pool what they look at.
@@ -12,14 +17,19 @@ about a tenth of a second, paid only when an HTCondor configuration exists at al
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from condorexec.pools.base import Pool
+from condorexec.pools.condor import CondorPoolError
 from condorexec.pools.localspool import SpoolView
+
+log = logging.getLogger(__name__)
 
 KINDS = ("auto", "local", "condor")
 
@@ -32,33 +42,52 @@ PROBE_TIMEOUT = 5.0
 #: where HTCondor looks for its configuration when CONDOR_CONFIG is unset (condor_config.cpp)
 CONFIG_LOCATIONS = ("/etc/condor/condor_config", "/usr/local/etc/condor_config", "~condor/condor_config")
 
+#: how a user asks for the embedded local pool, in each place a pool is chosen
+ASK_FOR_LOCAL = ('To run on this machine instead, ask for the embedded local pool: pool="local" '
+                 '(CondorExecutor), -backend local or CONDOREXEC_POOL=local (condorexec commands)')
+
 
 def resolve_kind(kind: str = "auto", *, schedd: str | None = None, collector: str | None = None,
                  probe_timeout: float = PROBE_TIMEOUT) -> tuple[str, str]:
     """Which pool ``kind`` means here and now: ``("local" | "condor", one-line reason)``. The one home
     of the "auto" rule, for :func:`choose_pool` and for the commands that must not start a pool.
 
-    "local" is the embedded pool; "condor" a schedd, which must answer within ``probe_timeout``
-    seconds (else :class:`~condorexec.pools.condor.CondorPoolError`); "auto" the schedd if HTCondor
-    is configured (or ``schedd``/``collector`` name one) and it answers in time, else local."""
+    "local" is the embedded pool. "condor" is a schedd, which must answer within ``probe_timeout``
+    seconds. "auto" is the local pool only where no HTCondor is configured and ``schedd``/``collector``
+    name none; otherwise it is "condor". A schedd that does not answer raises
+    :class:`PoolUnreachableError`, never a quiet switch to the local pool."""
     if kind not in KINDS:
         raise ValueError(f"pool kind must be one of {', '.join(KINDS)}; got {kind!r}")
     if isinstance(probe_timeout, bool) or not isinstance(probe_timeout, (int, float)) or probe_timeout <= 0:
         raise ValueError(f"probe_timeout must be a positive number of seconds, got {probe_timeout!r}")
     if kind == "local":
         return "local", "local: the embedded local pool, as asked"
-    if kind == "auto" and schedd is None and collector is None and condor_config_source() is None:
+    source = condor_config_source()
+    if kind == "auto" and schedd is None and collector is None and source is None:
         return "local", ("auto: no HTCondor configuration (CONDOR_CONFIG unset and "
                          "/etc/condor/condor_config missing), using the embedded local pool")
+    log.debug("pool %r: HTCondor configuration %s; probing schedd %s (collector %s), %gs at most", kind,
+              source or "(none found)", schedd or "(local)", collector or "(configured)", probe_timeout)
+    started = time.monotonic()
     ok, detail = probe_schedd(schedd, collector, timeout=probe_timeout)
+    log.debug("probe %s after %.2fs: %s", "answered" if ok else "failed", time.monotonic() - started, detail)
     if ok:
         return "condor", f"{kind}: HTCondor schedd at {detail} answered"
-    if kind == "condor":
-        from condorexec.pools.condor import CondorPoolError
+    raise PoolUnreachableError(kind, schedd, collector, source, detail)
 
-        raise CondorPoolError("probe", schedd or "(local)", f"no answer within {probe_timeout:g}s: {detail}")
-    return "local", (f"auto: schedd did not answer within {probe_timeout:g}s: {detail}; "
-                     "using the embedded local pool")
+
+class PoolUnreachableError(CondorPoolError):
+    """The HTCondor schedd that ``pool`` means did not answer; says why, and how to ask for the local pool."""
+
+    def __init__(self, kind: str, schedd: str | None, collector: str | None, config: str | None, detail: str):
+        self.kind, self.detail = kind, detail
+        why = [f"the schedd did not answer: {detail.rstrip('.')}"]
+        if kind == "auto":
+            named = "; ".join(f"{k} {v}" for k, v in (("-name", schedd), ("-pool", collector)) if v)
+            why.append(f"pool 'auto' means HTCondor here ({named or 'HTCondor configured at ' + str(config)}) "
+                       "and does not switch to the local pool on its own")
+        why.append(ASK_FOR_LOCAL)
+        super().__init__("probe", schedd or "(local)", ". ".join(why))
 
 
 def choose_pool(kind: str = "auto", **options: Any) -> tuple[Pool, str]:
@@ -91,7 +120,7 @@ def open_pool(kind: str = "auto", *, schedd: str | None = None, collector: str |
 
 
 def open_view(kind: str = "auto", *, schedd: str | None = None, collector: str | None = None,
-              state_dir: str | os.PathLike | None = None, nodes: Sequence[str] = (),
+              state_dir: str | os.PathLike[str] | None = None, nodes: Sequence[str] = (),
               probe_timeout: float = PROBE_TIMEOUT) -> tuple[Pool | SpoolView, str]:
     """What a command that must not start a pool of its own looks at (``q``, ``history``, ``rm``,
     ``labels``), and why: the schedd, or else the spool of the local pools that ``condorexec submit``
@@ -135,7 +164,8 @@ def probe_schedd(schedd: str | None = None, collector: str | None = None,
         return False, f"probe exited with status {proc.returncode}: {err}"
     answer = json.loads(lines[-1])
     if "error" in answer:
-        return False, answer["error"]
+        said = " ".join(ln.strip() for ln in proc.stderr.splitlines() if ln.strip())
+        return False, answer["error"] + (f" (HTCondor said: {said})" if said else "")
     return True, answer["address"]
 
 

@@ -1,4 +1,5 @@
-"""A regular (non-editable) install ships the top-level templates/ inside the package.
+"""A regular (non-editable) install ships the top-level templates/ inside the package (and py.typed,
+the LICENSE, the version condorexec/__init__.py says).
 
 The templates live beside setup.cfg, not under condorexec/, so only setup.py's package_dir mapping puts
 them into a wheel; an editable install would hide a broken mapping. The test builds a wheel from a copy
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("setup.py", "setup.cfg", "pyproject.toml", "README.md", "condorexec", "templates")
+SOURCES = ("setup.py", "setup.cfg", "pyproject.toml", "README.md", "LICENSE", "condorexec", "templates")
 
 RENDER = """
 import sys
@@ -43,6 +44,11 @@ def test_a_wheel_ships_the_templates_and_renders_a_job_from_them(tmp_path):
     shipped = set(zipfile.ZipFile(wheel).namelist())
     templates = ("job.sub.j2", "worker.sub.j2", "wrapper.sh.j2", "unpack.sh.j2")
     assert {f"condorexec/templates/{name}" for name in templates} <= shipped
+    assert "condorexec/py.typed" in shipped  # PEP 561: type checkers read the installed package's hints
+    dist_info = wheel.name.split("-py")[0]  # condorexec-0.1.0
+    assert any(n.startswith(f"{dist_info}.dist-info/") and n.endswith("LICENSE") for n in shipped), shipped
+    from condorexec import __version__  # the one source of the version reached the wheel's metadata
+    assert dist_info == f"condorexec-{__version__}"
 
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],

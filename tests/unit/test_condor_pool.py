@@ -437,18 +437,6 @@ def no_config(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def dead_pool_config(monkeypatch, tmp_path):
-    """A real-looking configuration whose daemons are gone (nothing listens at its collector)."""
-    local = tmp_path / "deadpool"
-    (local / "log").mkdir(parents=True)
-    (local / "spool").mkdir()
-    config = local / "condor_config"
-    config.write_text(f"LOCAL_DIR = {local}\nCOLLECTOR_HOST = 127.0.0.1:1\nuse ROLE : Personal\n")
-    monkeypatch.setenv("CONDOR_CONFIG", str(config))
-    return config
-
-
-@pytest.fixture
 def silent_collector():
     """A TCP server that accepts connections and never answers: a hung daemon."""
     server = socket.create_server(("127.0.0.1", 0))
@@ -514,38 +502,47 @@ def test_auto_without_configuration_uses_the_local_pool(no_config, tmp_path):
         pool.close()
 
 
-def test_auto_with_a_dead_pool_falls_back_to_local_quickly(dead_pool_config, tmp_path, capsys):
+def test_auto_with_a_configured_but_dead_pool_refuses_instead_of_running_locally(dead_pool_config, tmp_path):
+    """The login-node case: HTCondor is configured, its schedd does not answer. Running every call on
+    this machine instead would be a silent surprise; the error says what failed and how to ask for it."""
     start = time.monotonic()
-    pool, reason = select.choose_pool(**local_options(tmp_path))
+    with pytest.raises(select.PoolUnreachableError) as caught:
+        select.choose_pool(**local_options(tmp_path))
     elapsed = time.monotonic() - start
-    try:
-        assert isinstance(pool, LocalPool)
-        assert reason.startswith("auto: schedd did not answer within 5s: ")
-        assert "HTCondorException" in reason and reason.endswith("using the embedded local pool")
-    finally:
-        pool.close()
-    with capsys.disabled():
-        print(f"\n[choose_pool] dead pool -> local in {elapsed:.2f}s")
+    message = str(caught.value)
+    assert message.startswith("HTCondor probe failed (schedd (local)): the schedd did not answer: HTCondorException: ")
+    assert f"HTCondor configured at {dead_pool_config}" in message
+    assert "does not switch to the local pool on its own" in message
+    assert message.endswith(select.ASK_FOR_LOCAL) and 'pool="local"' in message and "-backend local" in message
+    assert not (tmp_path / "state").exists()  # no local pool was started
+    assert elapsed < 30, elapsed
 
 
 def test_auto_with_a_hung_collector_is_cut_off_at_the_timeout(dead_pool_config, silent_collector, tmp_path):
     start = time.monotonic()
-    pool, reason = select.choose_pool("auto", collector=silent_collector, probe_timeout=0.5,
-                                      **local_options(tmp_path))
-    elapsed = time.monotonic() - start
-    try:
-        assert isinstance(pool, LocalPool)
-        assert reason.startswith("auto: schedd did not answer within 0.5s: "
-                                 "no answer after 0.5s (probe killed)")
-        assert elapsed < 30, elapsed  # HTCondor's own QUERY_TIMEOUT would be 60 s
-    finally:
-        pool.close()
+    with pytest.raises(select.PoolUnreachableError,
+                       match=r"did not answer: no answer after 0\.5s \(probe killed\)\. pool 'auto' means "
+                             rf"HTCondor here \(-pool {silent_collector}\)"):
+        select.choose_pool("auto", collector=silent_collector, probe_timeout=0.5, **local_options(tmp_path))
+    assert time.monotonic() - start < 30  # HTCondor's own QUERY_TIMEOUT would be 60 s
 
 
 def test_condor_kind_fails_clearly_when_no_schedd_answers(dead_pool_config):
-    with pytest.raises(CondorPoolError,
-                       match=r"HTCondor probe failed \(schedd \(local\)\): no answer within 5s"):
+    with pytest.raises(CondorPoolError, match=r"HTCondor probe failed \(schedd \(local\)\): the schedd did not "
+                                              r"answer: HTCondorException: .*To run on this machine instead"):
         select.choose_pool("condor")
+
+
+def test_a_named_schedd_with_a_broken_configuration_says_what_is_broken(monkeypatch, tmp_path):
+    """``-name X`` where CONDOR_CONFIG names a missing file: the message carries HTCondor's own diagnosis,
+    not a timeout it never hit."""
+    missing = tmp_path / "nowhere" / "condor_config"
+    monkeypatch.setenv("CONDOR_CONFIG", str(missing))
+    with pytest.raises(CondorPoolError) as caught:
+        select.choose_pool("condor", schedd="X")
+    message = str(caught.value)
+    assert "HTCondor probe failed (schedd X)" in message and "within" not in message
+    assert f'HTCondor said: File specified in CONDOR_CONFIG environment variable: "{missing}" does not exist' in message
 
 
 def test_local_kind_builds_the_local_pool(tmp_path):

@@ -38,7 +38,9 @@ def test_table_rows(store):
     text = labels_table(store, "max", MAXIMUM, window=3)
     lines = text.splitlines()
     assert "max, window 3" in lines[0] and "8000 MB memory" in lines[0]
-    assert "workers for calls under 10 s" in lines[1]
+    assert lines[1].startswith("auto mode on a schedd: workers for calls under 10 s")
+    on_local = labels_table(store, "max", MAXIMUM, window=3, job_start_seconds=0.025, pool="the local pool")
+    assert on_local.splitlines()[1].startswith("auto mode on the local pool: workers for calls under 0.25 s")
     lines = lines[1:]
     assert lines[1].split() == ["category", "samples", "done", "state", "cores", "memory", "disk", "max",
                                 "cores", "max", "memory", "max", "disk", "mem", "waste", "wall", "s", "auto", "mode",
