@@ -24,6 +24,7 @@ from condorexec import render
 from condorexec.condorfacts import (
     LEASE_ATTR,
     USAGE_ATTRS,
+    Resource,
     claim_fits_requirements,
     job_constraint,
     lease_periodic_remove,
@@ -298,7 +299,8 @@ class Core:
         return self.router is None or self.router.choice(task.category) == WORKERS
 
     def _take_batch(self) -> list[Task]:
-        batch, waiting = [], []
+        batch: list[Task] = []
+        waiting: list[Task] = []
         probing = self._probing()
         room = self._idle_room()
         for task in self._pending:
@@ -390,7 +392,7 @@ class Core:
         with self._lock:
             task = self._by_job.get(job_id)
             probe = task is not None and self.probes.running(task, memory_mb, time.monotonic())
-        if probe:
+        if probe and task is not None:
             log.debug("probe %s of category %s uses %d MB so far", job_id, task.category, memory_mb)
             self._wake_batcher_in(self.probes.quiet_seconds)
 
@@ -423,7 +425,9 @@ class Core:
             task.future.set_result(outcome.value)
         elif isinstance(outcome.exception, Exception):
             task.future.set_exception(outcome.exception)
-        else:
+        elif outcome.exception is None:  # a result file says failed without saying how: still an end
+            task.future.set_exception(JobFailed(f"job {job_id}: the call failed and its result names no exception"))
+        else:  # SystemExit, KeyboardInterrupt: what an app's exit raises
             exited = AppExited(job_id, outcome.exception)
             exited.__cause__ = outcome.exception
             task.future.set_exception(exited)
@@ -491,7 +495,7 @@ class Core:
         with self._lock:
             vanished = [jid for jid in self._by_job if jid not in queued]
         for job_id in workers:
-            if job_id not in queued:
+            if job_id not in queued and self.fleet is not None:
                 self.fleet.event(job_id, Removed("it left the queue without an event in the log"))
         for job_id in vanished:
             task = self._task(job_id)
@@ -569,7 +573,7 @@ class Core:
         with self._lock:
             return self._by_job.get(job_id)
 
-    def _usage(self, job_id: str, resource: str) -> float | None:
+    def _usage(self, job_id: str, resource: Resource) -> float | None:
         """What the held job used of ``resource`` (MB, or cores), for the retry and the message."""
         attr, per_mb = USAGE_ATTRS[resource]
         try:

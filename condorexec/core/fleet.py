@@ -212,7 +212,7 @@ class WorkerFleet:
         self._waiting: collections.deque[Task] = collections.deque()
         self._demand: dict[Wrapper, collections.Counter[Resources]] = collections.defaultdict(collections.Counter)
         self._shape: dict[Wrapper, Resources] = collections.defaultdict(lambda: packing.ZERO)
-        self._shapes_seen: set[tuple[Wrapper | None, Resources]] = set()
+        self._shapes_seen: set[tuple[Wrapper, Resources]] = set()
         self._blocked_since: dict[tuple[Wrapper, Resources], float] = {}
         self._last_wanted: dict[Wrapper, float] = {}
         self._last_scaled: dict[Wrapper, float] = {}
@@ -247,12 +247,10 @@ class WorkerFleet:
                     self._note_shape(task)
 
     def _note_shape(self, task: Task) -> None:
-        key = (task.worker_wrapper, task.size)
+        key = (_env(task), task.size)
         if key not in self._shapes_seen:  # thousands of calls, a few sizes
             self._shapes_seen.add(key)
-            assert task.worker_wrapper is not None
-            self._shape[task.worker_wrapper] = packing.at_least(self._shape[task.worker_wrapper],
-                                                                packing.per_core(task.size))
+            self._shape[key[0]] = packing.at_least(self._shape[key[0]], packing.per_core(task.size))
 
     def enqueue(self, tasks: list[Task]) -> None:
         with self._handover:
@@ -321,17 +319,16 @@ class WorkerFleet:
 
     def _wait(self, task: Task, first: bool = False) -> None:
         """``task`` waits for a worker (``first``: ahead of the others, as a retry does)."""
-        assert task.worker_wrapper is not None
         task.worker = None
         if first:
             self._waiting.appendleft(task)
         else:
             self._waiting.append(task)
-        self._demand[task.worker_wrapper][task.size] += 1
+        self._demand[_env(task)][task.size] += 1
         self._note_shape(task)
 
     def _unwait(self, task: Task) -> None:
-        counter = self._demand[task.worker_wrapper]
+        counter = self._demand[_env(task)]
         counter[task.size] -= 1
         if counter[task.size] <= 0:
             del counter[task.size]
@@ -474,11 +471,11 @@ class WorkerFleet:
         kept: collections.deque[Task] = collections.deque()
         while self._waiting and open_:
             task = self._waiting.popleft()
-            key = (task.worker_wrapper, task.size)
+            key = (_env(task), task.size)
             if key in blocked:
                 kept.append(task)
                 continue
-            offers = [w.offer() for w in open_.values() if w.env == task.worker_wrapper]
+            offers = [w.offer() for w in open_.values() if w.env == key[0]]
             wall = self._wall(task.category)
             chosen = packing.choose_worker(task.size, offers, known_seconds=wall,
                                            target_seconds=TARGET_SECONDS, max_holding=MAX_IN_FLIGHT)
@@ -823,6 +820,13 @@ class WorkerFleet:
         log.debug("workers: submitted %s (job %s) for calls of up to %s", name, job_id, size)
         self.stats["workers"] += 1
         self.stats["worker_clusters"] += 1
+
+
+def _env(task: Task) -> Wrapper:
+    """The worker job executable (plain or packed environment) a call handed to the fleet runs under."""
+    if task.worker_wrapper is None:
+        raise ValueError(f"call {task.id} was handed to the workers without a worker executable")
+    return task.worker_wrapper
 
 
 def _request(size: Resources, machine: Machine) -> Resources:

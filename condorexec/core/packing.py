@@ -31,11 +31,15 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from condorexec.pools.base import Machine
 from condorexec.resources import Resources
 
 ZERO = Resources(0, 0, 0, 0)
+
+#: what names a worker (the fleet's names are strings; tests use anything hashable)
+K = TypeVar("K", bound=Hashable)
 
 
 def plus(a: Resources, b: Resources) -> Resources:
@@ -61,10 +65,10 @@ def at_most(a: Resources, b: Resources) -> Resources:
 
 
 @dataclass(frozen=True)
-class Offer:
+class Offer(Generic[K]):
     """What one worker can take now, as :func:`choose_worker` sees it."""
 
-    key: Hashable
+    key: K
     size: Resources  # what its calls may use together
     committed: Resources  # the sizes of the calls it holds (running, or waiting in it)
     backlog_s: float  # seconds of work it holds per core, by its calls' expected lengths
@@ -75,8 +79,8 @@ class Offer:
         return minus(self.size, self.committed)
 
 
-def choose_worker(size: Resources, offers: Sequence[Offer], *, known_seconds: float | None, target_seconds: float,
-                  max_holding: int) -> Hashable | None:
+def choose_worker(size: Resources, offers: Sequence[Offer[K]], *, known_seconds: float | None,
+                  target_seconds: float, max_holding: int) -> K | None:
     """The key of the worker that takes a call of ``size`` now, or None (see the module docstring).
 
     ``known_seconds``: how long the call is expected to take (None: unknown). A worker that cannot start it
@@ -140,14 +144,14 @@ def widened(size: Resources, shape: Resources, room: Resources) -> Resources:
     return at_least(size, at_most(wanted, Resources(size.cores, room.memory, room.disk, size.gpus)))
 
 
-def placement(machines: Sequence[Machine], requests: Sequence[tuple[Hashable, Resources, int | None]]
-              ) -> tuple[list[Resources], dict[Hashable, int]]:
+def placement(machines: Sequence[Machine], requests: Sequence[tuple[K, Resources, int | None]]
+              ) -> tuple[list[Resources], dict[K, int]]:
     """Each machine's room once ``requests`` — (key, request, the machine it is known to sit on or None)
     — are placed: the known ones where they are, the others first fit decreasing (largest first), as the
     fleet's model of what the negotiator will do; and where each sits in that model (a request that fits
     nowhere is left out: the negotiator would leave it idle too)."""
     rooms = [m.resources for m in machines]
-    where: dict[Hashable, int] = {}
+    where: dict[K, int] = {}
     for key, request, known in requests:
         if known is not None and 0 <= known < len(rooms):
             rooms[known] = minus(rooms[known], request)
@@ -163,12 +167,12 @@ def placement(machines: Sequence[Machine], requests: Sequence[tuple[Hashable, Re
 
 
 def to_drain(request: Resources, machines: Sequence[Machine], rooms: Sequence[Resources],
-             workers: Sequence[tuple[Hashable, Resources, int, float]]) -> list[Hashable]:
+             workers: Sequence[tuple[K, Resources, int, float]]) -> list[K]:
     """Keys of the workers to drain so that a worker of ``request`` finds room: ``rooms`` as
     :func:`placement` gives them, ``workers`` as (key, its request, its machine, the work it holds in
     seconds). On each machine, the workers holding the least work go first; the machine that needs the
     least work drained wins. Empty if no machine can make room."""
-    best: tuple[float, list[Hashable]] | None = None
+    best: tuple[float, list[K]] | None = None
     for i, machine in enumerate(machines):
         if not request.fits_in(machine.resources):
             continue
