@@ -184,6 +184,17 @@ def test_a_call_that_outgrows_its_worker_is_retried_larger(run, tmp_path):
     assert len(sizes) >= 2, f"a larger worker ran the retry (worker sizes {sizes})"
 
 
+def test_a_learned_call_that_outgrows_its_size_is_retried_alone_while_its_neighbour_finishes(run, tmp_path):
+    executor = run(autolabel=True, label_store=str(tmp_path / "labels.sqlite"), worker_idle_timeout=1,
+                   nodes=["cpus=2,memory=3000,disk=20000"])
+    for _ in range(3):
+        touch_memory(5).result(timeout=120)  # learn a small label
+    retries = executor.stats["retries"]
+    neighbour, hog = touch_memory(5, 2), touch_memory(600, 1)
+    assert (hog.result(timeout=120), neighbour.result(timeout=120)) == (600, 5)
+    assert executor.stats["retries"] - retries == 1, "the hog was retried, once; its neighbour never"
+
+
 def test_a_worker_removed_with_three_calls_in_it_loses_none(run):
     executor = run()
     futures = [nap(2) for _ in range(3)]
