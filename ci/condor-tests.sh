@@ -78,8 +78,8 @@ if [ "$status" = 5 ]; then
 fi
 say "pytest exited with status $status"
 if [ "$status" = 0 ] && [ -z "${CONDOR_TEST_PATHS:-}" ]; then
-  # Parsl's own suite on the live pool, every call in a category worker (docs/parsl-suite.md)
-  say "running Parsl's own test suite on the live pool with category workers"
+  # Parsl's own suite on the live pool, every call in a slot worker (docs/parsl-suite.md)
+  say "running Parsl's own test suite on the live pool with slot workers"
   set +e
   "$pool" run env PYTHON="$venv/bin/python" bash "$checkout/ci/parsl-suite.sh" condor
   status=$?

@@ -31,7 +31,7 @@ WORKERS_ROW = "workers: {category}"
 @dataclass
 class AppStats:
     app: str
-    calls: int | None = 0  # None: category workers, whose calls the history does not show
+    calls: int | None = 0  # None: slot workers, whose calls the history does not show
     jobs: int = 0
     requests: set[tuple[int, int, int]] = field(default_factory=set)  # cores, memory MB, disk MB
     peak_memory_mb: float = 0

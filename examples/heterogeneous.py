@@ -3,7 +3,7 @@
 Three kinds of app with different ``parsl_resource_specification``s — small preparation steps,
 big two-core simulations, tiny bash summaries that read and write files — 40 calls in all. Each
 call becomes one HTCondor job sized to its spec, so small jobs pack around big ones on the node, or
-— when its category's calls are short (``mode="auto"``) — runs in a category worker of that size.
+— when its category's calls are short (``mode="auto"``) — runs in a slot worker beside calls of other sizes.
 At the end it prints, per app (and per category's workers), what was requested and what the jobs
 really used (from the pool's history records) and how many ran at once (from the job event log).
 

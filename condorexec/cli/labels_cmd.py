@@ -3,7 +3,7 @@
 The labels depend on the largest machine (a learning category asks for all of it), so the table is
 computed against the pool's largest machine: the schedd's collector on HTCondor, this machine (or
 the ``--local-node`` sizes) on the local pool, or ``--maximum`` when given. Which calls
-``mode="auto"`` sends to category workers depends on what a job start costs on the pool, so the
+``mode="auto"`` sends to slot workers depends on what a job start costs on the pool, so the
 header states the threshold of the pool the labels are looked at for.
 """
 

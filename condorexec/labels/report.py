@@ -185,7 +185,7 @@ def labels_table(store: LabelStore, mode: AllocationMode, maximum: Maximum, wind
     title = (f"autolabel ({mode.value}, window {window}; maximum {maximum.cores} cores, "
              f"{maximum.memory} MB memory, {maximum.disk} MB disk) from {store.path}\n"
              f"auto mode on {pool}: workers for calls under {SHORT_FACTOR * job_start_seconds:g} s "
-             "(see 'Category workers' in the documentation)")
+             "(each in a slot worker beside calls of other sizes: see 'Slot workers' in the documentation)")
     if not rows:
         return f"{title}\nno categories learned yet\n"
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

@@ -81,7 +81,7 @@ class PoolProfile:
     #: the pool's threads hand jobs to each other in this interpreter, so a shorter thread switch
     #: interval (``sys.setswitchinterval``) speeds it up
     tune_switch_interval: bool = False
-    #: how a category worker reaches its mailbox in the run directory: ``"chirp"`` (HTCondor's I/O
+    #: how a slot worker reaches its mailbox in the run directory: ``"chirp"`` (HTCondor's I/O
     #: proxy through the starter and shadow; no port, no shared filesystem) or ``"filesystem"`` (the
     #: pool runs jobs where the submitter's files are)
     worker_mailbox: str = "filesystem"

@@ -1,4 +1,4 @@
-"""No-op apps per second on a real HTCondor pool: one job per call, category workers, and HTEX +
+"""No-op apps per second on a real HTCondor pool: one job per call, slot workers, and HTEX +
 CondorProvider (Parsl's own htcondor_ci config), against the same pool in one run.
 
     bash ci/condor-tests.sh --co -q    # optional: sets up /tmp/condorexec-ci and /tmp/venv-pool once

@@ -1,4 +1,4 @@
-"""Category workers (mode="workers"/"auto") on the embedded local pool, end to end through Parsl.
+"""Slot workers (mode="workers"/"auto") on the embedded local pool, end to end through Parsl.
 
 What the workers did is proven from the pool's own records (history ads of the worker jobs, the label
 store's samples), not from the executor's word."""

@@ -1,5 +1,5 @@
 """Parsl's own test suite against CondorExecutor(mode="workers") on a live HTCondor pool (CI's live
-stage, ci/condor-tests.sh): every call runs in a category worker, its calls and results through chirp."""
+stage, ci/condor-tests.sh): every call runs in a slot worker, its calls and results through chirp."""
 
 from parsl.config import Config
 

@@ -4,7 +4,7 @@ Parsl's tests call ``fresh_config()`` for each module; the pool is two emulated 
 calls run side by side as they would on a small HTCondor pool. Jobs run isolated (``isolate=True``,
 bubblewrap): each sees only its sandbox and the system's read-only directories, so a test that passes
 here does not lean on a filesystem the submitter shares. Calls go one job each (``mode="per_call"``);
-local_config_workers.py runs the same tests through category workers.
+local_config_workers.py runs the same tests through slot workers.
 """
 
 from parsl.config import Config

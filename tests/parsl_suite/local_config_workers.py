@@ -1,5 +1,5 @@
 """Parsl's own test suite against CondorExecutor(mode="workers") on the embedded local pool
-(ci/parsl-suite.sh): every call runs in a category worker, through its mailbox, isolated as in
+(ci/parsl-suite.sh): every call runs in a slot worker, through its mailbox, isolated as in
 local_config.py (the worker sees its sandbox, the system's read-only directories and its mailbox)."""
 
 from parsl.config import Config
