@@ -106,7 +106,7 @@ def main() -> None:
     calls = len(prepared) + len(sims) + len(summaries)
     own = sum(r.calls for r in rows if r.calls is not None)
     workers = sum(r.jobs for r in rows if r.calls is None)
-    print(f"\n{calls} app calls: {own} ran as their own jobs, {calls - own} in {workers} category-worker "
+    print(f"\n{calls} app calls: {own} ran as their own jobs, {calls - own} in {workers} slot-worker "
           f"job(s); makespan {makespan:.1f} s (wall clock)\n")
     print(format_table(rows, overall, makespan))
     print(f"\nevent log: {executor.log_path}\nhistory:   {executor.pool.profile.history_source}")
