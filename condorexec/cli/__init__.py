@@ -13,7 +13,7 @@ import sys
 from condorexec import logsetup
 from condorexec.cli.options import UsageError
 from condorexec.errors import CondorexecError
-from condorexec.submitdesc import SubmitDescriptionError
+from condorexec.submit import SubmitDescriptionError
 
 #: command name -> module (under condorexec.cli) with a ``main(argv, out, err) -> int``
 COMMANDS = {

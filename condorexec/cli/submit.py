@@ -4,7 +4,7 @@ On HTCondor it does what condor_submit does: queue the cluster and return. A poo
 in this process (``PoolProfile.in_process``: the local pool) would lose them at exit, so then it
 runs the jobs in the foreground until they have all left the queue (see
 :mod:`condorexec.cli.foreground`). The description is always expanded offline first
-(``submitdesc``): that is the ``-dry-run`` output and the ``-maxjobs`` count; then the pool checks
+(:mod:`condorexec.submit`): that is the ``-dry-run`` output and the ``-maxjobs`` count; then the pool checks
 what it cannot honour (``Pool.prepare``), all before anything is queued.
 """
 
@@ -27,8 +27,7 @@ from condorexec.condorfacts import JobStatus
 from condorexec.pools import localspool, spooling
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
-from condorexec.submitcluster import MULTI_QUEUE_DEPRECATED, Submission, read_submission
-from condorexec.submitdesc import (
+from condorexec.submit import (
     JobPlan,
     MaxJobsExceeded,
     SubmitDescriptionError,
@@ -38,6 +37,7 @@ from condorexec.submitdesc import (
     plan_jobs,
     wants_factory,
 )
+from condorexec.submit.cluster import MULTI_QUEUE_DEPRECATED, Submission, read_submission
 
 DRY_RUN_CLUSTER = 1
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from condorexec.errors import SubmitDescriptionError
-from condorexec.submitqueue import scan_queue_statements
+from condorexec.submit.queue import scan_queue_statements
 
 STDIN_NAME = "<stdin>"
 

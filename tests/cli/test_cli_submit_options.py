@@ -14,9 +14,10 @@ from pathlib import Path
 import classad2
 import pytest
 
-from condorexec import submitdesc
+from condorexec import submit
 from condorexec.cli import main
-from condorexec.submitcluster import read_submission
+from condorexec.submit import expand
+from condorexec.submit.cluster import read_submission
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 FIXTURES = Path("/work/shared/condor-fixtures/submit")
@@ -75,7 +76,7 @@ def test_dry_run_matches_condor_submit(sub: Path, ads: Path, where: Path, tmp_pa
                         str(where))
     got = read_ads(out_file.read_text(), str(where))
     submission = read_submission(submit_file.read_text(), submit_dir=str(where))
-    plan = submitdesc.plan_jobs(submission.description, itemdata=submission.itemdata, cluster_id=1,
+    plan = submit.plan_jobs(submission.description, itemdata=submission.itemdata, cluster_id=1,
                                 submit_dir=str(where), owner=user, qdate=0)
     if plan.factory is not None:  # late materialization: the cluster ad alone, and no dot per proc
         assert out == f"Dry-Run job(s)\n{plan.count} job(s) dry-run to cluster 1.\n"
@@ -134,8 +135,8 @@ def test_maxjobs_refuses_a_larger_cluster(tmp_path: Path, monkeypatch, capsys) -
 
 def test_a_huge_cluster_is_counted_at_once_and_its_ads_are_made_as_they_are_read(tmp_path: Path) -> None:
     """queue 1000000000 used to build every ad before the first was printed (2.5 GB for 10^8)."""
-    description = submitdesc.parse_description("executable = /bin/true\narguments = $(Process)\nqueue 1000000000\n")
-    plan = submitdesc.plan_jobs(description, cluster_id=1, submit_dir=str(tmp_path), owner="u", qdate=1)
+    description = submit.parse_description("executable = /bin/true\narguments = $(Process)\nqueue 1000000000\n")
+    plan = submit.plan_jobs(description, cluster_id=1, submit_dir=str(tmp_path), owner="u", qdate=1)
     assert plan.count == 10**9
     first = [next(plan.ads) for _ in range(3)]
     assert [ad["ProcId"] for ad in first] == [0, 1, 2] and first[2]["Args"] == "2"
@@ -147,13 +148,13 @@ def test_maxjobs_counts_before_it_expands(tmp_path: Path, monkeypatch, capsys) -
     monkeypatch.chdir(tmp_path)
     (tmp_path / "j.sub").write_text("executable = /bin/true\nqueue 100000000\n")
     calls: list[int] = []
-    real_ad = submitdesc._Expander.__init__
+    real_ad = expand._Expander.__init__
 
     def counting(self, *args, **kwargs):
         calls.append(1)
         real_ad(self, *args, **kwargs)
 
-    monkeypatch.setattr(submitdesc._Expander, "__init__", counting)
+    monkeypatch.setattr(expand._Expander, "__init__", counting)
     status, out, err = run(["submit", "-maxjobs", "10", "-dry-run", "-", "j.sub"], capsys)
     assert status == 1 and "would exceed -maxjobs (10): 100000000 jobs" in err and out == ""
     assert len(calls) <= 1  # at most the probe for the queue arguments, never the per-proc expander

@@ -1,4 +1,4 @@
-"""condorexec.submitcluster: a file with several queue statements as the one cluster condor_submit
+"""condorexec.submit.cluster: a file with several queue statements as the one cluster condor_submit
 makes of it. The corpus files c28-c31 check the result against real condor_submit -dry-run output
 (tests/unit/test_submitdesc.py) and against what the schedd stores (tests/cli/test_cli_vs_condor_live.py);
 these check the rules one at a time, and the refusals."""
@@ -11,8 +11,8 @@ import classad2
 import pytest
 
 from condorexec.errors import SubmitDescriptionError
-from condorexec.submitcluster import read_submission
-from condorexec.submitdesc import expand_jobs
+from condorexec.submit import expand_jobs
+from condorexec.submit.cluster import read_submission
 
 
 def _ads(text: str, where: Path, **options) -> list[classad2.ClassAd]:

@@ -1,4 +1,4 @@
-"""condorexec.submitdesc against real condor_submit -dry-run output.
+"""condorexec.submit against real condor_submit -dry-run output.
 
 Two sets of ground truth: /work/shared/condor-fixtures/submit (HTCondor 25.14, the lead's fixtures)
 and tests/cli/corpus/*.ads (condor_submit -dry-run of the corpus files, run on the shared live pool
@@ -13,8 +13,7 @@ import classad2
 import htcondor2
 import pytest
 
-from condorexec.submitcluster import read_submission
-from condorexec.submitdesc import (
+from condorexec.submit import (
     SubmitDescriptionError,
     dry_run_text,
     expand_jobs,
@@ -22,6 +21,7 @@ from condorexec.submitdesc import (
     parse_description,
     plan_jobs,
 )
+from condorexec.submit.cluster import read_submission
 
 FIXTURES = Path("/work/shared/condor-fixtures/submit")
 CORPUS = Path(__file__).resolve().parents[1] / "cli" / "corpus"

@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 import htcondor2
 
 from condorexec.errors import SubmitDescriptionError
-from condorexec.submitdesc import parse_checked, statement_rows, wants_factory
-from condorexec.submitguard import find_command_forms
-from condorexec.submitqueue import QueueStatement, loop_variables, scan_queue_statements
+from condorexec.submit.guard import find_command_forms
+from condorexec.submit.jobs import statement_rows, wants_factory
+from condorexec.submit.parse import parse_checked
+from condorexec.submit.queue import QueueStatement, loop_variables, scan_queue_statements
 
 __all__ = ["Submission", "read_submission", "MULTI_QUEUE_DEPRECATED"]
 

@@ -1,0 +1,430 @@
+"""One proc's job ad: the attribute groups condor_submit writes, each a function of the proc's expanded
+submit commands, in the order that decides which mistake a description reports first."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from condorexec.condorfacts import HoldCode, JobStatus
+from condorexec.errors import SubmitDescriptionError
+from condorexec.submit.argsenv import _arguments, _environment
+from condorexec.submit.factory import _materialize_attrs
+from condorexec.submit.values import (
+    _NOTIFY,
+    _UNIVERSES,
+    _Attrs,
+    _b,
+    _bool_cmd,
+    _compress,
+    _count_expr,
+    _expr,
+    _file_list,
+    _full_path,
+    _Getter,
+    _int_cmd,
+    _isdir,
+    _isfile,
+    _or_operand,
+    _s,
+    _size,
+    _size_kb,
+)
+
+
+@dataclass
+class _Context:
+    submit_dir: str
+    owner: str
+    cluster_id: int
+    qdate: int
+    fs_domain: str
+    #: proc 0's ExecutableSize: condor_submit sizes the executable of proc 0 only and every later proc
+    #: inherits it, even where a later queue statement changed the executable (submit_utils.cpp)
+    cluster_exe_kb: int | None = None
+
+
+# attributes every job gets with the same value (what condor_submit -dry-run shows for a fresh job);
+# enum members go through int() because str() of an IntEnum member is its name before Python 3.11
+_CONSTANT = {
+    "MyType": '"Job"', "TargetType": '"Machine"', "JobStatus": str(int(JobStatus.IDLE)), "NumJobStarts": "0",
+    "MaxHosts": "1", "MinHosts": "1", "NumCkpts": "0", "ExitStatus": "0", "NumRestarts": "0", "CurrentHosts": "0",
+    "ExitBySignal": "false", "RemoteSysCpu": "0.0", "CommittedTime": "0", "RemoteUserCpu": "0.0",
+    "NumSystemHolds": "0", "JobSubmitMethod": "0", "JobLeaseDuration": "2400", "TotalSuspensions": "0",
+    "CommittedSlotTime": "0", "NumJobCompletions": "0", "CumulativeSlotTime": "0", "LastSuspensionTime": "0",
+    "RemoteWallClockTime": "0.0", "CumulativeRemoteSysCpu": "0.0", "CommittedSuspensionTime": "0",
+    "CumulativeRemoteUserCpu": "0.0", "CumulativeSuspensionTime": "0",
+}
+
+
+
+def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Every attribute of one proc's ad except ClusterId/ProcId, as ClassAd source text.
+
+    One function per group of attributes, in a fixed order: it decides which error a description with
+    several mistakes reports, and a later group may use what an earlier one decided (Iwd, ExecutableSize,
+    whether stdin is transferred, RequestGPUs). The dict's own order matters only where a name is set
+    twice: the custom attributes come last and win, and in expand_jobs these attributes override the
+    constant ones (JobStatus of a held job). ClassAds keep no order; job_ad_text sorts for printing."""
+    a = _universe_attrs(get)
+    iwd = _initial_dir(get, ctx.submit_dir)
+    a["Iwd"] = _s(iwd)
+    a |= _executable_attrs(get, ctx.submit_dir)
+    if ctx.cluster_exe_kb is not None:
+        a["ExecutableSize"] = str(ctx.cluster_exe_kb)
+    a |= _arguments_environment_attrs(get)
+    a |= _stdio_attrs(get)
+    a |= _user_log_attrs(get, iwd)
+    should, when = _transfer_mode(get)
+    inputs = _file_list(get("transfer_input_files"))
+    a |= _transfer_attrs(get, should, when, inputs, ctx.fs_domain)
+    a |= _transfer_size_attrs(get, int(a["ExecutableSize"]), inputs, a.get("TransferIn") != "false", iwd)
+    a |= _request_attrs(get)
+    a |= _batch_attrs(get)
+    a |= _duration_attrs(get)
+    a |= _accounting_attrs(get, ctx.owner)
+    a |= _exit_attrs(get)
+    a |= _periodic_attrs(get)
+    a |= _rank_attrs(get)
+    a |= _notification_attrs(get)
+    a |= _description_attrs(get)
+    a |= _materialize_attrs(get)
+    a |= _hold_attrs(get)
+    a["Requirements"] = _requirements(get("requirements"), should, int(a["JobUniverse"]),
+                                      get("request_cpus") is not None, "RequestGPUs" in a)
+    a |= _custom_attrs(get, custom)  # last: a +Attr or MY.Attr replaces the value computed above
+    return a
+
+
+# The groups of _job_attrs. Each is a function of the proc's expanded submit commands (``get``: None for
+# a command that is absent or empty) and of what earlier groups decided, and returns the attributes it
+# sets as ClassAd source text. A group reads a command only where the single function it came from did,
+# in the same order: get() can raise (a macro the binding cannot expand), and validation order is behaviour.
+
+#: the universes whose jobs run on the access point itself (no matchmaking, no file transfer)
+_ON_ACCESS_POINT = (7, 12)  # scheduler, local
+
+
+def _universe_attrs(get: _Getter) -> _Attrs:
+    """JobUniverse (vanilla unless ``universe`` says otherwise) and the KillSig of access-point jobs."""
+    text = get("universe") or "vanilla"
+    uni = _UNIVERSES.get(text.strip().lower())
+    if uni is None:
+        raise SubmitDescriptionError(
+            f"universe = {text}: unknown universe (one of {', '.join(sorted(_UNIVERSES))})")
+    a = {"JobUniverse": str(uni)}
+    if uni in _ON_ACCESS_POINT:
+        a["KillSig"] = _s("SIGTERM")
+    return a
+
+
+def _initial_dir(get: _Getter, submit_dir: str) -> str:
+    """The job's Iwd: ``initialdir`` (or its synonyms) relative to the submit directory; it must exist."""
+    text = get("initialdir") or get("iwd") or get("initial_dir") or get("job_iwd")
+    iwd = _compress(submit_dir) if not text else _full_path(text, submit_dir)
+    if not _isdir(iwd):
+        raise SubmitDescriptionError(f"initialdir = {text}: no such directory: {iwd}")
+    return iwd
+
+
+def _executable_attrs(get: _Getter, submit_dir: str) -> _Attrs:
+    """Cmd, TransferExecutable and ExecutableSize (KiB; 0 when the executable is not transferred).
+
+    A relative executable resolves against the submit directory, not Iwd (condor's full_path(name, false))."""
+    if get("shell"):
+        raise SubmitDescriptionError("shell = ... is not supported; use executable and arguments")
+    exe = get("executable")
+    if not exe:
+        raise SubmitDescriptionError("no executable given (executable = ...)")
+    transfer_exe = _bool_cmd("transfer_executable", get("transfer_executable"), True)
+    cmd = _full_path(exe, submit_dir) if transfer_exe else exe
+    if transfer_exe and not _isfile(cmd):
+        raise SubmitDescriptionError(f"executable = {exe}: no such file: {cmd}")
+    a = {"Cmd": _s(cmd)}
+    if not transfer_exe:
+        a["TransferExecutable"] = "false"
+    a["ExecutableSize"] = str(_size_kb(cmd) if transfer_exe else 0)
+    return a
+
+
+def _arguments_environment_attrs(get: _Getter) -> _Attrs:
+    """Args (V1) or Arguments (V2), then Environment (V2) or Env and EnvDelim (V1, asked for with ``env``)."""
+    attr, value = _arguments(get("arguments") or get("args"), get("arguments2"))
+    a = {attr: _s(value)}
+    env_key = get("environment") is None and get("env") is not None
+    a.update(_environment(get("environment") or get("env"), get("environment2"), env_key, get("getenv")))
+    return a
+
+
+# (command, its synonym, file attribute, transfer command, stream command, transfer attribute, stream attribute)
+_STDIO = (
+    ("input", "stdin", "In", "transfer_input", "stream_input", "TransferIn", "StreamIn"),
+    ("output", "stdout", "Out", "transfer_output", "stream_output", "TransferOut", "StreamOut"),
+    ("error", "stderr", "Err", "transfer_error", "stream_error", "TransferErr", "StreamErr"),
+)
+
+
+def _stdio_attrs(get: _Getter) -> _Attrs:
+    """In/Out/Err with their Transfer*/Stream* attributes.
+
+    A missing file is /dev/null and not transferred (Transfer* = false); a transferred one gets its Stream*
+    flag, and Transfer* = true only when the transfer_* command was given."""
+    a: _Attrs = {}
+    for key, alt, attr_file, transfer_key, stream_key, tattr, sattr in _STDIO:
+        name = get(key) or get(alt)
+        transfer = _bool_cmd(transfer_key, get(transfer_key), True)
+        stream = _bool_cmd(stream_key, get(stream_key), False)
+        if not name or name == "/dev/null":
+            name, transfer = "/dev/null", False
+        a[attr_file] = _s(name)
+        if transfer:
+            a[sattr] = _b(stream)
+            if get(transfer_key) is not None:
+                a[tattr] = "true"
+        else:
+            a[tattr] = "false"
+    return a
+
+
+def _user_log_attrs(get: _Getter, iwd: str) -> _Attrs:
+    """UserLog: the ``log`` file, relative to Iwd."""
+    log = get("log")
+    return {"UserLog": _s(_full_path(log, iwd))} if log else {}
+
+
+def _transfer_mode(get: _Getter) -> tuple[str, str]:
+    """(should_transfer_files, when_to_transfer_output) upper-cased and checked against each other.
+
+    ON_EXIT_OR_EVICT turns the default IF_NEEDED into YES (an explicit IF_NEEDED is refused)."""
+    should = (get("should_transfer_files") or "IF_NEEDED").strip().upper()
+    if should not in ("YES", "NO", "IF_NEEDED"):
+        raise SubmitDescriptionError(f"should_transfer_files = {should}: must be YES, NO or IF_NEEDED")
+    when_text = get("when_to_transfer_output")
+    when = (when_text or "ON_EXIT").strip().upper()
+    if when not in ("ON_EXIT", "ON_EXIT_OR_EVICT", "ON_SUCCESS"):
+        raise SubmitDescriptionError(
+            f"when_to_transfer_output = {when_text}: must be ON_EXIT, ON_EXIT_OR_EVICT or ON_SUCCESS")
+    if when == "ON_EXIT_OR_EVICT" and should == "IF_NEEDED":
+        if get("should_transfer_files") is not None:
+            raise SubmitDescriptionError(
+                "when_to_transfer_output = ON_EXIT_OR_EVICT and should_transfer_files = IF_NEEDED are "
+                "incompatible; set should_transfer_files = YES or when_to_transfer_output = ON_EXIT")
+        should = "YES"
+    if should == "NO" and when_text is not None and when != "ON_EXIT":
+        raise SubmitDescriptionError(
+            f"when_to_transfer_output = {when_text} contradicts should_transfer_files = NO")
+    return should, when
+
+
+def _transfer_attrs(get: _Getter, should: str, when: str, inputs: Sequence[str], fs_domain: str) -> _Attrs:
+    """ShouldTransferFiles, WhenToTransferOutput (unless NO), FileSystemDomain (unless YES), and the
+    comma-joined TransferInput/TransferOutput lists and TransferOutputRemaps when given."""
+    a = {"ShouldTransferFiles": _s(should)}
+    if should != "NO":
+        a["WhenToTransferOutput"] = _s(when)
+    if should != "YES":
+        a["FileSystemDomain"] = _s(fs_domain)
+    if inputs:
+        a["TransferInput"] = _s(",".join(inputs))
+    outputs = _file_list(get("transfer_output_files"))
+    if outputs:
+        a["TransferOutput"] = _s(",".join(outputs))
+    remaps = get("transfer_output_remaps")
+    if remaps:
+        a["TransferOutputRemaps"] = _s(remaps.strip().strip('"'))
+    return a
+
+
+def _transfer_size_attrs(get: _Getter, exe_kb: int, inputs: Sequence[str], stdin_transferred: bool,
+                         iwd: str) -> _Attrs:
+    """DiskUsage and TransferInputSizeMB from the executable, a transferred stdin and the input files
+    (each must exist; URLs count 0), and ImageSize (``image_size``, KiB, else the executable's size)."""
+    stdin_name = get("input") or get("stdin")
+    sent = [stdin_name, *inputs] if stdin_transferred and stdin_name else inputs
+    input_kb = 0
+    for f in sent:
+        if "://" in f:
+            continue
+        path = _full_path(f, iwd)
+        if not os.path.lexists(path):
+            raise SubmitDescriptionError(f"transfer_input_files: no such file: {path}")
+        input_kb += _size_kb(path)
+    a = {"DiskUsage": str(exe_kb + input_kb), "TransferInputSizeMB": str((exe_kb + input_kb + 1023) // 1024)}
+    image = get("image_size")
+    a["ImageSize"] = _size("image_size", image, 1024) if image else str(exe_kb)
+    return a
+
+
+#: condor_submit's RequestDisk when request_disk is not given (KiB: 1.25 times the input, at least 1 GiB)
+_DEFAULT_REQUEST_DISK = "MAX({ 1024,(TransferInputSizeMB + 1) * 1.25 }) * 1024"
+
+
+def _request_attrs(get: _Getter) -> _Attrs:
+    """RequestCpus (default 1), RequestMemory (MiB, default 128), RequestDisk (KiB) and RequestGPUs.
+
+    A plain number is in those units, K/M/G/T suffixes are binary and round up; an expression is copied;
+    ``undefined`` leaves the attribute out."""
+    a: _Attrs = {}
+    cpus = _count_expr("request_cpus", get("request_cpus") or "1")
+    if cpus:
+        a["RequestCpus"] = cpus
+    mem = _size("request_memory", get("request_memory") or "128", 1 << 20)
+    if mem:
+        a["RequestMemory"] = mem
+    disk_text = get("request_disk")
+    disk = _size("request_disk", disk_text, 1024) if disk_text else _DEFAULT_REQUEST_DISK
+    if disk:
+        a["RequestDisk"] = disk
+    gpus_text = get("request_gpus")
+    if gpus_text:
+        gpus = _count_expr("request_gpus", gpus_text)
+        if gpus:
+            a["RequestGPUs"] = gpus
+    return a
+
+
+def _batch_attrs(get: _Getter) -> _Attrs:
+    """JobBatchName (``batch_name``, its quotes dropped) and JobPrio (``priority``/``prio``, default 0)."""
+    a: _Attrs = {}
+    batch = get("batch_name")
+    if batch:
+        a["JobBatchName"] = _s(batch.strip().strip('"'))
+    prio = get("priority") or get("prio")
+    a["JobPrio"] = _int_cmd("priority", prio) if prio else "0"
+    return a
+
+
+def _duration_attrs(get: _Getter) -> _Attrs:
+    """AllowedJobDuration: seconds or an expression, copied as is ("undefined" = no limit)."""
+    duration = get("allowed_job_duration")
+    return {"AllowedJobDuration": duration.strip()} if duration else {}
+
+
+def _accounting_attrs(get: _Getter, owner: str) -> _Attrs:
+    """AcctGroup, AcctGroupUser and AccountingGroup: the nice-user group (which also sets
+    MaxJobRetirementTime = 0) or ``accounting_group`` with ``accounting_group_user`` (default: the owner)."""
+    if _bool_cmd("nice_user", get("nice_user"), False):
+        return {"AcctGroup": _s("nice-user"), "AcctGroupUser": _s(owner),
+                "AccountingGroup": _s(f"nice-user.{owner}"), "MaxJobRetirementTime": "0"}
+    group = get("accounting_group")
+    if not group:
+        return {}
+    user = get("accounting_group_user") or owner
+    return {"AcctGroup": _s(group), "AcctGroupUser": _s(user), "AccountingGroup": _s(f"{group}.{user}")}
+
+
+def _exit_attrs(get: _Getter) -> _Attrs:
+    """OnExitRemove and OnExitHold; with max_retries / success_exit_code / retry_until also JobMaxRetries
+    (default 2) and JobSuccessExitCode, and the OnExitRemove that retries (condor_submit's SetJobRetries)."""
+    erc, ehc = get("on_exit_remove"), get("on_exit_hold")
+    retries, code, until = get("max_retries"), get("success_exit_code"), get("retry_until")
+    a: _Attrs = {}
+    if retries is None and code is None and until is None:
+        if erc:
+            a["OnExitRemove"] = _expr("on_exit_remove", erc)
+        if ehc:
+            a["OnExitHold"] = _expr("on_exit_hold", ehc)
+        return a
+    n = int(_int_cmd("max_retries", retries)) if retries is not None else 2
+    if n < 0:
+        raise SubmitDescriptionError(f"max_retries = {retries}: must not be negative")
+    a["JobMaxRetries"] = str(n)
+    a["OnExitHold"] = _expr("on_exit_hold", ehc) if ehc else "false"
+    check = "0"
+    if code is not None:
+        a["JobSuccessExitCode"] = _int_cmd("success_exit_code", code)
+        check = "JobSuccessExitCode"
+    if until:
+        try:
+            check += f" || ExitCode =?= {int(until.strip())}"
+        except ValueError:
+            check += f" || {_or_operand(_expr('retry_until', until))}"
+    expr = f"NumJobCompletions > JobMaxRetries || ExitCode =?= {check}"
+    if erc:
+        expr += f" || {_or_operand(_expr('on_exit_remove', erc))}"
+    a["OnExitRemove"] = expr
+    return a
+
+
+_PERIODIC = (("periodic_hold", "PeriodicHold"), ("periodic_remove", "PeriodicRemove"),
+             ("periodic_release", "PeriodicRelease"), ("leave_in_queue", "LeaveJobInQueue"),
+             ("job_max_vacate_time", "JobMaxVacateTime"))
+
+
+def _periodic_attrs(get: _Getter) -> _Attrs:
+    """PeriodicHold/Remove/Release, LeaveJobInQueue (default false) and JobMaxVacateTime, each the
+    command's expression as written."""
+    a: _Attrs = {}
+    for key, attr in _PERIODIC:
+        text = get(key)
+        if text:
+            a[attr] = _expr(key, text)
+    a.setdefault("LeaveJobInQueue", "false")
+    return a
+
+
+def _rank_attrs(get: _Getter) -> _Attrs:
+    """Rank: the ``rank`` expression, default 0.0."""
+    rank = get("rank")
+    return {"Rank": _expr("rank", rank) if rank else "0.0"}
+
+
+def _notification_attrs(get: _Getter) -> _Attrs:
+    """JobNotification (never 0, always 1, complete 2, error 3; default never) and NotifyUser."""
+    notify = get("notification")
+    if notify:
+        if notify.strip().lower() not in _NOTIFY:
+            raise SubmitDescriptionError(f"notification = {notify}: must be one of {', '.join(_NOTIFY)}")
+        a = {"JobNotification": str(_NOTIFY[notify.strip().lower()])}
+    else:
+        a = {"JobNotification": "0"}
+    notify_user = get("notify_user")
+    if notify_user:
+        a["NotifyUser"] = _s(notify_user)
+    return a
+
+
+def _description_attrs(get: _Getter) -> _Attrs:
+    """JobDescription and ConcurrencyLimits: ``description`` and ``concurrency_limits`` as strings."""
+    a: _Attrs = {}
+    for key, attr in (("description", "JobDescription"), ("concurrency_limits", "ConcurrencyLimits")):
+        text = get(key)
+        if text:
+            a[attr] = _s(text)
+    return a
+
+
+def _hold_attrs(get: _Getter) -> _Attrs:
+    """``hold = true``: JobStatus held, with the HoldReason and HoldReasonCode condor_submit gives it."""
+    if not _bool_cmd("hold", get("hold"), False):
+        return {}
+    return {"JobStatus": str(int(JobStatus.HELD)), "HoldReason": _s("submitted on hold at user's request"),
+            "HoldReasonCode": str(int(HoldCode.SUBMITTED_ON_HOLD))}
+
+
+def _custom_attrs(get: _Getter, custom: Sequence[tuple[str, str]]) -> _Attrs:
+    """The ``+Name`` / ``MY.Name`` attributes, given as (Name, submit key): each value an expression."""
+    a: _Attrs = {}
+    for name, key in custom:
+        text = get(key)
+        if text:
+            a[name] = _expr(key, text)
+    return a
+
+
+def _requirements(user: str | None, should: str, universe: int, cpus: bool, gpus: bool) -> str:
+    """A Requirements expression of the shape condor_submit writes (it varies from pool to pool)."""
+    parts = []
+    if user:
+        parts.append(f"({_expr('requirements', user)})")
+    parts += ['(TARGET.Arch == "X86_64")', '(TARGET.OpSys == "LINUX")', "(TARGET.Disk >= RequestDisk)",
+              "(TARGET.Memory >= RequestMemory)"]
+    if cpus:
+        parts.append("(TARGET.Cpus >= RequestCpus)")
+    if gpus:
+        parts.append("(TARGET.GPUs >= RequestGPUs)")
+    if universe not in _ON_ACCESS_POINT:  # scheduler and local universe jobs run on the access point
+        parts.append("(TARGET.HasFileTransfer)" if should == "YES" else
+                     "((TARGET.FileSystemDomain == MY.FileSystemDomain) || (TARGET.HasFileTransfer))")
+    return " && ".join(parts)
