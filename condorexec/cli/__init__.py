@@ -62,6 +62,17 @@ def version_text() -> str:
             f"Python {sys.version.split()[0]}\n")
 
 
+def submit_main() -> int:
+    """The ``condorexec_submit`` console script: ``condorexec submit`` as one executable, for a tool that
+    takes a path to condor_submit (DAGMan's ``DAGMAN_CONDOR_SUBMIT_EXE``)."""
+    return main(["submit", *sys.argv[1:]])
+
+
+def rm_main() -> int:
+    """The ``condorexec_rm`` console script: ``condorexec rm`` as one executable (``DAGMAN_CONDOR_RM_EXE``)."""
+    return main(["rm", *sys.argv[1:]])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``condorexec`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -81,7 +81,8 @@ def _split_queue(argv: list[str]) -> tuple[list[str], str | None]:
 
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     argv, queue_args = _split_queue(list(argv))
-    args = parser().parse_args(argv)
+    # condor_submit takes var=value anywhere on its line (DAGMan puts some after the -a options)
+    args = parser().parse_intermixed_args(argv)
     args.spool = spoolopts.resolve(args)  # -remote NAME: -spool -name NAME
     variables: dict[str, str] = {}
     files: list[str] = []

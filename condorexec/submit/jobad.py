@@ -76,6 +76,7 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     a |= _arguments_environment_attrs(get)
     a |= _stdio_attrs(get)
     a |= _user_log_attrs(get, iwd)
+    a |= _dagman_attrs(get, iwd)
     should, when = _transfer_mode(get)
     inputs = _file_list(get("transfer_input_files"))
     a |= _transfer_attrs(get, should, when, inputs, ctx.fs_domain)
@@ -193,6 +194,26 @@ def _user_log_attrs(get: _Getter, iwd: str) -> _Attrs:
     return {"UserLog": _s(_full_path(log, iwd))} if log else {}
 
 
+def _dagman_attrs(get: _Getter, iwd: str) -> _Attrs:
+    """What DAGMan appends to each node's submit (``-a``): DAGNodeName, the nodes log DAGMan reads
+    (DAGManNodesLog, relative to Iwd like ``log``; the schedd and shadow write every event there too),
+    SubmitEventNotes and KeepClaimIdle."""
+    a: _Attrs = {}
+    node = get("dag_node_name")
+    if node:
+        a["DAGNodeName"] = _s(node)
+    nodes_log = get("dagman_log")
+    if nodes_log:
+        a["DAGManNodesLog"] = _s(_full_path(nodes_log, iwd))
+    notes = get("submit_event_notes")
+    if notes:
+        a["SubmitEventNotes"] = _s(notes)
+    keep = get("keep_claim_idle")
+    if keep:
+        a["KeepClaimIdle"] = _int_cmd("keep_claim_idle", keep)
+    return a
+
+
 def _transfer_mode(get: _Getter) -> tuple[str, str]:
     """(should_transfer_files, when_to_transfer_output) upper-cased and checked against each other.
 
@@ -285,11 +306,15 @@ def _request_attrs(get: _Getter) -> _Attrs:
 
 
 def _batch_attrs(get: _Getter) -> _Attrs:
-    """JobBatchName (``batch_name``, its quotes dropped) and JobPrio (``priority``/``prio``, default 0)."""
+    """JobBatchName (``batch_name``, its quotes dropped), JobBatchId (``batch_id``, DAGMan sets it) and
+    JobPrio (``priority``/``prio``, default 0)."""
     a: _Attrs = {}
     batch = get("batch_name")
     if batch:
         a["JobBatchName"] = _s(batch.strip().strip('"'))
+    batch_id = get("batch_id")
+    if batch_id:
+        a["JobBatchId"] = _s(batch_id.strip().strip('"'))
     prio = get("priority") or get("prio")
     a["JobPrio"] = _int_cmd("priority", prio) if prio else "0"
     return a

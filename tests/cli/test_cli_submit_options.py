@@ -91,6 +91,36 @@ def test_dry_run_matches_condor_submit(sub: Path, ads: Path, where: Path, tmp_pa
         assert ours["JobSubmitFile"] == f'"{submit_file}"'
 
 
+def test_dagmans_command_line_gives_the_recorded_node_ad(tmp_path: Path, monkeypatch, capsys) -> None:
+    """DAGMan (DAGMAN_USE_DIRECT_SUBMIT = False) runs the submit executable with var=value arguments before
+    *and after* its -a commands, the file last (dagman_submit.cpp); corpus c82 holds the same commands
+    written into the file, recorded with condor_submit -dry-run: the command line must give that ad."""
+    monkeypatch.chdir(CORPUS)
+    (tmp_path / "a.sub").write_text("executable = /bin/echo\narguments = node $(JOB) retry $(RETRY)\n"
+                                    "output = $(JOB).out\nlog = c82.log\nqueue\n")
+    argv = ["submit", "-dry-run", str(tmp_path / "dry.ads"), "JOB=A", "RETRY=0", "DAG_PARENT_NAMES=",
+            "batch_name=diamond.dag+142", "batch_id=142.0", "keep_claim_idle=20", "-a", "dag_node_name=A",
+            "-a", "submit_event_notes=DAG Node: A", "-a", f"dagman_log={CORPUS}/diamond.dag.nodes.log",
+            "-a", 'My.DAGManNodesMask="0,1,2,4,5,7,8,9,10,11,12,13,16,17,24,27,35,36"', "-a", "My.DAGManJobId=142",
+            "-a", "DAGManJobId=142", 'MY.DAGParentNodeNames="$(DAG_PARENT_NAMES)"', str(tmp_path / "a.sub")]
+    status, out, err = run(argv, capsys)
+    assert status == 0, err
+    assert out == "Dry-Run job(s).\n1 job(s) dry-run to cluster 1.\n"  # DAGMan reads the count and cluster
+    (want,) = read_ads((CORPUS / "c82-dagman-node.ads").read_text(), str(CORPUS))
+    (got,) = read_ads((tmp_path / "dry.ads").read_text(), str(CORPUS))
+    for name in sorted(set(want) - NOT_COMPARED - {"JobSubmitFile"}):
+        assert name in got and _value(got, name) == _value(want, name), name
+
+
+def test_rm_takes_dagmans_command_line(tmp_path: Path, capsys) -> None:
+    """DAGMAN_CONDOR_RM_EXE is run as ``RM CLUSTER -const DAGManJobId==N -reason TEXT``: the cluster and the
+    constraint both narrow the selection (DAGMan adds its id so as not to remove another DAG's jobs)."""
+    status, out, err = run(["rm", "--backend", "local", "--state-dir", str(tmp_path), "16", "-const",
+                            "DAGManJobId==12", "-reason", "Node Error: DAG node C (16.0.0) failed"], capsys)
+    assert status == 1 and out == ""
+    assert "Couldn't find/remove all jobs matching constraint (((ClusterId == 16)) && (DAGManJobId==12))" in err
+
+
 def test_dry_run_to_stdout_from_stdin_with_options(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     text = "executable = /bin/echo\narguments = $(greeting) $(Process)\n"
