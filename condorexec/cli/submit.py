@@ -164,7 +164,9 @@ def _plan(submission: Submission, name: str, cluster: int = DRY_RUN_CLUSTER,
 
 
 def _dry_run(args, plan: JobPlan, out: TextIO) -> int:
-    """condor_submit -dry-run's output, written proc by proc as the ads are made."""
+    """condor_submit -dry-run's output, written proc by proc as the ads are made. Owner is ``undefined``
+    there, as condor_submit writes it (the schedd sets it from the authenticated user on a real submit)."""
+    plan = JobPlan(plan.count, _without_owner(plan.ads), plan.distinct, plan.factory)
     if plan.factory is not None:
         return _dry_run_factory(args, plan, out)
     if args.dry_run == "-":
@@ -186,6 +188,12 @@ def _dry_run(args, plan: JobPlan, out: TextIO) -> int:
     else:
         out.write(f"{plan.count} job(s) dry-run to cluster {DRY_RUN_CLUSTER}.\n")
     return 0
+
+
+def _without_owner(ads: Iterator[classad2.ClassAd]) -> Iterator[classad2.ClassAd]:
+    for ad in ads:
+        ad["Owner"] = classad2.ExprTree("undefined")
+        yield ad
 
 
 def _dry_run_factory(args, plan: JobPlan, out: TextIO) -> int:

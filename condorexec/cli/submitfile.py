@@ -32,7 +32,7 @@ def read_description(path: str | None) -> tuple[str, str]:
 
 def assemble(text: str, name: str, appends: Sequence[str], queue_args: str | None) -> str:
     """Insert ``-append`` lines before every queue statement (condor_submit parses them again before
-    each one); use ``-queue`` when the file has none."""
+    each one); use ``-queue`` when the file has none, else a plain ``queue`` (one job), as condor_submit."""
     lines = text.splitlines()
     for extra in appends:
         if "\n" in extra:
@@ -45,8 +45,9 @@ def assemble(text: str, name: str, appends: Sequence[str], queue_args: str | Non
                 f"{lines[starts[0]].strip()!r}", file=name, line=starts[0] + 1)
         lines.append(f"queue {queue_args}")
         starts = [len(lines) - 1]
-    if not starts:
-        raise SubmitDescriptionError("no queue statement (add 'queue' to the file, or use -queue)", file=name)
+    if not starts:  # condor_submit queues one job (corpus c90)
+        lines.append("queue")
+        starts = [len(lines) - 1]
     for at in reversed(starts):
         lines[at:at] = list(appends)
     return "\n".join(lines) + "\n"

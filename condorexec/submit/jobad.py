@@ -4,6 +4,7 @@ submit commands, in the order that decides which mistake a description reports f
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,8 @@ class _Context:
     #: proc 0's ExecutableSize: condor_submit sizes the executable of proc 0 only and every later proc
     #: inherits it, even where a later queue statement changed the executable (submit_utils.cpp)
     cluster_exe_kb: int | None = None
+    #: the custom resources asked for (``request_<name>``, beyond cpus/memory/disk/gpus), as written
+    custom_requests: tuple[str, ...] = ()
 
 
 # attributes every job gets with the same value (what condor_submit -dry-run shows for a fresh job);
@@ -51,7 +54,7 @@ _CONSTANT = {
     "MyType": '"Job"', "TargetType": '"Machine"', "JobStatus": str(int(JobStatus.IDLE)), "NumJobStarts": "0",
     "MaxHosts": "1", "MinHosts": "1", "NumCkpts": "0", "ExitStatus": "0", "NumRestarts": "0", "CurrentHosts": "0",
     "ExitBySignal": "false", "RemoteSysCpu": "0.0", "CommittedTime": "0", "RemoteUserCpu": "0.0",
-    "NumSystemHolds": "0", "JobSubmitMethod": "0", "JobLeaseDuration": "2400", "TotalSuspensions": "0",
+    "NumSystemHolds": "0", "JobSubmitMethod": "0", "TotalSuspensions": "0",
     "CommittedSlotTime": "0", "NumJobCompletions": "0", "CumulativeSlotTime": "0", "LastSuspensionTime": "0",
     "RemoteWallClockTime": "0.0", "CumulativeRemoteSysCpu": "0.0", "CommittedSuspensionTime": "0",
     "CumulativeRemoteUserCpu": "0.0", "CumulativeSuspensionTime": "0",
@@ -82,6 +85,7 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     a |= _transfer_attrs(get, should, when, inputs, ctx.fs_domain)
     a |= _transfer_size_attrs(get, int(a["ExecutableSize"]), inputs, a.get("TransferIn") != "false", iwd)
     a |= _request_attrs(get)
+    a |= _custom_request_attrs(get, ctx.custom_requests)
     a |= _batch_attrs(get)
     a |= _duration_attrs(get)
     a |= _accounting_attrs(get, ctx.owner)
@@ -92,8 +96,11 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     a |= _description_attrs(get)
     a |= _materialize_attrs(get)
     a |= _hold_attrs(get)
+    a |= _kill_signal_attrs(get)
+    a |= _misc_attrs(get)
     a["Requirements"] = _requirements(get("requirements"), should, int(a["JobUniverse"]),
-                                      get("request_cpus") is not None, "RequestGPUs" in a)
+                                      (get("request_cpus") or "1").strip() != "1", "RequestGPUs" in a,
+                                      tuple(n for n in ctx.custom_requests if f"Request{n}" in a))
     a |= _custom_attrs(get, custom)  # last: a +Attr or MY.Attr replaces the value computed above
     return a
 
@@ -117,7 +124,13 @@ def _universe_attrs(get: _Getter) -> _Attrs:
     a = {"JobUniverse": str(uni)}
     if uni in _ON_ACCESS_POINT:
         a["KillSig"] = _s("SIGTERM")
+    else:  # how long a job keeps running without its submitter (none for jobs on the access point)
+        a["JobLeaseDuration"] = _JOB_LEASE_DURATION
     return a
+
+
+#: condor_submit's JobLeaseDuration (seconds) for jobs that run away from the access point
+_JOB_LEASE_DURATION = "2400"
 
 
 def _initial_dir(get: _Getter, submit_dir: str) -> str:
@@ -214,13 +227,19 @@ def _dagman_attrs(get: _Getter, iwd: str) -> _Attrs:
     return a
 
 
+#: the should_transfer_files values condor_submit 25.14 takes, and what each means (recorded: corpus c89, c93)
+_SHOULD_TRANSFER = {"YES": "YES", "TRUE": "YES", "NO": "NO", "FALSE": "NO", "NEVER": "NO",
+                    "IF_NEEDED": "IF_NEEDED", "ALWAYS": "YES"}
+
+
 def _transfer_mode(get: _Getter) -> tuple[str, str]:
     """(should_transfer_files, when_to_transfer_output) upper-cased and checked against each other.
 
     ON_EXIT_OR_EVICT turns the default IF_NEEDED into YES (an explicit IF_NEEDED is refused)."""
-    should = (get("should_transfer_files") or "IF_NEEDED").strip().upper()
-    if should not in ("YES", "NO", "IF_NEEDED"):
-        raise SubmitDescriptionError(f"should_transfer_files = {should}: must be YES, NO or IF_NEEDED")
+    should_text = (get("should_transfer_files") or "IF_NEEDED").strip().upper()
+    should = _SHOULD_TRANSFER.get(should_text)
+    if should is None:
+        raise SubmitDescriptionError(f"should_transfer_files = {should_text}: must be YES, NO or IF_NEEDED")
     when_text = get("when_to_transfer_output")
     when = (when_text or "ON_EXIT").strip().upper()
     if when not in ("ON_EXIT", "ON_EXIT_OR_EVICT", "ON_SUCCESS"):
@@ -241,6 +260,10 @@ def _transfer_mode(get: _Getter) -> tuple[str, str]:
 def _transfer_attrs(get: _Getter, should: str, when: str, inputs: Sequence[str], fs_domain: str) -> _Attrs:
     """ShouldTransferFiles, WhenToTransferOutput (unless NO), FileSystemDomain (unless YES), and the
     comma-joined TransferInput/TransferOutput lists and TransferOutputRemaps when given."""
+    if should == "NO" and inputs:  # condor_submit's refusal (corpus c91)
+        raise SubmitDescriptionError(
+            f"transfer_input_files = {','.join(inputs)} names files to transfer, but should_transfer_files = NO "
+            "disables file transfer")
     a = {"ShouldTransferFiles": _s(should)}
     if should != "NO":
         a["WhenToTransferOutput"] = _s(when)
@@ -428,6 +451,53 @@ def _hold_attrs(get: _Getter) -> _Attrs:
             "HoldReasonCode": str(int(HoldCode.SUBMITTED_ON_HOLD))}
 
 
+def _signal(key: str, text: str) -> str:
+    """A signal as condor_submit writes it: a number becomes its name (3 is SIGQUIT), a name stays."""
+    value = text.strip()
+    if value.isdigit():
+        try:
+            return _s(signal.Signals(int(value)).name)
+        except ValueError:
+            raise SubmitDescriptionError(f"{key} = {text}: no such signal number") from None
+    return _s(value)
+
+
+def _kill_signal_attrs(get: _Getter) -> _Attrs:
+    """KillSig, HoldKillSig and RemoveKillSig from ``kill_sig``, ``hold_kill_sig`` and ``remove_kill_sig``
+    (a given kill_sig replaces the access-point universes' default SIGTERM)."""
+    a: _Attrs = {}
+    for key, attr in (("kill_sig", "KillSig"), ("hold_kill_sig", "HoldKillSig"), ("remove_kill_sig", "RemoveKillSig")):
+        text = get(key)
+        if text:
+            a[attr] = _signal(key, text)
+    return a
+
+
+def _misc_attrs(get: _Getter) -> _Attrs:
+    """CoreSize (``coresize``, bytes) and UserLogUseXML (``log_xml``)."""
+    a: _Attrs = {}
+    core = get("coresize")
+    if core:
+        a["CoreSize"] = _int_cmd("coresize", core)
+    if get("log_xml") is not None:
+        a["UserLogUseXML"] = _b(_bool_cmd("log_xml", get("log_xml"), False))
+    return a
+
+
+#: the request_ commands with attributes of their own; any other request_<name> asks for a custom resource
+STANDARD_REQUESTS = ("cpus", "memory", "disk", "gpus")
+
+
+def _custom_request_attrs(get: _Getter, names: Sequence[str]) -> _Attrs:
+    """Request<name> for each custom resource ``request_<name>`` (an expression; ``undefined`` leaves it out)."""
+    a: _Attrs = {}
+    for name in names:
+        text = get(f"request_{name}")
+        if text and text.strip().lower() != "undefined":
+            a[f"Request{name}"] = _expr(f"request_{name}", text)
+    return a
+
+
 def _custom_attrs(get: _Getter, custom: Sequence[tuple[str, str]]) -> _Attrs:
     """The ``+Name`` / ``MY.Name`` attributes, given as (Name, submit key): each value an expression."""
     a: _Attrs = {}
@@ -438,18 +508,31 @@ def _custom_attrs(get: _Getter, custom: Sequence[tuple[str, str]]) -> _Attrs:
     return a
 
 
-def _requirements(user: str | None, should: str, universe: int, cpus: bool, gpus: bool) -> str:
-    """A Requirements expression of the shape condor_submit writes (it varies from pool to pool)."""
+#: the HTCondor version from which a startd, not the job's Requirements, checks the disk request
+_DISK_ENFORCED_SINCE = "25.12.0"
+
+
+def _requirements(user: str | None, should: str, universe: int, cpus: bool, gpus: bool,
+                  custom_requests: Sequence[str] = ()) -> str:
+    """A Requirements expression of the shape condor_submit 25.14 writes (Arch and OpSys are the access
+    point's; corpus c83, c88, c92): the user's, the platform, disk (unless the machine is new enough to
+    enforce it itself), memory, cpus when asked for other than as a plain 1 (fixture 02, corpus c14),
+    gpus when asked for, each custom resource, then file transfer.
+    Jobs of the scheduler and local universes run on the access point: no version test, no transfer term."""
+    on_access_point = universe in _ON_ACCESS_POINT
     parts = []
     if user:
         parts.append(f"({_expr('requirements', user)})")
-    parts += ['(TARGET.Arch == "X86_64")', '(TARGET.OpSys == "LINUX")', "(TARGET.Disk >= RequestDisk)",
+    parts += ['(TARGET.Arch == "X86_64")', '(TARGET.OpSys == "LINUX")',
+              "(TARGET.Disk >= RequestDisk)" if on_access_point else
+              f'(versionGE(split(TARGET.CondorVersion)[1],"{_DISK_ENFORCED_SINCE}") || (TARGET.Disk >= RequestDisk))',
               "(TARGET.Memory >= RequestMemory)"]
     if cpus:
         parts.append("(TARGET.Cpus >= RequestCpus)")
     if gpus:
         parts.append("(TARGET.GPUs >= RequestGPUs)")
-    if universe not in _ON_ACCESS_POINT:  # scheduler and local universe jobs run on the access point
+    parts += [f"(TARGET.{name} >= Request{name})" for name in custom_requests]
+    if not on_access_point:
         parts.append("(TARGET.HasFileTransfer)" if should == "YES" else
                      "((TARGET.FileSystemDomain == MY.FileSystemDomain) || (TARGET.HasFileTransfer))")
     return " && ".join(parts)

@@ -16,7 +16,7 @@ import htcondor2
 from condorexec.errors import MaxJobsExceeded, SubmitDescriptionError
 from condorexec.submit.expand import _Expander
 from condorexec.submit.factory import Factory, factory_of
-from condorexec.submit.jobad import _CONSTANT, _Context, _job_attrs
+from condorexec.submit.jobad import _CONSTANT, STANDARD_REQUESTS, _Context, _job_attrs
 from condorexec.submit.queue import Row, queue_rows
 from condorexec.submit.values import _Getter, _s
 
@@ -107,7 +107,10 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
             if not re.fullmatch(r"[A-Za-z_]\w*", name):
                 raise SubmitDescriptionError(f"{key}: invalid attribute name {name!r}")
             custom.append((name, key))
-    ctx = _Context(submit_dir, owner, cluster_id, qdate, socket.getfqdn())
+    requests = tuple(key[len("request_"):] for key in expander.keys() if key.lower().startswith("request_")
+                     and key[len("request_"):].lower() not in STANDARD_REQUESTS
+                     and re.fullmatch(r"[A-Za-z_]\w*", key[len("request_"):]))
+    ctx = _Context(submit_dir, owner, cluster_id, qdate, filesystem_domain(), custom_requests=requests)
     common = {"ClusterId": str(cluster_id), "Owner": _s(owner), "QDate": str(int(qdate)),
               "EnteredCurrentStatus": str(int(qdate)), **_CONSTANT}
     # item variables too: one named as a command ('queue request_memory in (...)') is that command
@@ -173,6 +176,12 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
     empty: dict[str, str] = {}
     factory = factory_of(lambda key: expander.get(key, empty), total, forced=force_factory)
     return JobPlan(total, itertools.chain([] if first is None else [first], stream), distinct(), factory)
+
+
+def filesystem_domain() -> str:
+    """The FileSystemDomain condor_submit writes: HTCondor's FILESYSTEM_DOMAIN (by default its full host
+    name), the host's name only where no HTCondor configuration gives one."""
+    return htcondor2.param.get("FILESYSTEM_DOMAIN") or socket.getfqdn()
 
 
 def _rows_from_itemdata(itemdata: Sequence[Mapping[str, str]]) -> tuple[list[Row], list[str]]:

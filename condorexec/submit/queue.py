@@ -75,11 +75,15 @@ def scan_queue_statements(text: str, file: str | None = None) -> list[QueueState
         if not line or line.startswith("#"):
             i += 1
             continue
+        first = i
+        while line.endswith("\\") and i + 1 < len(lines):  # a trailing backslash continues the line
+            i += 1
+            line = line[:-1].rstrip() + " " + lines[i].strip()
         if _QUEUE_LINE.match(line):
             if pending is not None:
                 raise pending
             args = line[len("queue"):].strip()
-            start, items = i, None
+            start, items = first, None
             if args.endswith("(") or ("(" in args and ")" not in args):
                 items, i = [], i + 1
                 while i < len(lines) and not lines[i].strip().startswith(")"):
@@ -95,7 +99,7 @@ def scan_queue_statements(text: str, file: str | None = None) -> list[QueueState
             depth = max(depth - 1, 0)
         if pending is None and not (_STATEMENT_WORDS.match(line) or _ASSIGNMENT.match(line)):
             pending = SubmitDescriptionError(f"not a submit command: {line!r} (expected 'name = value')",
-                                             file=file, line=i + 1)
+                                             file=file, line=first + 1)
             if not statements:
                 raise pending
         i += 1

@@ -25,7 +25,7 @@ CONSOLE = Path(sys.executable).with_name("condorexec")
 
 # pool-, time- or binary-dependent attributes (fixtures README)
 NOT_COMPARED = {"QDate", "EnteredCurrentStatus", "CondorVersion", "CondorPlatform", "SubmitVersion", "Owner",
-                "FileSystemDomain", "Requirements"}
+                "FileSystemDomain"}
 
 
 def read_ads(text: str, iwd: str) -> list[dict[str, str]]:

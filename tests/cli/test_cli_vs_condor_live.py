@@ -22,6 +22,7 @@ import pytest
 
 from condorexec.cli import main
 from tests.cli.livepool import pool_or_skip
+from tests.cli.test_cli_submit_options import read_ads
 
 pytestmark = pytest.mark.condor
 CONDOR = ["--backend", "condor"]
@@ -163,6 +164,31 @@ def test_schedd_holds_the_same_job_ads(sub: Path, schedd: htcondor2.Schedd, clus
     assert not stale, f"{sub.name}: {stale} now agree with condor_submit: remove them from KNOWN_BUGS"
     if known:
         pytest.xfail("; ".join(sorted(known)))
+
+
+#: what condor_submit -dry-run writes that depends on the moment or on the binary, not on the file
+DRY_RUN_NOT_COMPARED = {"QDate", "EnteredCurrentStatus", "CondorVersion", "CondorPlatform", "SubmitVersion"}
+DRY_RUN_FILES = sorted(p for p in CORPUS.glob("c*.sub") if p.with_suffix(".ads").exists())
+
+
+@pytest.mark.parametrize("sub", DRY_RUN_FILES, ids=lambda p: p.stem)
+def test_dry_run_equals_live_condor_submit_dry_run(sub: Path, schedd: htcondor2.Schedd, work: Path,
+                                                   capsys) -> None:
+    """condorexec's own expansion (what the local pool runs and -dry-run prints) against the pool's
+    condor_submit -dry-run of the same file, now, attribute for attribute: the recorded corpus pins the
+    values, this pins the pool-dependent ones too (FileSystemDomain from its FILESYSTEM_DOMAIN,
+    Requirements with its platform, Owner)."""
+    done = _run(["condor_submit", "-dry-run", "theirs.ads", sub.name], work)
+    assert done.returncode == 0, f"condor_submit -dry-run {sub.name}: {done.stderr}"
+    capsys.readouterr()
+    assert main(["submit", "-dry-run", "ours.ads", sub.name]) == 0, capsys.readouterr().err
+    want = read_ads((work / "theirs.ads").read_text(), str(work))
+    got = read_ads((work / "ours.ads").read_text(), str(work))
+    assert len(got) == len(want), f"{sub.name}: proc count"
+    differences = [f"proc {proc} {name}: condor_submit {w.get(name)} != condorexec {g.get(name)}"
+                   for proc, (w, g) in enumerate(zip(want, got, strict=True))
+                   for name in sorted((set(w) | set(g)) - DRY_RUN_NOT_COMPARED) if w.get(name) != g.get(name)]
+    assert not differences, f"{sub.name}:\n" + "\n".join(differences)
 
 
 def _lines(text: str) -> list[str]:

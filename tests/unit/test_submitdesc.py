@@ -36,7 +36,7 @@ MUST_MATCH = {
 # pool- or time-dependent (README), or only known to a real condor_submit
 NOT_COMPARED = {
     "QDate", "EnteredCurrentStatus", "CondorVersion", "CondorPlatform", "SubmitVersion", "Owner",
-    "FileSystemDomain", "Requirements", "JobSubmitFile",
+    "FileSystemDomain", "JobSubmitFile",
 }
 # attribute-specific known differences: {(submit file stem, attribute): reason}
 KNOWN_GAPS: dict[tuple[str, str], str] = {}
@@ -195,13 +195,25 @@ CORPUS_EXPECT: dict[str, tuple[int, dict[int, dict[str, object]]]] = {
     "c41-max-idle-expr": (4, {3: {"JobMaterializeMaxIdle": 4}}),
     "c42-materialize-both": (3, {2: {"Args": "gamma", "JobMaterializeMaxIdle": 1}}),
     "c43-materialize-max-idle-alias": (3, {0: {"JobMaterializeMaxIdle": 3}}),
+    "c82-dagman-node": (1, {0: {"DAGNodeName": "A", "DAGManJobId": 142, "DAGParentNodeNames": "",
+                                "DAGManNodesLog": "{d}/diamond.dag.nodes.log", "Args": "node A retry 0"}}),
+    "c83-scheduler-universe": (1, {0: {"JobUniverse": 7, "KillSig": "SIGTERM"}}),
+    "c84-local-universe": (1, {0: {"JobUniverse": 12}}),
+    "c85-kill-signals": (1, {0: {"KillSig": "SIGQUIT", "HoldKillSig": "SIGUSR1", "RemoveKillSig": "SIGTERM"}}),
+    "c86-queue-in-continued": (3, {2: {"Args": "gamma"}}),
+    "c87-arguments-empty": (1, {0: {"Arguments": ""}}),
+    "c88-ignored-commands": (1, {0: {"CoreSize": 1000, "Requestfoo": 2, "UserLogUseXML": True}}),
+    "c89-stf-always": (1, {0: {"ShouldTransferFiles": "YES"}}),
+    "c90-no-queue": (1, {0: {"Args": "none"}}),
+    "c92-requirements-user": (1, {0: {"RequestGPUs": 1}}),
+    "c93-stf-true": (1, {0: {"ShouldTransferFiles": "YES"}}),
 }
 
 
 def test_corpus_has_expectations_for_every_accepted_file() -> None:
     subs = {p.stem for p in CORPUS.glob("*.sub")}
     refused = {"c26-transfer-conflict", "c27-bad-units", "c32-multi-queue-late-mat", "c33-multi-queue-partial-attr",
-               "c44-max-materialize-abc"}
+               "c44-max-materialize-abc", "c91-stf-no-with-inputs"}
     assert subs - refused == set(CORPUS_EXPECT)
     assert len(subs) >= 20
 
@@ -236,6 +248,8 @@ def test_corpus_refusals() -> None:
         _expand_file(CORPUS / "c33-multi-queue-partial-attr.sub", CORPUS)
     with pytest.raises(SubmitDescriptionError, match=r"max_materialize=abc is invalid, must eval to an integer\."):
         _expand_file(CORPUS / "c44-max-materialize-abc.sub", CORPUS)
+    with pytest.raises(SubmitDescriptionError, match="transfer_input_files.*should_transfer_files = NO"):
+        _expand_file(CORPUS / "c91-stf-no-with-inputs.sub", CORPUS)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -29,17 +29,17 @@ NONE = cmds()
 
 
 def test_universe_defaults_to_vanilla_without_kill_signal() -> None:
-    assert sd._universe_attrs(NONE) == {"JobUniverse": "5"}
+    assert sd._universe_attrs(NONE) == {"JobUniverse": "5", "JobLeaseDuration": "2400"}
 
 
 @pytest.mark.parametrize(("universe", "number"), [("local", "12"), ("Scheduler", "7")])
-def test_access_point_universes_get_sigterm(universe: str, number: str) -> None:
+def test_access_point_universes_get_sigterm_and_no_lease(universe: str, number: str) -> None:
     assert sd._universe_attrs(cmds(universe=universe)) == {"JobUniverse": number, "KillSig": '"SIGTERM"'}
 
 
 def test_container_universes_are_vanilla() -> None:
-    assert sd._universe_attrs(cmds(universe="docker")) == {"JobUniverse": "5"}
-    assert sd._universe_attrs(cmds(universe=" container ")) == {"JobUniverse": "5"}
+    assert sd._universe_attrs(cmds(universe="docker")) == {"JobUniverse": "5", "JobLeaseDuration": "2400"}
+    assert sd._universe_attrs(cmds(universe=" container ")) == {"JobUniverse": "5", "JobLeaseDuration": "2400"}
 
 
 def test_unknown_universe_is_refused_with_the_choices() -> None:
