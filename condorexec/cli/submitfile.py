@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from condorexec.errors import SubmitDescriptionError
+from condorexec.submit.guard import lines_of
 from condorexec.submit.queue import scan_queue_statements
 
 STDIN_NAME = "<stdin>"
@@ -33,7 +34,7 @@ def read_description(path: str | None) -> tuple[str, str]:
 def assemble(text: str, name: str, appends: Sequence[str], queue_args: str | None) -> str:
     """Insert ``-append`` lines before every queue statement (condor_submit parses them again before
     each one); use ``-queue`` when the file has none, else a plain ``queue`` (one job), as condor_submit."""
-    lines = text.splitlines()
+    lines = lines_of(text)
     for extra in appends:
         if "\n" in extra:
             raise SubmitDescriptionError(f"-append {extra!r}: must be one line")
@@ -61,7 +62,7 @@ def locate(exc: SubmitDescriptionError, text: str, name: str) -> SubmitDescripti
     line = None
     if m:
         key = re.escape(m.group(1))
-        for i, ln in enumerate(text.splitlines(), 1):
+        for i, ln in enumerate(lines_of(text), 1):
             if re.match(rf"\s*{key}\s*=", ln, re.IGNORECASE):
                 line = i
                 break

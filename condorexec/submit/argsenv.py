@@ -123,7 +123,8 @@ def _arguments(args1: str | None, args2: str | None) -> tuple[str, str]:
             continue
         raw.append(args1[i])
         i += 1
-    return "Args", " ".join("".join(raw).split())
+    # V1 arguments split at spaces, tabs and newlines only (a \x0b stays in its argument: corpus c103)
+    return "Args", " ".join(t for t in re.split(r"[ \t\r\n]+", "".join(raw)) if t)
 
 
 def _env_set(env: dict[str, str], entry: str, what: str) -> None:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import htcondor2
 
 from condorexec.errors import SubmitDescriptionError
-from condorexec.submit.guard import find_command_forms
+from condorexec.submit.guard import find_command_forms, lines_of
 from condorexec.submit.jobs import statement_rows, wants_factory
 from condorexec.submit.parse import parse_checked
 from condorexec.submit.queue import QueueStatement, loop_variables, scan_queue_statements
@@ -99,7 +99,7 @@ def read_submission(text: str, *, file: str | None = None, variables: Mapping[st
     problem = find_command_forms(text, file)
     if problem is not None:
         raise SubmitDescriptionError(problem.message, file=problem.file, line=problem.line)
-    lines = text.splitlines()
+    lines = lines_of(text)
     statements = scan_queue_statements(text, file)
     if not statements:
         return Submission(parse_checked(text, file=file, variables=variables), None, 0)

@@ -18,7 +18,7 @@ def _order(name: str) -> tuple[int, int, str]:
 
 def _ad_lines(ad: classad2.ClassAd) -> dict[str, str]:
     out: dict[str, str] = {}
-    for line in ad.printOld().splitlines():
+    for line in ad.printOld().split("\n"):  # not splitlines: a value may hold a \x0b (corpus c103)
         name, sep, value = line.partition(" = ")
         if sep:
             out[name] = value

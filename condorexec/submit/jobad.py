@@ -70,10 +70,12 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     whether stdin is transferred, RequestGPUs). The dict's own order matters only where a name is set
     twice: the custom attributes come last and win, and in expand_jobs these attributes override the
     constant ones (JobStatus of a held job). ClassAds keep no order; job_ad_text sorts for printing."""
+    get = _with_attribute_names(get)
     a = _universe_attrs(get)
+    universe = int(a["JobUniverse"])
     iwd = _initial_dir(get, ctx.submit_dir)
     a["Iwd"] = _s(iwd)
-    a |= _executable_attrs(get, ctx.submit_dir)
+    a |= _executable_attrs(get, ctx.submit_dir, java=universe == _JAVA)
     if ctx.cluster_exe_kb is not None:
         a["ExecutableSize"] = str(ctx.cluster_exe_kb)
     a |= _arguments_environment_attrs(get)
@@ -83,9 +85,11 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     should, when = _transfer_mode(get)
     inputs = _file_list(get("transfer_input_files"))
     a |= _transfer_attrs(get, should, when, inputs, ctx.fs_domain)
-    a |= _transfer_size_attrs(get, int(a["ExecutableSize"]), inputs, a.get("TransferIn") != "false", iwd)
-    a |= _request_attrs(get)
-    a |= _custom_request_attrs(get, ctx.custom_requests)
+    sized = [*inputs, _full_path(get("executable") or "", ctx.submit_dir)] if universe == _JAVA else inputs
+    a |= _transfer_size_attrs(get, int(a["ExecutableSize"]), sized, a.get("TransferIn") != "false", iwd)
+    if universe != _GRID:  # a grid job's resources are the remote system's business
+        a |= _request_attrs(get)
+        a |= _custom_request_attrs(get, ctx.custom_requests)
     a |= _batch_attrs(get)
     a |= _duration_attrs(get)
     a |= _accounting_attrs(get, ctx.owner)
@@ -98,11 +102,34 @@ def _job_attrs(get: _Getter, ctx: _Context, custom: Sequence[tuple[str, str]]) -
     a |= _hold_attrs(get)
     a |= _kill_signal_attrs(get)
     a |= _misc_attrs(get)
-    a["Requirements"] = _requirements(get("requirements"), should, int(a["JobUniverse"]),
-                                      (get("request_cpus") or "1").strip() != "1", "RequestGPUs" in a,
-                                      tuple(n for n in ctx.custom_requests if f"Request{n}" in a))
+    a["Requirements"] = "true" if universe == _GRID else _requirements(
+        get("requirements"), should, universe, (get("request_cpus") or "1").strip() != "1", "RequestGPUs" in a,
+        tuple(n for n in ctx.custom_requests if f"Request{n}" in a), a.get("ContainerImageSource"))
     a |= _custom_attrs(get, custom)  # last: a +Attr or MY.Attr replaces the value computed above
     return a
+
+
+#: submit commands and the job attribute names condor_submit also reads for them (``submit_param(key,
+#: ATTR)``; recorded: corpus c100, c104). ``ConcurrencyLimits`` is not one: condor_submit warns it unused.
+_ATTRIBUTE_NAMES = {
+    "request_cpus": "RequestCpus", "request_disk": "RequestDisk", "request_memory": "RequestMemory",
+    "request_gpus": "RequestGPUs", "priority": "JobPrio", "notify_user": "NotifyUser", "log": "UserLog",
+    "should_transfer_files": "ShouldTransferFiles", "when_to_transfer_output": "WhenToTransferOutput",
+    "transfer_input_files": "TransferInputFiles", "transfer_output_files": "TransferOutputFiles",
+    "job_max_vacate_time": "JobMaxVacateTime", "periodic_remove": "PeriodicRemove",
+    "periodic_hold": "PeriodicHold", "periodic_release": "PeriodicRelease", "on_exit_remove": "OnExitRemove",
+    "on_exit_hold": "OnExitHold", "accounting_group": "AccountingGroup", "batch_name": "JobBatchName",
+    "core_size": "CoreSize",
+}
+
+
+def _with_attribute_names(get: _Getter) -> _Getter:
+    """``get`` that falls back from a submit command to its attribute's name (:data:`_ATTRIBUTE_NAMES`)."""
+    def read(key: str) -> str | None:
+        value = get(key)
+        alternate = _ATTRIBUTE_NAMES.get(key)
+        return get(alternate) if value is None and alternate is not None else value
+    return read
 
 
 # The groups of _job_attrs. Each is a function of the proc's expanded submit commands (``get``: None for
@@ -122,11 +149,53 @@ def _universe_attrs(get: _Getter) -> _Attrs:
         raise SubmitDescriptionError(
             f"universe = {text}: unknown universe (one of {', '.join(sorted(_UNIVERSES))})")
     a = {"JobUniverse": str(uni)}
-    if uni in _ON_ACCESS_POINT:
+    if uni in _KILLED_WITH_SIGTERM:
         a["KillSig"] = _s("SIGTERM")
-    else:  # how long a job keeps running without its submitter (none for jobs on the access point)
+    if uni not in _ON_ACCESS_POINT and uni != _GRID:  # how long a job keeps running without its submitter
         a["JobLeaseDuration"] = _JOB_LEASE_DURATION
+    if uni == _PARALLEL:
+        hosts = _int_cmd("machine_count", get("machine_count") or "1")
+        a |= {"MaxHosts": hosts, "MinHosts": hosts, "JobRequiresSandbox": "true", "WantIOProxy": "true"}
+    elif uni == _GRID:
+        a["GridResource"] = _s(_grid_resource(get))
+    if text.strip().lower() == "container":
+        a |= _container_attrs(get)
     return a
+
+
+_GRID, _JAVA, _PARALLEL = 9, 10, 11
+#: universes whose jobs condor_submit gives KillSig = "SIGTERM" unless kill_sig says otherwise
+_KILLED_WITH_SIGTERM = (7, 9, 10, 11, 12)
+#: grid types whose ads condorexec writes as condor_submit does (recorded: corpus c98); condor, ec2, gce
+#: and azure need settings (and Requirements) of their own that condorexec does not reproduce
+_GRID_TYPES = ("batch", "pbs", "lsf", "sge", "nqs", "arc")
+_GRID_TYPES_NOT_REPRODUCED = ("condor", "ec2", "gce", "azure")
+
+
+def _grid_resource(get: _Getter) -> str:
+    """``grid_resource``, its type checked as condor_submit checks it."""
+    text = (get("grid_resource") or "").strip()
+    kind = text.split()[0].lower() if text else ""
+    if kind in _GRID_TYPES_NOT_REPRODUCED:
+        raise SubmitDescriptionError(f"grid_resource = {text}: grid type {kind!r} is not supported by condorexec "
+                                     f"(it builds ads for {', '.join(_GRID_TYPES)})")
+    if kind not in _GRID_TYPES:
+        raise SubmitDescriptionError(f"grid_resource = {text}: Invalid value '{kind}' for grid type")
+    return text
+
+
+def _container_attrs(get: _Getter) -> _Attrs:
+    """WantContainer, ContainerImage and its source: a ``docker://`` image or a local ``.sif`` file
+    (condorexec reproduces those two; other image kinds are refused rather than guessed)."""
+    image = (get("container_image") or "").strip()
+    if not image:
+        raise SubmitDescriptionError("universe = container: container jobs require a container_image")
+    if image.startswith("docker://"):
+        return {"WantContainer": "true", "ContainerImage": _s(image), "ContainerImageSource": _s("docker"),
+                "WantDockerImage": "true"}
+    if image.endswith(".sif"):
+        return {"WantContainer": "true", "ContainerImage": _s(image), "ContainerImageSource": _s("local")}
+    raise SubmitDescriptionError(f"container_image = {image}: condorexec takes a docker:// image or a .sif file")
 
 
 #: condor_submit's JobLeaseDuration (seconds) for jobs that run away from the access point
@@ -142,10 +211,12 @@ def _initial_dir(get: _Getter, submit_dir: str) -> str:
     return iwd
 
 
-def _executable_attrs(get: _Getter, submit_dir: str) -> _Attrs:
+def _executable_attrs(get: _Getter, submit_dir: str, java: bool = False) -> _Attrs:
     """Cmd, TransferExecutable and ExecutableSize (KiB; 0 when the executable is not transferred).
 
-    A relative executable resolves against the submit directory, not Iwd (condor's full_path(name, false))."""
+    A relative executable resolves against the submit directory, not Iwd (condor's full_path(name, false)).
+    A java job's executable is its class file: Cmd is ``java``, the class file is sized (and counted again
+    as input, :func:`_job_attrs`) and the first argument names the class (corpus c94, c95)."""
     if get("shell"):
         raise SubmitDescriptionError("shell = ... is not supported; use executable and arguments")
     exe = get("executable")
@@ -155,6 +226,11 @@ def _executable_attrs(get: _Getter, submit_dir: str) -> _Attrs:
     cmd = _full_path(exe, submit_dir) if transfer_exe else exe
     if transfer_exe and not _isfile(cmd):
         raise SubmitDescriptionError(f"executable = {exe}: no such file: {cmd}")
+    if java:
+        if not (get("arguments") or get("args") or get("arguments2")):
+            raise SubmitDescriptionError("arguments: in the java universe the first argument must name the class "
+                                         "to run (condor_submit: you must specify the class name to run)")
+        return {"Cmd": _s("java"), "TransferExecutable": "false", "ExecutableSize": str(_size_kb(cmd))}
     a = {"Cmd": _s(cmd)}
     if not transfer_exe:
         a["TransferExecutable"] = "false"
@@ -474,9 +550,9 @@ def _kill_signal_attrs(get: _Getter) -> _Attrs:
 
 
 def _misc_attrs(get: _Getter) -> _Attrs:
-    """CoreSize (``coresize``, bytes) and UserLogUseXML (``log_xml``)."""
+    """CoreSize (``core_size``, bytes) and UserLogUseXML (``log_xml``)."""
     a: _Attrs = {}
-    core = get("coresize")
+    core = get("core_size")
     if core:
         a["CoreSize"] = _int_cmd("coresize", core)
     if get("log_xml") is not None:
@@ -510,21 +586,30 @@ def _custom_attrs(get: _Getter, custom: Sequence[tuple[str, str]]) -> _Attrs:
 
 #: the HTCondor version from which a startd, not the job's Requirements, checks the disk request
 _DISK_ENFORCED_SINCE = "25.12.0"
+#: the universes whose Requirements keep the plain disk term (recorded: corpus c83, c84, c94, c97)
+_DISK_IN_REQUIREMENTS = (7, 10, 11, 12)
 
 
 def _requirements(user: str | None, should: str, universe: int, cpus: bool, gpus: bool,
-                  custom_requests: Sequence[str] = ()) -> str:
+                  custom_requests: Sequence[str] = (), container: str | None = None) -> str:
     """A Requirements expression of the shape condor_submit 25.14 writes (Arch and OpSys are the access
-    point's; corpus c83, c88, c92): the user's, the platform, disk (unless the machine is new enough to
-    enforce it itself), memory, cpus when asked for other than as a plain 1 (fixture 02, corpus c14),
-    gpus when asked for, each custom resource, then file transfer.
-    Jobs of the scheduler and local universes run on the access point: no version test, no transfer term."""
-    on_access_point = universe in _ON_ACCESS_POINT
+    point's; corpus c83, c88, c92, c94, c96, c97): the user's; the platform (a java job: HasJava; a
+    container job: the architecture and the container kind); disk, left to machines new enough to
+    enforce it themselves except in the universes that do not match such machines; memory; cpus when
+    asked for other than as a plain 1 (fixture 02, corpus c14), gpus when asked for, each custom
+    resource; then file transfer, except for jobs of the scheduler and local universes, which run on
+    the access point. Grid jobs get ``true`` (:func:`_job_attrs`)."""
     parts = []
     if user:
         parts.append(f"({_expr('requirements', user)})")
-    parts += ['(TARGET.Arch == "X86_64")', '(TARGET.OpSys == "LINUX")',
-              "(TARGET.Disk >= RequestDisk)" if on_access_point else
+    if universe == _JAVA:
+        parts.append("TARGET.HasJava")
+    elif container is not None:
+        parts += ['(TARGET.Arch == "X86_64")', "TARGET.HasContainer",
+                  "TARGET.HasDockerURL" if container == '"docker"' else "TARGET.HasSIF"]
+    else:
+        parts += ['(TARGET.Arch == "X86_64")', '(TARGET.OpSys == "LINUX")']
+    parts += ["(TARGET.Disk >= RequestDisk)" if universe in _DISK_IN_REQUIREMENTS else
               f'(versionGE(split(TARGET.CondorVersion)[1],"{_DISK_ENFORCED_SINCE}") || (TARGET.Disk >= RequestDisk))',
               "(TARGET.Memory >= RequestMemory)"]
     if cpus:
@@ -532,7 +617,7 @@ def _requirements(user: str | None, should: str, universe: int, cpus: bool, gpus
     if gpus:
         parts.append("(TARGET.GPUs >= RequestGPUs)")
     parts += [f"(TARGET.{name} >= Request{name})" for name in custom_requests]
-    if not on_access_point:
+    if universe not in _ON_ACCESS_POINT:
         parts.append("(TARGET.HasFileTransfer)" if should == "YES" else
                      "((TARGET.FileSystemDomain == MY.FileSystemDomain) || (TARGET.HasFileTransfer))")
     return " && ".join(parts)

@@ -22,6 +22,7 @@ import classad2
 import htcondor2
 
 from condorexec.errors import SubmitDescriptionError
+from condorexec.submit.guard import lines_of
 
 __all__ = ["QueueStatement", "Row", "scan_queue_statements", "loop_variables", "queue_rows"]
 
@@ -57,7 +58,7 @@ def scan_queue_statements(text: str, file: str | None = None) -> list[QueueState
     """Every queue statement of ``text``, in order, after checking that each line before the last
     one is a submit command (the binding would reject it without saying which line). Lines after
     the last statement's items are ignored, as condor_submit ignores them."""
-    lines = text.splitlines()
+    lines = lines_of(text)
     statements: list[QueueStatement] = []
     pending: SubmitDescriptionError | None = None  # a bad line, fatal only if a queue statement follows
     depth = 0

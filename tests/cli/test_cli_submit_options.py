@@ -35,7 +35,7 @@ def read_ads(text: str, iwd: str) -> list[dict[str, str]]:
     # blocks are separated by a blank line in a file, by the progress dot's "." line on stdout
     for block in (b for b in re.split(r"\n(?:\s*|\.)\n", text.strip("\n")) if b.strip() not in ("", ".")):
         attrs = dict(procs[0]) if procs else {}
-        for line in block.splitlines():
+        for line in block.split("\n"):  # not splitlines: a value may hold a \x0b (c103)
             name, sep, value = line.partition("=")
             if sep:
                 attrs[name] = value

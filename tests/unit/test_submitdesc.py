@@ -49,7 +49,7 @@ def _read_ads(path: Path, iwd: str) -> list[dict[str, str]]:
     procs: list[dict[str, str]] = []
     for block in blocks:
         attrs = dict(procs[0]) if procs else {}
-        for line in block.splitlines():
+        for line in block.split("\n"):  # not splitlines: a value may hold a \x0b (c103)
             if line.strip() in ("", "."):
                 continue
             name, _, value = line.partition("=")
@@ -207,13 +207,22 @@ CORPUS_EXPECT: dict[str, tuple[int, dict[int, dict[str, object]]]] = {
     "c90-no-queue": (1, {0: {"Args": "none"}}),
     "c92-requirements-user": (1, {0: {"RequestGPUs": 1}}),
     "c93-stf-true": (1, {0: {"ShouldTransferFiles": "YES"}}),
+    "c94-java": (1, {0: {"Cmd": "java", "TransferExecutable": False, "Args": "Hello world", "KillSig": "SIGTERM"}}),
+    "c96-container": (1, {0: {"WantContainer": True, "ContainerImage": "docker://debian:12"}}),
+    "c97-parallel": (1, {0: {"MaxHosts": 2, "MinHosts": 2, "JobUniverse": 11}}),
+    "c98-grid-batch": (1, {0: {"GridResource": "batch slurm", "Requirements": True}}),
+    "c100-jobbatchname-command": (1, {0: {"JobBatchName": "nightly"}}),
+    "c101-args-quoted-empty": (1, {0: {"Arguments": ""}}),
+    "c103-control-char": (1, {0: {"Args": "a\x0bb"}}),
+    "c104-attribute-names-as-commands": (1, {0: {"RequestMemory": 300, "RequestCpus": 3, "JobPrio": 7,
+                                                 "AccountingGroup": "group_a.condoruser", "CoreSize": 100}}),
 }
 
 
 def test_corpus_has_expectations_for_every_accepted_file() -> None:
     subs = {p.stem for p in CORPUS.glob("*.sub")}
     refused = {"c26-transfer-conflict", "c27-bad-units", "c32-multi-queue-late-mat", "c33-multi-queue-partial-attr",
-               "c44-max-materialize-abc", "c91-stf-no-with-inputs"}
+               "c44-max-materialize-abc", "c91-stf-no-with-inputs", "c95-java-no-class", "c99-grid-invalid"}
     assert subs - refused == set(CORPUS_EXPECT)
     assert len(subs) >= 20
 
@@ -250,6 +259,10 @@ def test_corpus_refusals() -> None:
         _expand_file(CORPUS / "c44-max-materialize-abc.sub", CORPUS)
     with pytest.raises(SubmitDescriptionError, match="transfer_input_files.*should_transfer_files = NO"):
         _expand_file(CORPUS / "c91-stf-no-with-inputs.sub", CORPUS)
+    with pytest.raises(SubmitDescriptionError, match="java universe the first argument must name the class"):
+        _expand_file(CORPUS / "c95-java-no-class.sub", CORPUS)
+    with pytest.raises(SubmitDescriptionError, match="Invalid value 'nosuchgrid' for grid type"):
+        _expand_file(CORPUS / "c99-grid-invalid.sub", CORPUS)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -39,7 +39,16 @@ def test_access_point_universes_get_sigterm_and_no_lease(universe: str, number: 
 
 def test_container_universes_are_vanilla() -> None:
     assert sd._universe_attrs(cmds(universe="docker")) == {"JobUniverse": "5", "JobLeaseDuration": "2400"}
-    assert sd._universe_attrs(cmds(universe=" container ")) == {"JobUniverse": "5", "JobLeaseDuration": "2400"}
+    assert sd._universe_attrs(cmds(universe=" container ", container_image="docker://debian:12")) == {
+        "JobUniverse": "5", "JobLeaseDuration": "2400", "WantContainer": "true",
+        "ContainerImage": '"docker://debian:12"', "ContainerImageSource": '"docker"', "WantDockerImage": "true"}
+
+
+def test_a_container_job_needs_an_image_condorexec_can_reproduce() -> None:
+    with pytest.raises(SubmitDescriptionError, match="container jobs require a container_image"):
+        sd._universe_attrs(cmds(universe="container"))
+    with pytest.raises(SubmitDescriptionError, match=r"container_image = oras://x: condorexec takes a docker://"):
+        sd._universe_attrs(cmds(universe="container", container_image="oras://x"))
 
 
 def test_unknown_universe_is_refused_with_the_choices() -> None:
