@@ -38,6 +38,14 @@ from condorexec.submit import (
     wants_factory,
 )
 from condorexec.submit.cluster import MULTI_QUEUE_DEPRECATED, Submission, read_submission
+from condorexec.submit.commands import (
+    obsolete_memory_requirement,
+    unused_lines,
+    unused_queue_variables,
+    warning_for_item,
+    warning_for_line,
+)
+from condorexec.submit.queue import loop_variables
 
 DRY_RUN_CLUSTER = 1
 
@@ -104,6 +112,7 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
                                      factory=args.factory, from_stdin=name == STDIN_NAME)
         if submission.statements > 1:
             print(f"WARNING: {name}: {MULTI_QUEUE_DEPRECATED}", file=err)
+        _warn_unused(submission, err)
         if args.batch_name:
             if "\n" in args.batch_name or "\r" in args.batch_name:  # it would start a new submit line
                 raise SubmitDescriptionError(f"-batch-name {args.batch_name!r} contains a newline")
@@ -132,6 +141,20 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
             print(f'ERROR: Invalid log file: "{log}" ({problem})', file=err)
             return 1
     return _submit(args, submission, plan, name, out, err)
+
+
+def _warn_unused(submission: Submission, err: TextIO) -> None:
+    """condor_submit's warnings about the file: a Memory test in requirements, a line nothing reads (a
+    typo), a queue variable no value uses."""
+    memory = obsolete_memory_requirement(submission.description)
+    if memory:
+        print(memory, file=err)
+    for key, value in unused_lines(submission.description):
+        print(warning_for_line(key, value), file=err)
+    if submission.itemdata is None:
+        for variable in unused_queue_variables(submission.description,
+                                               loop_variables(submission.description.getQArgs() or "")):
+            print(warning_for_item(variable), file=err)
 
 
 def _unwritable(path: str) -> str | None:

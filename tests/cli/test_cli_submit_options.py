@@ -91,6 +91,21 @@ def test_dry_run_matches_condor_submit(sub: Path, ads: Path, where: Path, tmp_pa
         assert ours["JobSubmitFile"] == f'"{submit_file}"'
 
 
+WARNED = sorted(CORPUS.glob("*.warnings"))
+
+
+@pytest.mark.parametrize("warnings", WARNED, ids=lambda p: p.stem)
+def test_typo_warnings_are_condor_submits(warnings: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The lines condor_submit said were unused (recorded beside the corpus file) are the ones condorexec
+    names, in condor_submit's words."""
+    monkeypatch.chdir(CORPUS)
+    status, _, err = run(["submit", "-dry-run", str(tmp_path / "dry.ads"), warnings.with_suffix(".sub").name], capsys)
+    assert status == 0
+    ours = sorted(line.replace("condorexec submit", "condor_submit") for line in err.splitlines()
+                  if line.startswith("WARNING"))
+    assert ours == warnings.read_text().splitlines()
+
+
 def test_dagmans_command_line_gives_the_recorded_node_ad(tmp_path: Path, monkeypatch, capsys) -> None:
     """DAGMan (DAGMAN_USE_DIRECT_SUBMIT = False) runs the submit executable with var=value arguments before
     *and after* its -a commands, the file last (dagman_submit.cpp); corpus c82 holds the same commands
