@@ -39,6 +39,15 @@ def test_wait_on_a_file_that_is_not_an_event_log_says_so_instead_of_waiting(tmp_
     assert "is not a job event log" in capsys.readouterr().err
 
 
+@pytest.mark.bad_input
+def test_wait_on_a_log_that_never_appears_gives_up_like_condor_wait(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("condorexec.cli.wait.LOG_GRACE_S", 0.3)
+    started = time.monotonic()
+    assert main(["wait", str(tmp_path / "missing.log")]) == 1
+    assert capsys.readouterr().err == f"Couldn't open {tmp_path / 'missing.log'}: No such file or directory\n"
+    assert time.monotonic() - started < 5
+
+
 def test_wait_for_a_log_that_appears_later(tmp_path: Path, capsys) -> None:
     target = tmp_path / "later.log"
     writer = subprocess.Popen([sys.executable, "-c", f"import shutil, time; time.sleep(0.4); "
