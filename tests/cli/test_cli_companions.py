@@ -4,6 +4,7 @@ labels and pack, and the top-level dispatcher."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -184,3 +185,47 @@ def test_pack_list_show_clear(tmp_path: Path, capsys) -> None:
                                          (["rm"], 1), (["q", "--backend", "nowhere"], 1)])
 def test_dispatcher(argv: list[str], status: int, capsys) -> None:
     assert main(argv) == status
+
+
+HISTORY = Path(__file__).resolve().parent / "history"
+
+
+def _recorded_history_cases() -> list[tuple[str, str]]:
+    """(arguments, what condor_history printed) from tests/cli/history/cases.out (record.py made it)."""
+    blocks = (HISTORY / "cases.out").read_text().split("### ")[1:]
+    return [tuple(block.split("\n", 1)) for block in blocks]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("line", "expected"), _recorded_history_cases(), ids=lambda x: x if " " in x else "")
+def test_history_prints_what_condor_history_printed(line: str, expected: str, capsys) -> None:
+    """-af with its :jhltnr, modifiers, -format, -limit, -forwards, -completedsince and -file, against the
+    real condor_history's output on the same few records of the live pool's history file."""
+    assert main(["history", "-file", str(HISTORY / "pool-history"), *shlex.split(line)]) == 0
+    assert capsys.readouterr().out == expected
+
+
+@pytest.mark.parametrize("view", ["-hold", "-run", "-totals", "-allusers"])
+def test_q_takes_condor_qs_views(view: str, tmp_path: Path, capsys) -> None:
+    """-hold used to be read as -h (help) with 'old'; each view now answers on an empty local queue."""
+    assert main(["q", "--backend", "local", "--state-dir", str(tmp_path), view]) == 0
+    out = capsys.readouterr().out
+    assert "Total for query: 0 jobs;" in out
+    if view == "-hold":
+        assert "HOLD_REASON" in out
+    if view == "-run":
+        assert "HOST(S)" in out
+    if view == "-totals":
+        assert out.startswith("Total for query: 0 jobs;")
+
+
+def test_hold_and_run_views_show_the_reason_and_the_host() -> None:
+    held = _ad(ClusterId=7, ProcId=0, Owner="ann", JobStatus=5, EnteredCurrentStatus=0,
+               HoldReason="Job has gone over memory limit")
+    running = _ad(ClusterId=7, ProcId=1, Owner="ann", JobStatus=2, QDate=0, RemoteWallClockTime=61.0,
+                  RemoteHost="slot1_1@node7")
+    hold = adformat.hold_table([held]).splitlines()
+    assert hold[0].split() == ["ID", "OWNER", "HELD_SINCE", "HOLD_REASON"]
+    assert hold[1].startswith("7.0 ann") and hold[1].endswith("Job has gone over memory limit")
+    run = adformat.run_table([running], now=0).splitlines()
+    assert run[0].split() == ["ID", "OWNER", "SUBMITTED", "RUN_TIME", "HOST(S)"]
+    assert "0+00:01:01" in run[1] and run[1].endswith("slot1_1@node7")
