@@ -15,8 +15,9 @@ The modules, in the order a file goes through them:
 - :mod:`~condorexec.submit.cluster`: a file with several queue statements → one description + item rows;
 - :mod:`~condorexec.submit.expand`: macro expansion per proc, memoised on what each key can reach;
 - :mod:`~condorexec.submit.values`, :mod:`~condorexec.submit.argsenv`: command values → ClassAd text;
-- :mod:`~condorexec.submit.jobad`: one proc's ad, group by group; :mod:`~condorexec.submit.factory`: late
-  materialization;
+- :mod:`~condorexec.submit.jobad`: one proc's ad, group by group; :mod:`~condorexec.submit.universes`: what
+  the universe decides; :mod:`~condorexec.submit.factory`: late materialization;
+- :mod:`~condorexec.submit.commands`: the commands condor_submit knows, and the lines nothing uses (typos);
 - :mod:`~condorexec.submit.jobs`: the plan (count, then ads streamed); :mod:`~condorexec.submit.dryrun`:
   ``-dry-run``'s text.
 
