@@ -146,6 +146,8 @@ def plan_jobs(description: htcondor2.Submit, *, cluster_id: int, submit_dir: str
                 ctx.cluster_exe_kb = int(attrs["ExecutableSize"])
                 cluster_attrs.update(attrs)
             else:  # a proc's ad is chained to proc 0's (the cluster ad): what it lacks, it inherits
+                if attrs.get("Arguments") == '""':  # empty arguments set nothing in a later proc: it
+                    del attrs["Arguments"]          # keeps proc 0's (condor_submit, corpus c106)
                 attrs = {**cluster_attrs, **attrs}
             text = ";".join(f"{k}={v}" for k, v in attrs.items())
             if len(memo) >= _MEMO_BODIES:  # procs that all differ ($(Process) in a command)

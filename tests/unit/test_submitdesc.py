@@ -215,6 +215,7 @@ CORPUS_EXPECT: dict[str, tuple[int, dict[int, dict[str, object]]]] = {
     "c101-args-quoted-empty": (1, {0: {"Arguments": ""}}),
     "c103-control-char": (1, {0: {"Args": "a\x0bb"}}),
     "c105-typos": (1, {0: {"Args": "hello", "RequestCpus": 1}}),
+    "c106-later-empty-arguments": (2, {1: {"Args": "a"}}),
     "c104-attribute-names-as-commands": (1, {0: {"RequestMemory": 300, "RequestCpus": 3, "JobPrio": 7,
                                                  "AccountingGroup": "group_a.condoruser", "CoreSize": 100}}),
 }
