@@ -174,7 +174,11 @@ def queue_rows(description: htcondor2.Submit, qargs: str, submit_dir: str,
     elif mode == "from" and not after.startswith("("):
         rows = _rows_from_file(after, names, submit_dir, qargs)
     else:
-        data = description.itemdata()
+        try:
+            data = description.itemdata()
+        except Exception as exc:  # the binding's bare error; an empty line inside the list is one cause
+            raise SubmitDescriptionError(f"queue {qargs}: the item list cannot be read ({exc}); condorexec "
+                                         "does not take an empty line inside an inline item list") from exc
         rows = [dict(r) for r in data] if data is not None else []
     indexed = [Row(i, r) for i, r in enumerate(rows)]
     if sel is not None:

@@ -205,6 +205,17 @@ def test_maxjobs_counts_before_it_expands(tmp_path: Path, monkeypatch, capsys) -
     assert len(calls) <= 1  # at most the probe for the queue arguments, never the per-proc expander
 
 
+@pytest.mark.bad_input
+def test_an_inline_item_list_the_binding_cannot_read_is_a_clear_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    """htcondor2 cannot read an inline list with an empty line (condor_submit makes an empty item of it):
+    condorexec says which statement and why, where it used to print the binding's bare 'invalid qargs'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "j.sub").write_text("executable = /bin/echo\narguments = $(x)\nqueue x from (\nhello\n\n)\n")
+    status, out, err = run(["submit", "-dry-run", "-", "j.sub"], capsys)
+    assert status == 1 and out == ""
+    assert "queue x from (: the item list cannot be read" in err and "empty line inside an inline item list" in err
+
+
 @pytest.mark.parametrize("body,line,pattern", [
     ("executable = /bin/true\nthis is not a command\nqueue\n", 2, "not a submit command"),
     ("executable = /bin/true\n\nrequest_memory = lots\nqueue\n", 3, "request_memory = lots"),
