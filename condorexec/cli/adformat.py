@@ -180,10 +180,14 @@ def printf_format(ads: Sequence[classad2.ClassAd], pairs: Sequence[tuple[str, st
 
 
 def hold_table(ads: Sequence[classad2.ClassAd]) -> str:
-    """``condor_q -hold``: ID, OWNER, HELD_SINCE, HOLD_REASON."""
-    head = ["ID", "OWNER", "HELD_SINCE", "HOLD_REASON"]
-    rows = [[f"{ad.get('ClusterId', '?')}.{ad.get('ProcId', '?')}", str(ad.get("Owner", "?")),
-             _date(_num(ad, "EnteredCurrentStatus")), str(ad.get("HoldReason", ""))] for ad in ads]
+    """``condor_q -hold``: ID, OWNER, HELD_SINCE, CODE/SUB (the subcode only when not 0), HOLD_REASON."""
+    head = ["ID", "OWNER", "HELD_SINCE", "CODE/SUB", "HOLD_REASON"]
+    rows = []
+    for ad in ads:
+        code, sub = int(_num(ad, "HoldReasonCode")), int(_num(ad, "HoldReasonSubCode"))
+        rows.append([f"{ad.get('ClusterId', '?')}.{ad.get('ProcId', '?')}", str(ad.get("Owner", "?")),
+                     _date(_num(ad, "EnteredCurrentStatus")), f"{code}/{sub}" if sub else str(code),
+                     str(ad.get("HoldReason", ""))])
     return _columns(head, rows)
 
 

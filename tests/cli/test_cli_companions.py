@@ -220,12 +220,12 @@ def test_q_takes_condor_qs_views(view: str, tmp_path: Path, capsys) -> None:
 
 def test_hold_and_run_views_show_the_reason_and_the_host() -> None:
     held = _ad(ClusterId=7, ProcId=0, Owner="ann", JobStatus=5, EnteredCurrentStatus=0,
-               HoldReason="Job has gone over memory limit")
+               HoldReason="Job has gone over memory limit", HoldReasonCode=34, HoldReasonSubCode=102)
     running = _ad(ClusterId=7, ProcId=1, Owner="ann", JobStatus=2, QDate=0, RemoteWallClockTime=61.0,
                   RemoteHost="slot1_1@node7")
     hold = adformat.hold_table([held]).splitlines()
-    assert hold[0].split() == ["ID", "OWNER", "HELD_SINCE", "HOLD_REASON"]
-    assert hold[1].startswith("7.0 ann") and hold[1].endswith("Job has gone over memory limit")
+    assert hold[0].split() == ["ID", "OWNER", "HELD_SINCE", "CODE/SUB", "HOLD_REASON"]
+    assert hold[1].startswith("7.0 ann") and hold[1].endswith("34/102   Job has gone over memory limit")
     run = adformat.run_table([running], now=0).splitlines()
     assert run[0].split() == ["ID", "OWNER", "SUBMITTED", "RUN_TIME", "HOST(S)"]
     assert "0+00:01:01" in run[1] and run[1].endswith("slot1_1@node7")
