@@ -35,6 +35,7 @@ import htcondor2
 
 from condorexec.errors import SubmitDescriptionError
 from condorexec.submit.guard import find_command_forms, lines_of
+from condorexec.submit.jobad import spellings
 from condorexec.submit.jobs import statement_rows, wants_factory
 from condorexec.submit.parse import parse_checked
 from condorexec.submit.queue import QueueStatement, loop_variables, scan_queue_statements
@@ -73,14 +74,14 @@ class Submission:
         column = self.varying.get(command.lower())
         if column is not None:
             return any(not row[column].strip() for row in self.itemdata or ())
-        return command.lower() not in {k.lower() for k in self.description.keys()}
+        return not spellings(command) & {k.lower() for k in self.description.keys()}
 
     def fill_unset(self, command: str, value: str) -> None:
         """Give ``command`` the ``value`` in every proc whose statements leave it unset (a learned
         request: what the user wrote wins, statement by statement)."""
         column = self.varying.get(command.lower())
         if column is None:
-            if command.lower() not in {k.lower() for k in self.description.keys()}:
+            if not spellings(command) & {k.lower() for k in self.description.keys()}:
                 self.description[command] = value
             return
         for row in self.itemdata or ():

@@ -123,6 +123,12 @@ _ATTRIBUTE_NAMES = {
 }
 
 
+def spellings(command: str) -> set[str]:
+    """The lower-cased names that set ``command``: itself and its attribute's name, if it has one."""
+    alternate = _ATTRIBUTE_NAMES.get(command.lower())
+    return {command.lower()} | ({alternate.lower()} if alternate else set())
+
+
 def _with_attribute_names(get: _Getter) -> _Getter:
     """``get`` that falls back from a submit command to its attribute's name (:data:`_ATTRIBUTE_NAMES`)."""
     def read(key: str) -> str | None:

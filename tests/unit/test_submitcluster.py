@@ -144,3 +144,14 @@ def test_fill_unset_gives_a_value_only_to_the_procs_that_leave_a_command_out(tmp
     assert not single.leaves_unset("request_memory") and single.leaves_unset("request_disk")
     single.fill_unset("request_memory", "9")
     assert single.description["request_memory"] == "5"
+
+
+def test_a_request_written_under_its_attribute_name_is_not_unset(tmp_path: Path) -> None:
+    """``RequestMemory = 300`` sets request_memory for condor_submit (corpus c104): a learned request must
+    not be filled in over it."""
+    single = read_submission("executable = /bin/true\nRequestMemory = 300\nqueue\n", submit_dir=str(tmp_path))
+    assert not single.leaves_unset("request_memory") and single.leaves_unset("request_cpus")
+    single.fill_unset("request_memory", "9")
+    (ad,) = expand_jobs(single.description, itemdata=single.itemdata, cluster_id=1, submit_dir=str(tmp_path),
+                        owner="someone", qdate=0)
+    assert ad["RequestMemory"] == 300
