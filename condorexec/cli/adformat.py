@@ -200,6 +200,57 @@ def run_table(ads: Sequence[classad2.ClassAd], now: float | None = None) -> str:
     return _columns(head, rows)
 
 
+#: condor_q's batch view header after its OWNER, BATCH_NAME and SUBMITTED columns, as it prints it
+_BATCH_COUNTS_HEAD = "   DONE   RUN    IDLE   HOLD  TOTAL JOB_IDS"
+
+
+def _batch_date(epoch: float) -> str:
+    """condor_q's SUBMITTED in the batch view: ``12/6  05:00`` (day not zero-padded)."""
+    if epoch <= 0:
+        return "??/?? ??:??"
+    tm = time.localtime(epoch)
+    return f"{tm.tm_mon}/{tm.tm_mday:<2} {tm.tm_hour:02d}:{tm.tm_min:02d}"
+
+
+def _job_ids(ids: list[tuple[int, int]]) -> str:
+    """``503.0-2`` for one cluster's consecutive procs, else the first and last: ``503.0 ... 504.1``."""
+    ids = sorted(ids)
+    (c0, p0), (c1, p1) = ids[0], ids[-1]
+    if len(ids) == 1:
+        return f"{c0}.{p0}"
+    if c0 == c1 and p1 - p0 + 1 == len(ids):
+        return f"{c0}.{p0}-{p1}"
+    return f"{c0}.{p0} ... {c1}.{p1}"
+
+
+def batch_table(ads: Sequence[classad2.ClassAd]) -> str:
+    """``condor_q -batch`` (its default view): one line per owner and batch (JobBatchName, else the
+    cluster as ``ID: C``) with its counts (``_`` for none); DONE is what the clusters queued
+    (TotalSubmitProcs) less what is still in the queue."""
+    groups: dict[tuple[str, str], list[classad2.ClassAd]] = {}
+    for ad in ads:
+        batch = str(ad["JobBatchName"]) if "JobBatchName" in ad else f"ID: {ad.get('ClusterId', '?')}"
+        groups.setdefault((str(ad.get("Owner", "?")), batch), []).append(ad)
+    rows = []
+    for (owner, batch), members in groups.items():
+        status = [int(_num(ad, "JobStatus")) for ad in members]
+        submitted: dict[int, int] = {}
+        for ad in members:
+            cluster = int(_num(ad, "ClusterId"))
+            submitted[cluster] = max(submitted.get(cluster, 0), int(_num(ad, "TotalSubmitProcs", 1)))
+        total = max(sum(submitted.values()), len(members))
+        counts = [total - len(members), status.count(JobStatus.RUNNING), status.count(JobStatus.IDLE),
+                  status.count(JobStatus.HELD), total]
+        cells = " ".join(f"{n if n else '_':>6}" for n in counts)
+        ids = [(int(_num(ad, "ClusterId")), int(_num(ad, "ProcId"))) for ad in members]
+        rows.append((owner, batch, _batch_date(min(_num(ad, "QDate") for ad in members)), cells, _job_ids(ids)))
+    owner_w = max([len("OWNER"), *(len(r[0]) for r in rows)])
+    batch_w = max([len("BATCH_NAME"), *(len(r[1]) for r in rows)])
+    lines = [f"{'OWNER':<{owner_w}} {'BATCH_NAME':<{batch_w}} {'SUBMITTED':>12}{_BATCH_COUNTS_HEAD}"]
+    lines += [f"{o:<{owner_w}} {b:<{batch_w}} {d:>12} {c} {i}" for o, b, d, c, i in rows]
+    return "".join(line + "\n" for line in lines)
+
+
 def _columns(head: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
     return "".join(" ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + " " + r[-1] + "\n"

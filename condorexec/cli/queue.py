@@ -23,7 +23,8 @@ from condorexec.condorfacts import JobStatus
 def parser() -> CondorArgumentParser:
     p = CondorArgumentParser("condorexec q", "List queued jobs (like condor_q -nobatch).")
     add_output_options(p)
-    p.add_option("nobatch", action="store_true", help="accepted for compatibility: jobs are always listed one per line")
+    p.add_option("nobatch", action="store_true", help="one line per job (the default view of condorexec q)")
+    p.add_option("batch", action="store_true", help="one line per batch, as condor_q's default view")
     p.add_option("hold", action="store_true", help="held jobs only, with their hold reasons (condor_q -hold)")
     p.add_option("run", action="store_true", help="running jobs only, with their hosts (condor_q -run)")
     p.add_option("totals", action="store_true", help="only the totals line")
@@ -57,6 +58,8 @@ def render(args, ads: list[classad2.ClassAd], where: str, out: TextIO, *, histor
             out.write(adformat.hold_table(ads))
         elif getattr(args, "run", False):
             out.write(adformat.run_table(ads))
+        elif getattr(args, "batch", False):
+            out.write(adformat.batch_table(ads))
         else:
             out.write(adformat.table(ads, history=history))
         if not history:

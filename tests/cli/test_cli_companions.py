@@ -229,3 +229,23 @@ def test_hold_and_run_views_show_the_reason_and_the_host() -> None:
     run = adformat.run_table([running], now=0).splitlines()
     assert run[0].split() == ["ID", "OWNER", "SUBMITTED", "RUN_TIME", "HOST(S)"]
     assert "0+00:01:01" in run[1] and run[1].endswith("slot1_1@node7")
+
+
+def test_batch_view_is_condor_qs() -> None:
+    """The lines condor_q -batch printed on the live pool for a 3-proc held cluster with a batch name and a
+    2-proc one without (dates aside: they are the submit time's)."""
+    qdate = 1796533260
+    named = [_ad(ClusterId=513, ProcId=p, Owner="condoruser", JobStatus=5, QDate=qdate, TotalSubmitProcs=3,
+                 JobBatchName="dropin-batch") for p in range(3)]
+    plain = [_ad(ClusterId=514, ProcId=p, Owner="condoruser", JobStatus=5, QDate=qdate, TotalSubmitProcs=2)
+             for p in range(2)]
+    tm = time.localtime(qdate)
+    date = f"{tm.tm_mon}/{tm.tm_mday:<2} {tm.tm_hour:02d}:{tm.tm_min:02d}"
+    assert adformat.batch_table(named) == (
+        "OWNER      BATCH_NAME      SUBMITTED   DONE   RUN    IDLE   HOLD  TOTAL JOB_IDS\n"
+        f"condoruser dropin-batch {date:>12}      _      _      _      3      3 513.0-2\n")
+    assert adformat.batch_table(plain) == (
+        "OWNER      BATCH_NAME    SUBMITTED   DONE   RUN    IDLE   HOLD  TOTAL JOB_IDS\n"
+        f"condoruser ID: 514    {date:>12}      _      _      _      2      2 514.0-1\n")
+    one_done = adformat.batch_table(plain[:1]).splitlines()[1]  # 2 submitted, 1 still queued: 1 done
+    assert one_done.split()[5:] == ["1", "_", "_", "1", "2", "514.0"]
