@@ -117,7 +117,7 @@ def _cell(ad: classad2.ClassAd, attr: str, raw: bool = False) -> str:
     except Exception:
         value = None
     if isinstance(value, classad2.Value):  # undefined/error: an int subclass, test it first
-        return value.name.lower()
+        return str(value.name).lower()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):

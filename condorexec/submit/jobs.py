@@ -44,7 +44,7 @@ class JobPlan:
 def wants_factory(description: htcondor2.Submit) -> bool:
     """Whether the description itself asks for late materialization (condor_submit's
     ``want_factory_submit``); an invalid limit is condor_submit's error."""
-    expander, live = _Expander(description, (), 0), {}
+    expander, live = _Expander(description, (), 0), dict[str, str]()
     return factory_of(lambda key: expander.get(key, live), 1) is not None
 
 

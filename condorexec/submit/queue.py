@@ -270,6 +270,7 @@ def _split_item(line: str, names: list[str]) -> dict[str, str]:
     rest = line.strip()
     for n in names[:-1]:
         m = re.match(r"([^\s,]*)[\s,]*", rest)
+        assert m is not None  # the pattern matches any text, the empty one too
         values[n], rest = m.group(1), rest[m.end():]
     values[names[-1]] = rest.strip()
     return values

@@ -85,11 +85,12 @@ def _size(key: str, text: str, base: int) -> str:
         raise SubmitDescriptionError(
             f"{key} = {text}: not a size (use an integer with an optional K, M, G or T suffix)")
     expr = _expr(key, text)
+    evaluated: object
     try:
-        value = classad2.ExprTree(expr).eval()
+        evaluated = classad2.ExprTree(expr).eval()
     except Exception:
-        value = None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        evaluated = None
+    if isinstance(evaluated, int | float) and not isinstance(evaluated, bool) and evaluated < 0:
         raise SubmitDescriptionError(f"{key} = {text}: a resource request cannot be negative")
     return expr
 
