@@ -13,7 +13,7 @@ import sys
 from condorexec import logsetup
 from condorexec.cli.options import UsageError
 from condorexec.errors import CondorexecError
-from condorexec.submitdesc import SubmitDescriptionError
+from condorexec.submit import SubmitDescriptionError
 
 #: command name -> module (under condorexec.cli) with a ``main(argv, out, err) -> int``
 COMMANDS = {
@@ -60,6 +60,17 @@ def version_text() -> str:
     return (f"condorexec {__version__}\n"
             f"htcondor bindings {installed('htcondor')}, parsl {installed('parsl')}, "
             f"Python {sys.version.split()[0]}\n")
+
+
+def submit_main() -> int:
+    """The ``condorexec_submit`` console script: ``condorexec submit`` as one executable, for a tool that
+    takes a path to condor_submit (DAGMan's ``DAGMAN_CONDOR_SUBMIT_EXE``)."""
+    return main(["submit", *sys.argv[1:]])
+
+
+def rm_main() -> int:
+    """The ``condorexec_rm`` console script: ``condorexec rm`` as one executable (``DAGMAN_CONDOR_RM_EXE``)."""
+    return main(["rm", *sys.argv[1:]])
 
 
 def main(argv: list[str] | None = None) -> int:

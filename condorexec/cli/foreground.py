@@ -67,6 +67,11 @@ class Progress:
         self._last_text = text
 
 
+def _progress_line(cluster: int, idle: int, running: int, done: int, held: int, removed: int) -> str:
+    line = f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held"
+    return line + (f", {removed} removed" if removed else "")
+
+
 def _counts(ads: list[classad2.ClassAd], total: int) -> tuple[int, int, int, int]:
     status = [ad.get("JobStatus") for ad in ads]
     idle, running, held = (status.count(JobStatus.IDLE), status.count(JobStatus.RUNNING),
@@ -141,14 +146,18 @@ def _watch(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -
             for wanted, _reason in localspool.pending_removals(state_dir, seen_requests):
                 _remove(pool, cluster, wanted, outcome)
             ours = [ad for ad in ads if ad.get("ClusterId") == cluster]
-            # procs of a late-materialization cluster not made yet are neither queued nor done
-            idle, running, done, held = _counts(ours, total - pool.unmaterialized(cluster))
-            progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held")
+            # procs of a late-materialization cluster not made yet are neither queued nor done, and
+            # removed jobs left the queue without being done (rm's, here; at the end, the history's)
+            removed = sum(1 for job in outcome.removed_by_request if job.startswith(f"{cluster}."))
+            idle, running, done, held = _counts(ours, total - pool.unmaterialized(cluster) - removed)
+            progress.update(_progress_line(cluster, idle, running, done, held, removed))
             if idle == 0 and running == 0:
                 outcome.held = [ad for ad in ours if ad.get("JobStatus") == JobStatus.HELD]
                 outcome.unmaterialized = pool.unmaterialized(cluster)
-                progress.update(f"cluster {cluster}: {idle} idle, {running} running, {done} done, {held} held",
-                                final=True)
+                removed = len(list(pool.history(f"ClusterId == {cluster} && JobStatus == {int(JobStatus.REMOVED)}",
+                                                ["ProcId"])))
+                idle, running, done, held = _counts(ours, total - outcome.unmaterialized - removed)
+                progress.update(_progress_line(cluster, idle, running, done, held, removed), final=True)
                 return outcome
             pool.events_written.wait(POLL_S)
             pool.events_written.clear()

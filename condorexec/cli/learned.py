@@ -20,7 +20,7 @@ from condorexec.labels.poller import CATEGORY_ATTR, HistoryPoller
 from condorexec.labels.store import LabelStore
 from condorexec.pools.base import Pool
 from condorexec.pools.localspool import SpoolView
-from condorexec.submitcluster import Submission
+from condorexec.submit.cluster import Submission
 
 #: submit commands a label fills in, and how its value is written (explicit units, docs/design.md §3)
 _REQUESTS = (("request_cpus", "cores", "{}"), ("request_memory", "memory", "{}MB"), ("request_disk", "disk", "{}MB"))

@@ -50,6 +50,15 @@ class CondorArgumentParser(argparse.ArgumentParser):
             logsetup.debug_to(sys.stderr)
         return parsed
 
+    def parse_intermixed_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                              namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """argparse's (positionals and options in any order, as condor_submit takes ``var=value``
+        anywhere), then ``-debug`` takes effect as in :meth:`parse_args`."""
+        parsed = super().parse_intermixed_args(args, namespace)
+        if parsed.debug:
+            logsetup.debug_to(sys.stderr)
+        return parsed
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.format_usage())
 

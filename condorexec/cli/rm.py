@@ -21,7 +21,9 @@ from condorexec.cli.routing import companion_target
 def parser() -> CondorArgumentParser:
     p = CondorArgumentParser("condorexec rm", "Remove jobs (like condor_rm).")
     p.add_argument("selectors", nargs="*", metavar="cluster|cluster.proc|owner", help="which jobs")
-    p.add_option("constraint", metavar="EXPR", help="jobs for which EXPR is true")
+    p.add_option("constraint", "-const", "--const", metavar="EXPR", help="jobs for which EXPR is true")
+    p.add_option("reason", metavar="TEXT",
+                 help="accepted for condor_rm's command line (DAGMan passes one); not recorded")
     p.add_option("all", action="store_true", help="all jobs")
     add_pool_options(p)
     return p
@@ -36,7 +38,7 @@ def _describe(args) -> str:
 
 
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)  # DAGMan: CLUSTER -const EXPR -reason TEXT
     if not (args.all or args.selectors or args.constraint):
         raise UsageError("say which jobs: cluster, cluster.proc, owner, -constraint EXPR or -all",
                          parser().format_usage())

@@ -4,7 +4,7 @@ On HTCondor it does what condor_submit does: queue the cluster and return. A poo
 in this process (``PoolProfile.in_process``: the local pool) would lose them at exit, so then it
 runs the jobs in the foreground until they have all left the queue (see
 :mod:`condorexec.cli.foreground`). The description is always expanded offline first
-(``submitdesc``): that is the ``-dry-run`` output and the ``-maxjobs`` count; then the pool checks
+(:mod:`condorexec.submit`): that is the ``-dry-run`` output and the ``-maxjobs`` count; then the pool checks
 what it cannot honour (``Pool.prepare``), all before anything is queued.
 """
 
@@ -27,8 +27,7 @@ from condorexec.condorfacts import JobStatus
 from condorexec.pools import localspool, spooling
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
-from condorexec.submitcluster import MULTI_QUEUE_DEPRECATED, Submission, read_submission
-from condorexec.submitdesc import (
+from condorexec.submit import (
     JobPlan,
     MaxJobsExceeded,
     SubmitDescriptionError,
@@ -38,6 +37,15 @@ from condorexec.submitdesc import (
     plan_jobs,
     wants_factory,
 )
+from condorexec.submit.cluster import MULTI_QUEUE_DEPRECATED, Submission, read_submission
+from condorexec.submit.commands import (
+    obsolete_memory_requirement,
+    unused_lines,
+    unused_queue_variables,
+    warning_for_item,
+    warning_for_line,
+)
+from condorexec.submit.queue import loop_variables
 
 DRY_RUN_CLUSTER = 1
 
@@ -81,7 +89,8 @@ def _split_queue(argv: list[str]) -> tuple[list[str], str | None]:
 
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     argv, queue_args = _split_queue(list(argv))
-    args = parser().parse_args(argv)
+    # condor_submit takes var=value anywhere on its line (DAGMan puts some after the -a options)
+    args = parser().parse_intermixed_args(argv)
     args.spool = spoolopts.resolve(args)  # -remote NAME: -spool -name NAME
     variables: dict[str, str] = {}
     files: list[str] = []
@@ -103,6 +112,7 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
                                      factory=args.factory, from_stdin=name == STDIN_NAME)
         if submission.statements > 1:
             print(f"WARNING: {name}: {MULTI_QUEUE_DEPRECATED}", file=err)
+        _warn_unused(submission, err)
         if args.batch_name:
             if "\n" in args.batch_name or "\r" in args.batch_name:  # it would start a new submit line
                 raise SubmitDescriptionError(f"-batch-name {args.batch_name!r} contains a newline")
@@ -131,6 +141,20 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
             print(f'ERROR: Invalid log file: "{log}" ({problem})', file=err)
             return 1
     return _submit(args, submission, plan, name, out, err)
+
+
+def _warn_unused(submission: Submission, err: TextIO) -> None:
+    """condor_submit's warnings about the file: a Memory test in requirements, a line nothing reads (a
+    typo), a queue variable no value uses."""
+    memory = obsolete_memory_requirement(submission.description)
+    if memory:
+        print(memory, file=err)
+    for key, value in unused_lines(submission.description):
+        print(warning_for_line(key, value), file=err)
+    if submission.itemdata is None:
+        for variable in unused_queue_variables(submission.description,
+                                               loop_variables(submission.description.getQArgs() or "")):
+            print(warning_for_item(variable), file=err)
 
 
 def _unwritable(path: str) -> str | None:
@@ -163,7 +187,9 @@ def _plan(submission: Submission, name: str, cluster: int = DRY_RUN_CLUSTER,
 
 
 def _dry_run(args, plan: JobPlan, out: TextIO) -> int:
-    """condor_submit -dry-run's output, written proc by proc as the ads are made."""
+    """condor_submit -dry-run's output, written proc by proc as the ads are made. Owner is ``undefined``
+    there, as condor_submit writes it (the schedd sets it from the authenticated user on a real submit)."""
+    plan = JobPlan(plan.count, _without_owner(plan.ads), plan.distinct, plan.factory)
     if plan.factory is not None:
         return _dry_run_factory(args, plan, out)
     if args.dry_run == "-":
@@ -185,6 +211,12 @@ def _dry_run(args, plan: JobPlan, out: TextIO) -> int:
     else:
         out.write(f"{plan.count} job(s) dry-run to cluster {DRY_RUN_CLUSTER}.\n")
     return 0
+
+
+def _without_owner(ads: Iterator[classad2.ClassAd]) -> Iterator[classad2.ClassAd]:
+    for ad in ads:
+        ad["Owner"] = classad2.ExprTree("undefined")
+        yield ad
 
 
 def _dry_run_factory(args, plan: JobPlan, out: TextIO) -> int:

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from condorexec.errors import SubmitDescriptionError
-from condorexec.submitqueue import scan_queue_statements
+from condorexec.submit.guard import lines_of
+from condorexec.submit.queue import scan_queue_statements
 
 STDIN_NAME = "<stdin>"
 
@@ -32,8 +33,8 @@ def read_description(path: str | None) -> tuple[str, str]:
 
 def assemble(text: str, name: str, appends: Sequence[str], queue_args: str | None) -> str:
     """Insert ``-append`` lines before every queue statement (condor_submit parses them again before
-    each one); use ``-queue`` when the file has none."""
-    lines = text.splitlines()
+    each one); use ``-queue`` when the file has none, else a plain ``queue`` (one job), as condor_submit."""
+    lines = lines_of(text)
     for extra in appends:
         if "\n" in extra:
             raise SubmitDescriptionError(f"-append {extra!r}: must be one line")
@@ -45,8 +46,9 @@ def assemble(text: str, name: str, appends: Sequence[str], queue_args: str | Non
                 f"{lines[starts[0]].strip()!r}", file=name, line=starts[0] + 1)
         lines.append(f"queue {queue_args}")
         starts = [len(lines) - 1]
-    if not starts:
-        raise SubmitDescriptionError("no queue statement (add 'queue' to the file, or use -queue)", file=name)
+    if not starts:  # condor_submit queues one job (corpus c90)
+        lines.append("queue")
+        starts = [len(lines) - 1]
     for at in reversed(starts):
         lines[at:at] = list(appends)
     return "\n".join(lines) + "\n"
@@ -60,7 +62,7 @@ def locate(exc: SubmitDescriptionError, text: str, name: str) -> SubmitDescripti
     line = None
     if m:
         key = re.escape(m.group(1))
-        for i, ln in enumerate(text.splitlines(), 1):
+        for i, ln in enumerate(lines_of(text), 1):
             if re.match(rf"\s*{key}\s*=", ln, re.IGNORECASE):
                 line = i
                 break

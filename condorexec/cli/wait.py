@@ -18,6 +18,8 @@ import htcondor2
 from condorexec.cli.options import CondorArgumentParser, UsageError
 
 POLL_S = 0.2
+#: how long a missing log may take to appear when no -wait is given (condor_wait gives up at once)
+LOG_GRACE_S = 5.0
 _DONE = (htcondor2.JobEventType.JOB_TERMINATED, htcondor2.JobEventType.JOB_ABORTED)
 
 
@@ -58,9 +60,15 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     if args.num is not None and args.num < 1:
         raise UsageError(f"-num {args.num}: must be at least 1", parser().format_usage())
     deadline = None if args.wait is None else time.monotonic() + args.wait
-    while not os.path.exists(args.log):  # a log the submit has not created yet
-        if deadline is not None and time.monotonic() >= deadline:
-            print("Time expired.", file=out)
+    # a log the submit has not created yet: waited for up to -wait, or briefly (the schedd writes a
+    # job's first event just after the submit returns); then condor_wait's answer, never a wait for ever
+    appear_by = deadline if deadline is not None else time.monotonic() + LOG_GRACE_S
+    while not os.path.exists(args.log):
+        if time.monotonic() >= appear_by:
+            if deadline is not None:
+                print("Time expired.", file=out)
+            else:
+                print(f"Couldn't open {args.log}: No such file or directory", file=err)
             return 1
         time.sleep(0.1)
     if not _looks_like_an_event_log(args.log):

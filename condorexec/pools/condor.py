@@ -120,7 +120,8 @@ def _with_accounting_user(description: htcondor2.Submit) -> htcondor2.Submit:
     ``Schedd.submit`` leaves it empty (AccountingGroup "nice-user.", every user's jobs charged to one
     nameless user — found comparing the schedd's ads of both). Do what condor_submit does."""
     keys = {k.lower() for k in description.keys()}
-    if "accounting_group_user" in keys or not ({"nice_user", "accounting_group"} & keys):
+    # AccountingGroup: the attribute's name works as the command too (corpus c104)
+    if "accounting_group_user" in keys or not ({"nice_user", "accounting_group", "accountinggroup"} & keys):
         return description
     copy = htcondor2.Submit(str(description))
     copy.setSubmitMethod(description.getSubmitMethod(), allow_reserved_values=True)

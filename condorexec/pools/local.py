@@ -2,7 +2,7 @@
 
 It is the default when no HTCondor is configured and the test bed for everything end to end, so it
 behaves like a schedd plus startds (docs/design.md §4): it turns submit descriptions into the same job
-ads (``submitdesc.plan_jobs``), starts a job only when its request fits in what a node has free
+ads (``submit.plan_jobs``), starts a job only when its request fits in what a node has free
 (smaller jobs may pass a waiting big one), runs it in a private sandbox with HTCondor's file-transfer
 semantics, measures it like a starter, holds it with code 34/102 when it outgrows its memory
 request, and writes the job event log and history records HTCondor would write. A cluster that asks
@@ -41,7 +41,7 @@ import classad2
 import htcondor2
 import psutil
 
-from condorexec import submitdesc
+from condorexec import submit
 from condorexec.condorfacts import HoldCode, HoldSubCode, JobStatus, Universe
 from condorexec.pools import spooling
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
@@ -144,7 +144,7 @@ class _Factory:
     cluster is never a list). ``cluster_ad`` is what a removal constraint is matched against, as the
     schedd matches the cluster ad of a factory (proc 0's attributes without a ProcId)."""
 
-    def __init__(self, spec: submitdesc.Factory, ads: Iterator[classad2.ClassAd], cluster_ad: classad2.ClassAd):
+    def __init__(self, spec: submit.Factory, ads: Iterator[classad2.ClassAd], cluster_ad: classad2.ClassAd):
         self.spec = spec
         self.ads = ads
         self.cluster_ad = cluster_ad
@@ -305,9 +305,9 @@ class LocalPool(Pool):
         it can run it and the description names no ``log``, a private one in the spool (the events of
         every job here are written to its log, and a user running the jobs in the foreground has no
         schedd to ask)."""
-        plan = submitdesc.plan_jobs(description, cluster_id=1, submit_dir=str(submit_dir or os.getcwd()),
+        plan = submit.plan_jobs(description, cluster_id=1, submit_dir=str(submit_dir or os.getcwd()),
                                     owner=self._owner, qdate=int(time.time()), itemdata=itemdata)
-        ads = submitdesc.ads_to_check(plan)
+        ads = submit.ads_to_check(plan)
         errors, warnings = local_pool_problems(description, ads, self.describe_machines())
         if not errors and "log" not in {k.lower() for k in description.keys()}:
             self.spool.logs.mkdir(parents=True, exist_ok=True)
@@ -322,7 +322,7 @@ class LocalPool(Pool):
             raise ValueError(f"spool must be True or False, got {spool!r}")
         cluster = self._next_cluster_id()
         now = int(time.time())
-        plan = submitdesc.plan_jobs(description, cluster_id=cluster, submit_dir=str(submit_dir or os.getcwd()),
+        plan = submit.plan_jobs(description, cluster_id=cluster, submit_dir=str(submit_dir or os.getcwd()),
                                     owner=self._owner, qdate=now, itemdata=itemdata, count=count)
         first = next(plan.ads, None)
         if first is None:
@@ -359,7 +359,7 @@ class LocalPool(Pool):
         """Deliver the outputs of finished ``-spool`` jobs (see :meth:`SpoolView.retrieve`)."""
         return SpoolView(self.spool).retrieve(job_spec)
 
-    def _submit_factory(self, cluster: int, spec: submitdesc.Factory, first: classad2.ClassAd,
+    def _submit_factory(self, cluster: int, spec: submit.Factory, first: classad2.ClassAd,
                         rest: Iterator[classad2.ClassAd]) -> SubmitResult:
         """Keep the plan and make the first procs the limits allow, as the schedd does at once."""
         _check_universe(first)  # prepare checks every different proc; a direct caller gets the first checked
@@ -390,7 +390,7 @@ class LocalPool(Pool):
         while factory.may_materialize():
             try:
                 ad = next(factory.ads, None)
-            except submitdesc.SubmitDescriptionError as exc:
+            except submit.SubmitDescriptionError as exc:
                 # a proc whose own values are wrong: the schedd's factory stops there too (paused in error)
                 log.error("cluster %d: proc %d cannot be materialized, no more are made: %s", cluster,
                           factory.spec.total - factory.left, exc)
@@ -644,7 +644,7 @@ class LocalPool(Pool):
                     target.chmod(0o755)
         job.inputs_snapshot = _listing(sandbox)
         env = dict(BASE_ENV)
-        env.update(submitdesc.ad_environment(ad))
+        env.update(submit.ad_environment(ad))
         env.update({
             "_CONDOR_SCRATCH_DIR": str(sandbox),
             "_CONDOR_SLOT": job.slot_name.split("@")[0],
@@ -657,7 +657,7 @@ class LocalPool(Pool):
             stdin_path = str(sandbox / Path(stdin).name)
         else:  # transfer_input = false: the job reads it where it is (a shared filesystem)
             stdin_path = str(iwd / stdin)
-        args = submitdesc.ad_arguments(ad)
+        args = submit.ad_arguments(ad)
         memory_limit = job.request().memory
         common = dict(job_key=job.job_id, cwd=str(sandbox), env=env, stdin_path=stdin_path,
                       stdout_path=str(sandbox / "_condor_stdout"), stderr_path=str(sandbox / "_condor_stderr"),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from condorexec.submitdesc import parse_description, plan_jobs
+from condorexec.submit import parse_description, plan_jobs
 
 CONSOLE = str(Path(sys.executable).with_name("condorexec"))
 NOWHERE = 'requirements = (TARGET.Name == "condorexec-bench-nowhere")\n'

@@ -4,6 +4,7 @@ labels and pack, and the top-level dispatcher."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -37,6 +38,15 @@ def test_wait_on_a_file_that_is_not_an_event_log_says_so_instead_of_waiting(tmp_
     notes.write_text("these are my notes, not a job log\n")
     assert main(["wait", "-wait", "30", str(notes)]) == 1
     assert "is not a job event log" in capsys.readouterr().err
+
+
+@pytest.mark.bad_input
+def test_wait_on_a_log_that_never_appears_gives_up_like_condor_wait(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("condorexec.cli.wait.LOG_GRACE_S", 0.3)
+    started = time.monotonic()
+    assert main(["wait", str(tmp_path / "missing.log")]) == 1
+    assert capsys.readouterr().err == f"Couldn't open {tmp_path / 'missing.log'}: No such file or directory\n"
+    assert time.monotonic() - started < 5
 
 
 def test_wait_for_a_log_that_appears_later(tmp_path: Path, capsys) -> None:
@@ -175,3 +185,67 @@ def test_pack_list_show_clear(tmp_path: Path, capsys) -> None:
                                          (["rm"], 1), (["q", "--backend", "nowhere"], 1)])
 def test_dispatcher(argv: list[str], status: int, capsys) -> None:
     assert main(argv) == status
+
+
+HISTORY = Path(__file__).resolve().parent / "history"
+
+
+def _recorded_history_cases() -> list[tuple[str, str]]:
+    """(arguments, what condor_history printed) from tests/cli/history/cases.out (record.py made it)."""
+    blocks = (HISTORY / "cases.out").read_text().split("### ")[1:]
+    return [tuple(block.split("\n", 1)) for block in blocks]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("line", "expected"), _recorded_history_cases(), ids=lambda x: x if " " in x else "")
+def test_history_prints_what_condor_history_printed(line: str, expected: str, capsys) -> None:
+    """-af with its :jhltnr, modifiers, -format, -limit, -forwards, -completedsince and -file, against the
+    real condor_history's output on the same few records of the live pool's history file."""
+    assert main(["history", "-file", str(HISTORY / "pool-history"), *shlex.split(line)]) == 0
+    assert capsys.readouterr().out == expected
+
+
+@pytest.mark.parametrize("view", ["-hold", "-run", "-totals", "-allusers"])
+def test_q_takes_condor_qs_views(view: str, tmp_path: Path, capsys) -> None:
+    """-hold used to be read as -h (help) with 'old'; each view now answers on an empty local queue."""
+    assert main(["q", "--backend", "local", "--state-dir", str(tmp_path), view]) == 0
+    out = capsys.readouterr().out
+    assert "Total for query: 0 jobs;" in out
+    if view == "-hold":
+        assert "HOLD_REASON" in out
+    if view == "-run":
+        assert "HOST(S)" in out
+    if view == "-totals":
+        assert out.startswith("Total for query: 0 jobs;")
+
+
+def test_hold_and_run_views_show_the_reason_and_the_host() -> None:
+    held = _ad(ClusterId=7, ProcId=0, Owner="ann", JobStatus=5, EnteredCurrentStatus=0,
+               HoldReason="Job has gone over memory limit", HoldReasonCode=34, HoldReasonSubCode=102)
+    running = _ad(ClusterId=7, ProcId=1, Owner="ann", JobStatus=2, QDate=0, RemoteWallClockTime=61.0,
+                  RemoteHost="slot1_1@node7")
+    hold = adformat.hold_table([held]).splitlines()
+    assert hold[0].split() == ["ID", "OWNER", "HELD_SINCE", "CODE/SUB", "HOLD_REASON"]
+    assert hold[1].startswith("7.0 ann") and hold[1].endswith("34/102   Job has gone over memory limit")
+    run = adformat.run_table([running], now=0).splitlines()
+    assert run[0].split() == ["ID", "OWNER", "SUBMITTED", "RUN_TIME", "HOST(S)"]
+    assert "0+00:01:01" in run[1] and run[1].endswith("slot1_1@node7")
+
+
+def test_batch_view_is_condor_qs() -> None:
+    """The lines condor_q -batch printed on the live pool for a 3-proc held cluster with a batch name and a
+    2-proc one without (dates aside: they are the submit time's)."""
+    qdate = 1796533260
+    named = [_ad(ClusterId=513, ProcId=p, Owner="condoruser", JobStatus=5, QDate=qdate, TotalSubmitProcs=3,
+                 JobBatchName="dropin-batch") for p in range(3)]
+    plain = [_ad(ClusterId=514, ProcId=p, Owner="condoruser", JobStatus=5, QDate=qdate, TotalSubmitProcs=2)
+             for p in range(2)]
+    tm = time.localtime(qdate)
+    date = f"{tm.tm_mon}/{tm.tm_mday:<2} {tm.tm_hour:02d}:{tm.tm_min:02d}"
+    assert adformat.batch_table(named) == (
+        "OWNER      BATCH_NAME      SUBMITTED   DONE   RUN    IDLE   HOLD  TOTAL JOB_IDS\n"
+        f"condoruser dropin-batch {date:>12}      _      _      _      3      3 513.0-2\n")
+    assert adformat.batch_table(plain) == (
+        "OWNER      BATCH_NAME    SUBMITTED   DONE   RUN    IDLE   HOLD  TOTAL JOB_IDS\n"
+        f"condoruser ID: 514    {date:>12}      _      _      _      2      2 514.0-1\n")
+    one_done = adformat.batch_table(plain[:1]).splitlines()[1]  # 2 submitted, 1 still queued: 1 done
+    assert one_done.split()[5:] == ["1", "_", "_", "1", "2", "514.0"]

@@ -19,7 +19,7 @@ import pytest
 from condorexec.cli import foreground, main
 from condorexec.pools.local import LocalPool
 from condorexec.pools.localspool import SpoolView
-from condorexec.submitdesc import parse_description, plan_jobs
+from condorexec.submit import parse_description, plan_jobs
 
 CONSOLE = Path(sys.executable).with_name("condorexec")
 ET = htcondor2.JobEventType

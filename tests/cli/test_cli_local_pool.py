@@ -204,6 +204,7 @@ def test_q_history_and_rm_from_another_process(tmp_path: Path, capsys) -> None:
         proc.kill()
     assert proc.returncode == 1, err
     assert f"removed by condorexec rm: {cluster}.0" in err and f"{cluster}.1" in err
+    assert f"cluster {cluster}: 0 idle, 0 running, 0 done, 0 held, 2 removed" in err  # removed is not done
     records = history(tmp_path, capsys, cluster)
     assert {r["ProcId"]: r["JobStatus"] for r in records} == {0: 3, 1: 3}
     assert main(["q", *local(tmp_path), "-json"]) == 0

@@ -14,9 +14,10 @@ from pathlib import Path
 import classad2
 import pytest
 
-from condorexec import submitdesc
+from condorexec import submit
 from condorexec.cli import main
-from condorexec.submitcluster import read_submission
+from condorexec.submit import expand
+from condorexec.submit.cluster import read_submission
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 FIXTURES = Path("/work/shared/condor-fixtures/submit")
@@ -24,7 +25,7 @@ CONSOLE = Path(sys.executable).with_name("condorexec")
 
 # pool-, time- or binary-dependent attributes (fixtures README)
 NOT_COMPARED = {"QDate", "EnteredCurrentStatus", "CondorVersion", "CondorPlatform", "SubmitVersion", "Owner",
-                "FileSystemDomain", "Requirements"}
+                "FileSystemDomain"}
 
 
 def read_ads(text: str, iwd: str) -> list[dict[str, str]]:
@@ -34,7 +35,7 @@ def read_ads(text: str, iwd: str) -> list[dict[str, str]]:
     # blocks are separated by a blank line in a file, by the progress dot's "." line on stdout
     for block in (b for b in re.split(r"\n(?:\s*|\.)\n", text.strip("\n")) if b.strip() not in ("", ".")):
         attrs = dict(procs[0]) if procs else {}
-        for line in block.splitlines():
+        for line in block.split("\n"):  # not splitlines: a value may hold a \x0b (c103)
             name, sep, value = line.partition("=")
             if sep:
                 attrs[name] = value
@@ -75,7 +76,7 @@ def test_dry_run_matches_condor_submit(sub: Path, ads: Path, where: Path, tmp_pa
                         str(where))
     got = read_ads(out_file.read_text(), str(where))
     submission = read_submission(submit_file.read_text(), submit_dir=str(where))
-    plan = submitdesc.plan_jobs(submission.description, itemdata=submission.itemdata, cluster_id=1,
+    plan = submit.plan_jobs(submission.description, itemdata=submission.itemdata, cluster_id=1,
                                 submit_dir=str(where), owner=user, qdate=0)
     if plan.factory is not None:  # late materialization: the cluster ad alone, and no dot per proc
         assert out == f"Dry-Run job(s)\n{plan.count} job(s) dry-run to cluster 1.\n"
@@ -88,6 +89,51 @@ def test_dry_run_matches_condor_submit(sub: Path, ads: Path, where: Path, tmp_pa
             assert name in ours, f"{sub.name} proc {proc}: {name} missing"
             assert _value(ours, name) == _value(want, name), f"{sub.name} proc {proc}: {name}"
         assert ours["JobSubmitFile"] == f'"{submit_file}"'
+
+
+WARNED = sorted(CORPUS.glob("*.warnings"))
+
+
+@pytest.mark.parametrize("warnings", WARNED, ids=lambda p: p.stem)
+def test_typo_warnings_are_condor_submits(warnings: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The lines condor_submit said were unused (recorded beside the corpus file) are the ones condorexec
+    names, in condor_submit's words."""
+    monkeypatch.chdir(CORPUS)
+    status, _, err = run(["submit", "-dry-run", str(tmp_path / "dry.ads"), warnings.with_suffix(".sub").name], capsys)
+    assert status == 0
+    ours = sorted(line.replace("condorexec submit", "condor_submit") for line in err.splitlines()
+                  if line.startswith("WARNING"))
+    assert ours == warnings.read_text().splitlines()
+
+
+def test_dagmans_command_line_gives_the_recorded_node_ad(tmp_path: Path, monkeypatch, capsys) -> None:
+    """DAGMan (DAGMAN_USE_DIRECT_SUBMIT = False) runs the submit executable with var=value arguments before
+    *and after* its -a commands, the file last (dagman_submit.cpp); corpus c82 holds the same commands
+    written into the file, recorded with condor_submit -dry-run: the command line must give that ad."""
+    monkeypatch.chdir(CORPUS)
+    (tmp_path / "a.sub").write_text("executable = /bin/echo\narguments = node $(JOB) retry $(RETRY)\n"
+                                    "output = $(JOB).out\nlog = c82.log\nqueue\n")
+    argv = ["submit", "-dry-run", str(tmp_path / "dry.ads"), "JOB=A", "RETRY=0", "DAG_PARENT_NAMES=",
+            "batch_name=diamond.dag+142", "batch_id=142.0", "keep_claim_idle=20", "-a", "dag_node_name=A",
+            "-a", "submit_event_notes=DAG Node: A", "-a", f"dagman_log={CORPUS}/diamond.dag.nodes.log",
+            "-a", 'My.DAGManNodesMask="0,1,2,4,5,7,8,9,10,11,12,13,16,17,24,27,35,36"', "-a", "My.DAGManJobId=142",
+            "-a", "DAGManJobId=142", 'MY.DAGParentNodeNames="$(DAG_PARENT_NAMES)"', str(tmp_path / "a.sub")]
+    status, out, err = run(argv, capsys)
+    assert status == 0, err
+    assert out == "Dry-Run job(s).\n1 job(s) dry-run to cluster 1.\n"  # DAGMan reads the count and cluster
+    (want,) = read_ads((CORPUS / "c82-dagman-node.ads").read_text(), str(CORPUS))
+    (got,) = read_ads((tmp_path / "dry.ads").read_text(), str(CORPUS))
+    for name in sorted(set(want) - NOT_COMPARED - {"JobSubmitFile"}):
+        assert name in got and _value(got, name) == _value(want, name), name
+
+
+def test_rm_takes_dagmans_command_line(tmp_path: Path, capsys) -> None:
+    """DAGMAN_CONDOR_RM_EXE is run as ``RM CLUSTER -const DAGManJobId==N -reason TEXT``: the cluster and the
+    constraint both narrow the selection (DAGMan adds its id so as not to remove another DAG's jobs)."""
+    status, out, err = run(["rm", "--backend", "local", "--state-dir", str(tmp_path), "16", "-const",
+                            "DAGManJobId==12", "-reason", "Node Error: DAG node C (16.0.0) failed"], capsys)
+    assert status == 1 and out == ""
+    assert "Couldn't find/remove all jobs matching constraint (((ClusterId == 16)) && (DAGManJobId==12))" in err
 
 
 def test_dry_run_to_stdout_from_stdin_with_options(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -134,8 +180,8 @@ def test_maxjobs_refuses_a_larger_cluster(tmp_path: Path, monkeypatch, capsys) -
 
 def test_a_huge_cluster_is_counted_at_once_and_its_ads_are_made_as_they_are_read(tmp_path: Path) -> None:
     """queue 1000000000 used to build every ad before the first was printed (2.5 GB for 10^8)."""
-    description = submitdesc.parse_description("executable = /bin/true\narguments = $(Process)\nqueue 1000000000\n")
-    plan = submitdesc.plan_jobs(description, cluster_id=1, submit_dir=str(tmp_path), owner="u", qdate=1)
+    description = submit.parse_description("executable = /bin/true\narguments = $(Process)\nqueue 1000000000\n")
+    plan = submit.plan_jobs(description, cluster_id=1, submit_dir=str(tmp_path), owner="u", qdate=1)
     assert plan.count == 10**9
     first = [next(plan.ads) for _ in range(3)]
     assert [ad["ProcId"] for ad in first] == [0, 1, 2] and first[2]["Args"] == "2"
@@ -147,16 +193,27 @@ def test_maxjobs_counts_before_it_expands(tmp_path: Path, monkeypatch, capsys) -
     monkeypatch.chdir(tmp_path)
     (tmp_path / "j.sub").write_text("executable = /bin/true\nqueue 100000000\n")
     calls: list[int] = []
-    real_ad = submitdesc._Expander.__init__
+    real_ad = expand._Expander.__init__
 
     def counting(self, *args, **kwargs):
         calls.append(1)
         real_ad(self, *args, **kwargs)
 
-    monkeypatch.setattr(submitdesc._Expander, "__init__", counting)
+    monkeypatch.setattr(expand._Expander, "__init__", counting)
     status, out, err = run(["submit", "-maxjobs", "10", "-dry-run", "-", "j.sub"], capsys)
     assert status == 1 and "would exceed -maxjobs (10): 100000000 jobs" in err and out == ""
     assert len(calls) <= 1  # at most the probe for the queue arguments, never the per-proc expander
+
+
+@pytest.mark.bad_input
+def test_an_inline_item_list_the_binding_cannot_read_is_a_clear_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    """htcondor2 cannot read an inline list with an empty line (condor_submit makes an empty item of it):
+    condorexec says which statement and why, where it used to print the binding's bare 'invalid qargs'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "j.sub").write_text("executable = /bin/echo\narguments = $(x)\nqueue x from (\nhello\n\n)\n")
+    status, out, err = run(["submit", "-dry-run", "-", "j.sub"], capsys)
+    assert status == 1 and out == ""
+    assert "queue x from (: the item list cannot be read" in err and "empty line inside an inline item list" in err
 
 
 @pytest.mark.parametrize("body,line,pattern", [

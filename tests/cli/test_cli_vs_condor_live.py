@@ -21,7 +21,9 @@ import htcondor2
 import pytest
 
 from condorexec.cli import main
+from condorexec.submit.cluster import MULTI_QUEUE_DEPRECATED
 from tests.cli.livepool import pool_or_skip
+from tests.cli.test_cli_submit_options import read_ads
 
 pytestmark = pytest.mark.condor
 CONDOR = ["--backend", "condor"]
@@ -163,6 +165,39 @@ def test_schedd_holds_the_same_job_ads(sub: Path, schedd: htcondor2.Schedd, clus
     assert not stale, f"{sub.name}: {stale} now agree with condor_submit: remove them from KNOWN_BUGS"
     if known:
         pytest.xfail("; ".join(sorted(known)))
+
+
+#: what condor_submit -dry-run writes that depends on the moment or on the binary, not on the file
+DRY_RUN_NOT_COMPARED = {"QDate", "EnteredCurrentStatus", "CondorVersion", "CondorPlatform", "SubmitVersion"}
+DRY_RUN_FILES = sorted(p for p in CORPUS.glob("c*.sub") if p.with_suffix(".ads").exists())
+
+
+@pytest.mark.parametrize("sub", DRY_RUN_FILES, ids=lambda p: p.stem)
+def test_dry_run_equals_live_condor_submit_dry_run(sub: Path, schedd: htcondor2.Schedd, work: Path,
+                                                   capsys) -> None:
+    """condorexec's own expansion (what the local pool runs and -dry-run prints) against the pool's
+    condor_submit -dry-run of the same file, now, attribute for attribute: the recorded corpus pins the
+    values, this pins the pool-dependent ones too (FileSystemDomain from its FILESYSTEM_DOMAIN,
+    Requirements with its platform, Owner)."""
+    done = _run(["condor_submit", "-dry-run", "theirs.ads", sub.name], work)
+    assert done.returncode == 0, f"condor_submit -dry-run {sub.name}: {done.stderr}"
+    capsys.readouterr()
+    status = main(["submit", "-dry-run", "ours.ads", sub.name])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    want = read_ads((work / "theirs.ads").read_text(), str(work))
+    got = read_ads((work / "ours.ads").read_text(), str(work))
+    assert len(got) == len(want), f"{sub.name}: proc count"
+    differences = [f"proc {proc} {name}: condor_submit {w.get(name)} != condorexec {g.get(name)}"
+                   for proc, (w, g) in enumerate(zip(want, got, strict=True))
+                   for name in sorted((set(w) | set(g)) - DRY_RUN_NOT_COMPARED) if w.get(name) != g.get(name)]
+    assert not differences, f"{sub.name}:\n" + "\n".join(differences)
+    # and the same warnings about the file, in the same words (condorexec's own note on several queue
+    # statements aside: condor_submit 25.14 prints none in -dry-run)
+    theirs = sorted(line for line in done.stdout.splitlines() + done.stderr.splitlines() if line.startswith("WARN"))
+    ours = sorted(line.replace("condorexec submit", "condor_submit") for line in err.splitlines()
+                  if line.startswith("WARNING") and MULTI_QUEUE_DEPRECATED not in line)
+    assert ours == theirs, f"{sub.name}: typo warnings"
 
 
 def _lines(text: str) -> list[str]:

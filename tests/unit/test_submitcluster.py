@@ -1,4 +1,4 @@
-"""condorexec.submitcluster: a file with several queue statements as the one cluster condor_submit
+"""condorexec.submit.cluster: a file with several queue statements as the one cluster condor_submit
 makes of it. The corpus files c28-c31 check the result against real condor_submit -dry-run output
 (tests/unit/test_submitdesc.py) and against what the schedd stores (tests/cli/test_cli_vs_condor_live.py);
 these check the rules one at a time, and the refusals."""
@@ -11,8 +11,8 @@ import classad2
 import pytest
 
 from condorexec.errors import SubmitDescriptionError
-from condorexec.submitcluster import read_submission
-from condorexec.submitdesc import expand_jobs
+from condorexec.submit import expand_jobs
+from condorexec.submit.cluster import read_submission
 
 
 def _ads(text: str, where: Path, **options) -> list[classad2.ClassAd]:
@@ -144,3 +144,14 @@ def test_fill_unset_gives_a_value_only_to_the_procs_that_leave_a_command_out(tmp
     assert not single.leaves_unset("request_memory") and single.leaves_unset("request_disk")
     single.fill_unset("request_memory", "9")
     assert single.description["request_memory"] == "5"
+
+
+def test_a_request_written_under_its_attribute_name_is_not_unset(tmp_path: Path) -> None:
+    """``RequestMemory = 300`` sets request_memory for condor_submit (corpus c104): a learned request must
+    not be filled in over it."""
+    single = read_submission("executable = /bin/true\nRequestMemory = 300\nqueue\n", submit_dir=str(tmp_path))
+    assert not single.leaves_unset("request_memory") and single.leaves_unset("request_cpus")
+    single.fill_unset("request_memory", "9")
+    (ad,) = expand_jobs(single.description, itemdata=single.itemdata, cluster_id=1, submit_dir=str(tmp_path),
+                        owner="someone", qdate=0)
+    assert ad["RequestMemory"] == 300

@@ -1,4 +1,4 @@
-"""condorexec.submitdesc against real condor_submit -dry-run output.
+"""condorexec.submit against real condor_submit -dry-run output.
 
 Two sets of ground truth: /work/shared/condor-fixtures/submit (HTCondor 25.14, the lead's fixtures)
 and tests/cli/corpus/*.ads (condor_submit -dry-run of the corpus files, run on the shared live pool
@@ -13,8 +13,7 @@ import classad2
 import htcondor2
 import pytest
 
-from condorexec.submitcluster import read_submission
-from condorexec.submitdesc import (
+from condorexec.submit import (
     SubmitDescriptionError,
     dry_run_text,
     expand_jobs,
@@ -22,6 +21,7 @@ from condorexec.submitdesc import (
     parse_description,
     plan_jobs,
 )
+from condorexec.submit.cluster import read_submission
 
 FIXTURES = Path("/work/shared/condor-fixtures/submit")
 CORPUS = Path(__file__).resolve().parents[1] / "cli" / "corpus"
@@ -36,7 +36,7 @@ MUST_MATCH = {
 # pool- or time-dependent (README), or only known to a real condor_submit
 NOT_COMPARED = {
     "QDate", "EnteredCurrentStatus", "CondorVersion", "CondorPlatform", "SubmitVersion", "Owner",
-    "FileSystemDomain", "Requirements", "JobSubmitFile",
+    "FileSystemDomain", "JobSubmitFile",
 }
 # attribute-specific known differences: {(submit file stem, attribute): reason}
 KNOWN_GAPS: dict[tuple[str, str], str] = {}
@@ -49,7 +49,7 @@ def _read_ads(path: Path, iwd: str) -> list[dict[str, str]]:
     procs: list[dict[str, str]] = []
     for block in blocks:
         attrs = dict(procs[0]) if procs else {}
-        for line in block.splitlines():
+        for line in block.split("\n"):  # not splitlines: a value may hold a \x0b (c103)
             if line.strip() in ("", "."):
                 continue
             name, _, value = line.partition("=")
@@ -195,13 +195,36 @@ CORPUS_EXPECT: dict[str, tuple[int, dict[int, dict[str, object]]]] = {
     "c41-max-idle-expr": (4, {3: {"JobMaterializeMaxIdle": 4}}),
     "c42-materialize-both": (3, {2: {"Args": "gamma", "JobMaterializeMaxIdle": 1}}),
     "c43-materialize-max-idle-alias": (3, {0: {"JobMaterializeMaxIdle": 3}}),
+    "c82-dagman-node": (1, {0: {"DAGNodeName": "A", "DAGManJobId": 142, "DAGParentNodeNames": "",
+                                "DAGManNodesLog": "{d}/diamond.dag.nodes.log", "Args": "node A retry 0"}}),
+    "c83-scheduler-universe": (1, {0: {"JobUniverse": 7, "KillSig": "SIGTERM"}}),
+    "c84-local-universe": (1, {0: {"JobUniverse": 12}}),
+    "c85-kill-signals": (1, {0: {"KillSig": "SIGQUIT", "HoldKillSig": "SIGUSR1", "RemoveKillSig": "SIGTERM"}}),
+    "c86-queue-in-continued": (3, {2: {"Args": "gamma"}}),
+    "c87-arguments-empty": (1, {0: {"Arguments": ""}}),
+    "c88-ignored-commands": (1, {0: {"CoreSize": 1000, "Requestfoo": 2, "UserLogUseXML": True}}),
+    "c89-stf-always": (1, {0: {"ShouldTransferFiles": "YES"}}),
+    "c90-no-queue": (1, {0: {"Args": "none"}}),
+    "c92-requirements-user": (1, {0: {"RequestGPUs": 1}}),
+    "c93-stf-true": (1, {0: {"ShouldTransferFiles": "YES"}}),
+    "c94-java": (1, {0: {"Cmd": "java", "TransferExecutable": False, "Args": "Hello world", "KillSig": "SIGTERM"}}),
+    "c96-container": (1, {0: {"WantContainer": True, "ContainerImage": "docker://debian:12"}}),
+    "c97-parallel": (1, {0: {"MaxHosts": 2, "MinHosts": 2, "JobUniverse": 11}}),
+    "c98-grid-batch": (1, {0: {"GridResource": "batch slurm", "Requirements": True}}),
+    "c100-jobbatchname-command": (1, {0: {"JobBatchName": "nightly"}}),
+    "c101-args-quoted-empty": (1, {0: {"Arguments": ""}}),
+    "c103-control-char": (1, {0: {"Args": "a\x0bb"}}),
+    "c105-typos": (1, {0: {"Args": "hello", "RequestCpus": 1}}),
+    "c106-later-empty-arguments": (2, {1: {"Args": "a"}}),
+    "c104-attribute-names-as-commands": (1, {0: {"RequestMemory": 300, "RequestCpus": 3, "JobPrio": 7,
+                                                 "AccountingGroup": "group_a.condoruser", "CoreSize": 100}}),
 }
 
 
 def test_corpus_has_expectations_for_every_accepted_file() -> None:
     subs = {p.stem for p in CORPUS.glob("*.sub")}
     refused = {"c26-transfer-conflict", "c27-bad-units", "c32-multi-queue-late-mat", "c33-multi-queue-partial-attr",
-               "c44-max-materialize-abc"}
+               "c44-max-materialize-abc", "c91-stf-no-with-inputs", "c95-java-no-class", "c99-grid-invalid"}
     assert subs - refused == set(CORPUS_EXPECT)
     assert len(subs) >= 20
 
@@ -236,6 +259,12 @@ def test_corpus_refusals() -> None:
         _expand_file(CORPUS / "c33-multi-queue-partial-attr.sub", CORPUS)
     with pytest.raises(SubmitDescriptionError, match=r"max_materialize=abc is invalid, must eval to an integer\."):
         _expand_file(CORPUS / "c44-max-materialize-abc.sub", CORPUS)
+    with pytest.raises(SubmitDescriptionError, match="transfer_input_files.*should_transfer_files = NO"):
+        _expand_file(CORPUS / "c91-stf-no-with-inputs.sub", CORPUS)
+    with pytest.raises(SubmitDescriptionError, match="java universe the first argument must name the class"):
+        _expand_file(CORPUS / "c95-java-no-class.sub", CORPUS)
+    with pytest.raises(SubmitDescriptionError, match="Invalid value 'nosuchgrid' for grid type"):
+        _expand_file(CORPUS / "c99-grid-invalid.sub", CORPUS)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The attribute groups of condorexec.submitdesc._job_attrs, each tested on the ClassAd text it returns.
+"""The attribute groups of condorexec.submit.jobad._job_attrs, each tested on the ClassAd text it returns.
 
 Every group is a function of the expanded submit commands (here a dict's ``get``: None for an absent
 command) and of what earlier groups decided; the ground truth for the values is condor_submit -dry-run
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from condorexec import condorfacts
-from condorexec import submitdesc as sd
-from condorexec.submitdesc import SubmitDescriptionError
+from condorexec.submit import SubmitDescriptionError
+from condorexec.submit import jobad as sd
+from condorexec.submit.factory import Factory, factory_of
 
 
 def cmds(**commands: str):
@@ -28,17 +29,26 @@ NONE = cmds()
 
 
 def test_universe_defaults_to_vanilla_without_kill_signal() -> None:
-    assert sd._universe_attrs(NONE) == {"JobUniverse": "5"}
+    assert sd._universe_attrs(NONE) == {"JobUniverse": "5", "JobLeaseDuration": "2400"}
 
 
 @pytest.mark.parametrize(("universe", "number"), [("local", "12"), ("Scheduler", "7")])
-def test_access_point_universes_get_sigterm(universe: str, number: str) -> None:
+def test_access_point_universes_get_sigterm_and_no_lease(universe: str, number: str) -> None:
     assert sd._universe_attrs(cmds(universe=universe)) == {"JobUniverse": number, "KillSig": '"SIGTERM"'}
 
 
 def test_container_universes_are_vanilla() -> None:
-    assert sd._universe_attrs(cmds(universe="docker")) == {"JobUniverse": "5"}
-    assert sd._universe_attrs(cmds(universe=" container ")) == {"JobUniverse": "5"}
+    assert sd._universe_attrs(cmds(universe="docker")) == {"JobUniverse": "5", "JobLeaseDuration": "2400"}
+    assert sd._universe_attrs(cmds(universe=" container ", container_image="docker://debian:12")) == {
+        "JobUniverse": "5", "JobLeaseDuration": "2400", "WantContainer": "true",
+        "ContainerImage": '"docker://debian:12"', "ContainerImageSource": '"docker"', "WantDockerImage": "true"}
+
+
+def test_a_container_job_needs_an_image_condorexec_can_reproduce() -> None:
+    with pytest.raises(SubmitDescriptionError, match="container jobs require a container_image"):
+        sd._universe_attrs(cmds(universe="container"))
+    with pytest.raises(SubmitDescriptionError, match=r"container_image = oras://x: condorexec takes a docker://"):
+        sd._universe_attrs(cmds(universe="container", container_image="oras://x"))
 
 
 def test_unknown_universe_is_refused_with_the_choices() -> None:
@@ -277,16 +287,16 @@ def test_materialize_limits_are_integers() -> None:
 
 def test_factory_limit_is_the_one_the_schedd_stores() -> None:
     """condor_submit: MIN(max_materialize, procs), at least 1; <= 0 or absent with max_idle: every proc."""
-    assert sd.factory_of(cmds(), 10) is None
-    assert sd.factory_of(cmds(), 10, forced=True) == sd.Factory(10, None, 10)
-    assert sd.factory_of(cmds(max_materialize="3"), 10) == sd.Factory(3, None, 10)
-    assert sd.factory_of(cmds(max_materialize="30"), 10) == sd.Factory(10, None, 10)
-    assert sd.factory_of(cmds(max_materialize="-3"), 10) == sd.Factory(10, None, 10)
-    assert sd.factory_of(cmds(max_materialize="2+3"), 10) == sd.Factory(5, None, 10)
+    assert factory_of(cmds(), 10) is None
+    assert factory_of(cmds(), 10, forced=True) == Factory(10, None, 10)
+    assert factory_of(cmds(max_materialize="3"), 10) == Factory(3, None, 10)
+    assert factory_of(cmds(max_materialize="30"), 10) == Factory(10, None, 10)
+    assert factory_of(cmds(max_materialize="-3"), 10) == Factory(10, None, 10)
+    assert factory_of(cmds(max_materialize="2+3"), 10) == Factory(5, None, 10)
     # EvalInteger, as condor_submit: a real is truncated, a boolean is 1 (checked with condor_submit -dry-run)
-    assert sd.factory_of(cmds(max_materialize="2.7", max_idle="true"), 10) == sd.Factory(2, 1, 10)
-    assert sd.factory_of(cmds(max_idle="1"), 10) == sd.Factory(10, 1, 10)
-    assert sd.factory_of(cmds(max_materialize="3"), 0) == sd.Factory(1, None, 0)
+    assert factory_of(cmds(max_materialize="2.7", max_idle="true"), 10) == Factory(2, 1, 10)
+    assert factory_of(cmds(max_idle="1"), 10) == Factory(10, 1, 10)
+    assert factory_of(cmds(max_materialize="3"), 0) == Factory(1, None, 0)
 
 
 # --------------------------------------------------------------------------------------------------

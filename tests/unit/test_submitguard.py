@@ -1,4 +1,4 @@
-"""submitguard's rules at the unit level: included files, what stays allowed, line joining. Each
+"""condorexec.submit.guard's rules at the unit level: included files, what stays allowed, line joining. Each
 command-running form is shown to run under HTCondor's parser and refused by condorexec submit in the
 fault suite (tests/faults/test_security.py)."""
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from condorexec.submitdesc import SubmitDescriptionError, parse_description
-from condorexec.submitguard import find_command_forms, logical_lines
+from condorexec.submit import SubmitDescriptionError, parse_description
+from condorexec.submit.guard import find_command_forms, logical_lines
 
 
 @pytest.mark.security

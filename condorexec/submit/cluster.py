@@ -34,9 +34,11 @@ from dataclasses import dataclass, field
 import htcondor2
 
 from condorexec.errors import SubmitDescriptionError
-from condorexec.submitdesc import parse_checked, statement_rows, wants_factory
-from condorexec.submitguard import find_command_forms
-from condorexec.submitqueue import QueueStatement, loop_variables, scan_queue_statements
+from condorexec.submit.guard import find_command_forms, lines_of
+from condorexec.submit.jobad import spellings
+from condorexec.submit.jobs import statement_rows, wants_factory
+from condorexec.submit.parse import parse_checked
+from condorexec.submit.queue import QueueStatement, loop_variables, scan_queue_statements
 
 __all__ = ["Submission", "read_submission", "MULTI_QUEUE_DEPRECATED"]
 
@@ -72,14 +74,14 @@ class Submission:
         column = self.varying.get(command.lower())
         if column is not None:
             return any(not row[column].strip() for row in self.itemdata or ())
-        return command.lower() not in {k.lower() for k in self.description.keys()}
+        return not spellings(command) & {k.lower() for k in self.description.keys()}
 
     def fill_unset(self, command: str, value: str) -> None:
         """Give ``command`` the ``value`` in every proc whose statements leave it unset (a learned
         request: what the user wrote wins, statement by statement)."""
         column = self.varying.get(command.lower())
         if column is None:
-            if command.lower() not in {k.lower() for k in self.description.keys()}:
+            if not spellings(command) & {k.lower() for k in self.description.keys()}:
                 self.description[command] = value
             return
         for row in self.itemdata or ():
@@ -98,7 +100,7 @@ def read_submission(text: str, *, file: str | None = None, variables: Mapping[st
     problem = find_command_forms(text, file)
     if problem is not None:
         raise SubmitDescriptionError(problem.message, file=problem.file, line=problem.line)
-    lines = text.splitlines()
+    lines = lines_of(text)
     statements = scan_queue_statements(text, file)
     if not statements:
         return Submission(parse_checked(text, file=file, variables=variables), None, 0)

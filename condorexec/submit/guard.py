@@ -41,11 +41,21 @@ class Problem:
     message: str
 
 
+def lines_of(text: str) -> list[str]:
+    """The physical lines of a submit text as condor_submit reads them: cut at newlines only (a \\x0b or
+    \\x1c inside a value stays in it, where ``str.splitlines`` would cut; corpus c103), a \\r before the
+    newline dropped, no empty line after a final newline."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def logical_lines(text: str) -> list[tuple[int, str]]:
     """(first physical line number, stripped logical line), with backslash continuations joined."""
     out: list[tuple[int, str]] = []
     pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(lines_of(text), 1):
         line = raw.rstrip()
         if not pending:
             start = number

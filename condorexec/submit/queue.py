@@ -22,6 +22,7 @@ import classad2
 import htcondor2
 
 from condorexec.errors import SubmitDescriptionError
+from condorexec.submit.guard import lines_of
 
 __all__ = ["QueueStatement", "Row", "scan_queue_statements", "loop_variables", "queue_rows"]
 
@@ -57,7 +58,7 @@ def scan_queue_statements(text: str, file: str | None = None) -> list[QueueState
     """Every queue statement of ``text``, in order, after checking that each line before the last
     one is a submit command (the binding would reject it without saying which line). Lines after
     the last statement's items are ignored, as condor_submit ignores them."""
-    lines = text.splitlines()
+    lines = lines_of(text)
     statements: list[QueueStatement] = []
     pending: SubmitDescriptionError | None = None  # a bad line, fatal only if a queue statement follows
     depth = 0
@@ -75,11 +76,15 @@ def scan_queue_statements(text: str, file: str | None = None) -> list[QueueState
         if not line or line.startswith("#"):
             i += 1
             continue
+        first = i
+        while line.endswith("\\") and i + 1 < len(lines):  # a trailing backslash continues the line
+            i += 1
+            line = line[:-1].rstrip() + " " + lines[i].strip()
         if _QUEUE_LINE.match(line):
             if pending is not None:
                 raise pending
             args = line[len("queue"):].strip()
-            start, items = i, None
+            start, items = first, None
             if args.endswith("(") or ("(" in args and ")" not in args):
                 items, i = [], i + 1
                 while i < len(lines) and not lines[i].strip().startswith(")"):
@@ -95,7 +100,7 @@ def scan_queue_statements(text: str, file: str | None = None) -> list[QueueState
             depth = max(depth - 1, 0)
         if pending is None and not (_STATEMENT_WORDS.match(line) or _ASSIGNMENT.match(line)):
             pending = SubmitDescriptionError(f"not a submit command: {line!r} (expected 'name = value')",
-                                             file=file, line=i + 1)
+                                             file=file, line=first + 1)
             if not statements:
                 raise pending
         i += 1
@@ -169,7 +174,11 @@ def queue_rows(description: htcondor2.Submit, qargs: str, submit_dir: str,
     elif mode == "from" and not after.startswith("("):
         rows = _rows_from_file(after, names, submit_dir, qargs)
     else:
-        data = description.itemdata()
+        try:
+            data = description.itemdata()
+        except Exception as exc:  # the binding's bare error; an empty line inside the list is one cause
+            raise SubmitDescriptionError(f"queue {qargs}: the item list cannot be read ({exc}); condorexec "
+                                         "does not take an empty line inside an inline item list") from exc
         rows = [dict(r) for r in data] if data is not None else []
     indexed = [Row(i, r) for i, r in enumerate(rows)]
     if sel is not None:
@@ -261,6 +270,7 @@ def _split_item(line: str, names: list[str]) -> dict[str, str]:
     rest = line.strip()
     for n in names[:-1]:
         m = re.match(r"([^\s,]*)[\s,]*", rest)
+        assert m is not None  # the pattern matches any text, the empty one too
         values[n], rest = m.group(1), rest[m.end():]
     values[names[-1]] = rest.strip()
     return values
