@@ -36,10 +36,11 @@ from condorexec.core.calls import CallRequest, Task, Wrapper
 from condorexec.core.config import CoreConfig
 from condorexec.core.fleet import Evicted, Held, Removed, Terminated, WorkerFleet
 from condorexec.core.lease import Periodic, renew_period
-from condorexec.core.modes import WORKERS, AutoRouter, running_mean
+from condorexec.core.modes import WORKERS, AutoRouter
 from condorexec.core.probes import ProbeGate
 from condorexec.core.wrappers import WrapperCache
 from condorexec.errors import AppExited, InvalidSpecError, JobFailed
+from condorexec.labels.learning import WallTimes
 from condorexec.payload import Call, Outcome, encode_payload, read_outcomes, write_payload
 from condorexec.pools.base import Machine, Pool, largest
 from condorexec.resources import SIZED, Resources
@@ -85,7 +86,7 @@ class Core:
         self.fleet: WorkerFleet | None = None
         self.router: AutoRouter | None = None
         self.runner_path = RUNNER_PATH
-        self._walls: dict[str, float | None] = {}
+        self.walls = WallTimes(self._learned_wall)  # each category's mean wall time (the engine's lock guards it)
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._pending: list[Task] = []
@@ -546,16 +547,16 @@ class Core:
 
     def note_wall(self, category: str, wall: float) -> None:
         with self._lock:
-            self._walls[category] = running_mean(self._walls.get(category), wall)
+            self.walls.note(category, wall)
 
     def _wall_of(self, category: str) -> float | None:
         """The category's running mean of wall time, first from the label store's recent samples."""
-        if category not in self._walls:
-            store = getattr(self.sizer, "store", None)
-            recent = store.recent_samples(category, 20) if store is not None else []
-            walls = [s.wall_s for s in recent if s.exhausted is None]
-            self._walls[category] = sum(walls) / len(walls) if walls else None
-        return self._walls[category]
+        return self.walls.of(category)
+
+    def _learned_wall(self, category: str) -> float | None:
+        """The category's mean wall time as the label store learned it (None without a store)."""
+        store = getattr(self.sizer, "store", None)
+        return store.mean_wall(category) if store is not None else None
 
     def _materialize(self, task: Task) -> None:
         """Give a call kept in memory its directory and payload file: it runs as its own job."""
