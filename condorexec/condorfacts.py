@@ -18,6 +18,8 @@ from typing import Literal
 
 import htcondor2
 
+from condorexec.names import LEASE_ATTR, RUN_ATTR
+
 #: JobStatus as HTCondor numbers it (1 idle ... 7 suspended); htcondor2's own enum.
 JobStatus = htcondor2.JobStatus
 
@@ -157,12 +159,6 @@ SCHEDD_JOB_START_SECONDS = 1.0
 
 
 # ---- ClassAd expressions condorexec writes -----------------------------------------------------
-
-#: the job attribute holding the time (epoch seconds) after which the job's submitter counts as gone
-LEASE_ATTR = "CondorexecLeaseExpires"
-
-#: the job attribute that names the run (one executor's lifetime) a job belongs to
-RUN_ATTR = "CondorexecRun"
 
 
 def quote(value: str) -> str:

@@ -22,7 +22,6 @@ import htcondor2
 
 from condorexec import render
 from condorexec.condorfacts import (
-    LEASE_ATTR,
     USAGE_ATTRS,
     Resource,
     claim_fits_requirements,
@@ -41,6 +40,7 @@ from condorexec.core.probes import ProbeGate
 from condorexec.core.wrappers import WrapperCache
 from condorexec.errors import AppExited, InvalidSpecError, JobFailed
 from condorexec.labels.learning import WallTimes
+from condorexec.names import EVENT_LOG_NAME, LEASE_ATTR, STDERR_NAME
 from condorexec.payload import Call, Outcome, encode_payload, read_outcomes, write_payload
 from condorexec.pools.base import Machine, Pool, largest
 from condorexec.resources import SIZED, Resources
@@ -113,7 +113,7 @@ class Core:
         self.probes = ProbeGate(lambda task: self.sizer.learning(task.category, task.spec),
                                 early_release=self.config.autolabel_early_release,
                                 report_seconds=self.profile.usage_report_seconds)
-        self.log_path = self.work_dir / "jobs.log"
+        self.log_path = self.work_dir / EVENT_LOG_NAME
         self.tracker = EventLogTracker(self.log_path, self, self.pool.events_written,
                                        poll_interval=self.profile.event_poll_interval)
         self.tracker.start()
@@ -342,7 +342,7 @@ class Core:
         context = {
             "batch_name": self.batch_name, "wrapper": str(wrapper.path), "wrapper_inputs": wrapper.extra_inputs,
             "runner": str(RUNNER_PATH), "log": str(self.log_path), "run_id": self.run_token,
-            "fast_launch": self.fast_launch, "lease_attr": LEASE_ATTR,
+            "fast_launch": self.fast_launch,
             "lease_expires": lease_value(time.time(), self.config.lease_seconds),
             "lease_remove": lease_periodic_remove(), "requirements": claim_fits_requirements(),
         }
@@ -566,7 +566,7 @@ class Core:
             task.payload = None
 
     def stderr_tail(self, task: Task) -> str:
-        return _tail(task.task_dir / "job.err")
+        return _tail(task.task_dir / STDERR_NAME)
 
     # ---- helpers ---------------------------------------------------------------------------------
 

@@ -29,12 +29,11 @@ import classad2
 from condorexec.condorfacts import REQUEST_ATTRS, JobStatus, Resource, classify_hold
 from condorexec.errors import InvalidSpecError
 from condorexec.labels.store import LabelStore, Sample
+from condorexec.names import CATEGORY_ATTR  # jobs without it are not learned from
 from condorexec.pools.base import Pool
 
 log = logging.getLogger(__name__)
 
-#: the job attribute naming an app's category; jobs without it are not learned from
-CATEGORY_ATTR = "CondorexecCategory"
 
 #: the attributes the poller asks the schedd for (MemoryUsage and RequestDisk are expressions over
 #: ResidentSetSize and TransferInputSizeMB, so those come along)
