@@ -289,8 +289,8 @@ class CondorExecutor(ParslExecutor):
             self._categories_seen.add(category)
 
     def _check_store(self, category: str, func: Any, *, autocategory: bool) -> None:
+        from condorexec.labels.explain import clipping
         from condorexec.labels.fingerprint import code_fingerprint
-        from condorexec.labels.report import clipping
 
         sizer = self._running().sizer
         store = getattr(sizer, "store", None)

@@ -172,7 +172,7 @@ def wanted_allocation(hist: Histogram, mode: AllocationMode, maximum: float) -> 
     It can be above the maximum when the histogram was learned where machines are bigger (a label
     store shared between pools: the chosen bucket is above this pool's maximum) or, in ``max`` mode,
     through the third-of-a-bucket headroom; the
-    report says so (:func:`condorexec.labels.report.clipping`). Jobs always get
+    report says so (:func:`condorexec.labels.explain.clipping`). Jobs always get
     :func:`first_allocation`, which caps it."""
     mode = AllocationMode(mode)
     _check_number("maximum", maximum, positive=True)

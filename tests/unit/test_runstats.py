@@ -9,7 +9,7 @@ import classad2
 from condorexec.pools import historyfile
 from condorexec.pools.eventlog import EventLogWriter
 from condorexec.pools.localspool import SpoolLayout, SpoolView
-from condorexec.report import app_stats, format_table
+from condorexec.runstats import app_stats, format_table
 
 RUN = "r1"
 

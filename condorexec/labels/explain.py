@@ -1,4 +1,4 @@
-"""What autolabel has learned, for people: a plain-text table and a plot (``condorexec labels``).
+"""What autolabel has learned, explained for people: a plain-text table and a plot (``condorexec labels``).
 
 The point is to make every label decision inspectable: how many jobs it rests on, whether the
 category is still learning, what the largest job used, and roughly how much memory the label
