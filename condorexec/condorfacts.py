@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Literal
 
 import htcondor2
 
 from condorexec.names import LEASE_ATTR, RUN_ATTR
+from condorexec.resources import Resource  # what a hold can say a job ran out of (docs/design.md §3)
 
 #: JobStatus as HTCondor numbers it (1 idle ... 7 suspended); htcondor2's own enum.
 JobStatus = htcondor2.JobStatus
-
-#: the resources a hold can say a job ran out of (condorexec's vocabulary: docs/design.md §3)
-Resource = Literal["cores", "memory", "disk"]
 
 
 class HoldCode(enum.IntEnum):

@@ -225,7 +225,7 @@ class Core:
 
     def _check_fits(self, size: Resources) -> None:
         machine = self._largest_machine()
-        for resource in ("cores", "memory", "disk", "gpus"):
+        for resource in (*SIZED, "gpus"):
             have = getattr(machine, resource)
             if size.get(resource) > have:
                 raise InvalidSpecError(resource, size.get(resource),

@@ -16,9 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from condorexec.errors import CondorexecError, InvalidSpecError
-
-#: the resources autolabel learns, in the units condorexec uses everywhere: cores, MB, MB
-RESOURCES = ("cores", "memory", "disk")
+from condorexec.resources import SIZED as RESOURCES  # autolabel learns every sized resource: cores, MB, MB
 
 #: Work Queue's default bucket sizes (cores 1, memory 250 MB, disk 250 MB)
 BUCKET_SIZE = {"cores": 1, "memory": 250, "disk": 250}
