@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
+import classad2
 import htcondor2
 
 from condorexec.names import LEASE_ATTR, RUN_ATTR
@@ -158,14 +159,9 @@ SCHEDD_JOB_START_SECONDS = 1.0
 # ---- ClassAd expressions condorexec writes -----------------------------------------------------
 
 
-def quote(value: str) -> str:
-    """``value`` as a ClassAd string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def run_constraint(run_token: str) -> str:
     """Matches every job of one run."""
-    return f"{RUN_ATTR} == {quote(run_token)}"
+    return f"{RUN_ATTR} == {classad2.quote(run_token)}"  # the bindings' quoting: escapes newlines too
 
 
 def job_constraint(job_id: str) -> str:
