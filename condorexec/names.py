@@ -48,3 +48,7 @@ RESERVED_NAMES = frozenset({PAYLOAD_NAME, RESULT_NAME, RUNNER_NAME, STDOUT_NAME,
 EVENT_LOG_NAME = "jobs.log"
 #: the directory holding one directory per call
 TASKS_DIR = "tasks"
+#: the directory holding each category worker's mailbox and its own output (docs/design.md §7)
+WORKERS_DIR = "workers"
+#: a category worker's standard output and error, in its directory under WORKERS_DIR
+WORKER_STDOUT_NAME, WORKER_STDERR_NAME = "worker.out", "worker.err"

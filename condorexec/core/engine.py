@@ -40,7 +40,7 @@ from condorexec.core.probes import ProbeGate
 from condorexec.core.wrappers import WrapperCache
 from condorexec.errors import AppExited, InvalidSpecError, JobFailed
 from condorexec.labels.learning import WallTimes
-from condorexec.names import EVENT_LOG_NAME, LEASE_ATTR, STDERR_NAME
+from condorexec.names import EVENT_LOG_NAME, LEASE_ATTR, STDERR_NAME, TASKS_DIR
 from condorexec.payload import Call, Outcome, encode_payload, read_outcomes, write_payload
 from condorexec.pools.base import Machine, Pool, largest
 from condorexec.resources import SIZED, Resources
@@ -102,7 +102,7 @@ class Core:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        (self.work_dir / "tasks").mkdir(parents=True, exist_ok=True)
+        (self.work_dir / TASKS_DIR).mkdir(parents=True, exist_ok=True)
         self.fast_launch = (self.profile.fast_launch and not self.config.pack
                             and self.config.worker_python == sys.executable)
         if self.profile.tune_switch_interval and self.config.switch_interval is not None:
@@ -199,7 +199,7 @@ class Core:
         worker_wrapper = (self.wrappers.for_function(call.source or call.func, "worker.py")
                           if self.fleet is not None else None)
         task_id = next(self._ids)
-        task_dir = self.work_dir / "tasks" / str(task_id)
+        task_dir = self.work_dir / TASKS_DIR / str(task_id)
         payload = encode_payload([Call(task_id, call.func, call.args, call.kwargs)])
         task = Task(task_id, Future(), call.spec, call.category, call.app, task_dir, call.plan, wrapper,
                     worker_wrapper=worker_wrapper, payload=payload)
