@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from condorexec.labels.policy import RESOURCES, AllocationMode, Bucket, Histogram, bucket_of, round_up
 
@@ -40,8 +40,7 @@ def learns_from(sample: Sample, code_changed_at: float | None) -> bool:
     return code_changed_at is None or sample.completed_at >= code_changed_at
 
 
-@dataclass(frozen=True)
-class Totals:
+class Totals(NamedTuple):
     """A category's running totals, as the store's ``category`` row keeps them: normal completions
     (= each histogram's total), every sample (exhausted ones included), and the maximum seen per
     resource, in RESOURCES order (None before the first sample)."""
@@ -51,8 +50,7 @@ class Totals:
     max_seen: tuple[float | None, ...] = (None,) * len(RESOURCES)
 
 
-@dataclass(frozen=True)
-class Learned:
+class Learned(NamedTuple):
     """What one sample changed: the totals after it; the completion count at which it was a new
     maximum (None if it was not); and the (resource, bucket value) pairs that gain one job and its
     wall time (none for an exhausted job, whose usage counts only toward the maxima)."""
@@ -63,18 +61,24 @@ class Learned:
 
 
 def learn(totals: Totals, sample: Sample) -> Learned:
-    """One step of the fold: ``sample`` learned by a category whose totals were ``totals``."""
-    pairs = list(zip(RESOURCES, totals.max_seen, strict=True))
-    new_max = any(m is None or sample.usage(r) > round_up(r, m) for r, m in pairs)
-    max_seen = tuple(max(sample.usage(r), m or 0.0) for r, m in pairs)
+    """One step of the fold: ``sample`` learned by a category whose totals were ``totals``.
+    (Plain loops and named tuples: the plot replays thousands of samples through this.)"""
+    new_max = False
+    max_seen = []
     completed = sample.exhausted is None
-    buckets = tuple((r, bucket_of(r, sample.usage(r))) for r in RESOURCES) if completed else ()
-    after = Totals(totals.completions + completed, totals.samples + 1, max_seen)
-    return Learned(after, totals.completions if new_max else None, buckets)
+    buckets = []
+    for r, m in zip(RESOURCES, totals.max_seen, strict=True):
+        used = sample.usage(r)
+        if not new_max and (m is None or used > round_up(r, m)):
+            new_max = True
+        max_seen.append(max(used, m or 0.0))
+        if completed:
+            buckets.append((r, bucket_of(r, used)))
+    after = Totals(totals.completions + completed, totals.samples + 1, tuple(max_seen))
+    return Learned(after, totals.completions if new_max else None, tuple(buckets))
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(NamedTuple):
     """Where a category stands in learning for one ``window``."""
 
     reset_at: int  # the completion count of the last reset
@@ -92,8 +96,9 @@ class Progress:
         return self.reset_at, self.since_reset // self.window
 
     def asks_maximum(self, mode: AllocationMode) -> bool:
-        """Whether jobs get the maximum (no label) now: while learning, except in FIXED mode."""
-        return AllocationMode(mode) is not AllocationMode.FIXED and not self.steady
+        """Whether jobs get the maximum (no label) now: while learning, except in FIXED mode
+        (``mode`` an AllocationMode: callers convert it once, not per sample)."""
+        return mode is not AllocationMode.FIXED and not self.steady
 
 
 def progress(new_max_at: Iterable[int], completions: int, window: int) -> Progress:
@@ -113,7 +118,7 @@ class Tally:
 
     totals: Totals = field(default_factory=Totals)
     new_max_at: list[int] = field(default_factory=list)
-    sums: dict[str, dict[int, tuple[int, float]]] = field(default_factory=lambda: {r: {} for r in RESOURCES})
+    sums: dict[str, dict[int, list]] = field(default_factory=lambda: {r: {} for r in RESOURCES})  # [count, wall]
 
     def add(self, sample: Sample) -> Learned:
         step = learn(self.totals, sample)
@@ -121,8 +126,9 @@ class Tally:
         if step.new_max_at is not None:
             self.new_max_at.append(step.new_max_at)
         for r, value in step.buckets:
-            count, wall = self.sums[r].get(value, (0, 0.0))
-            self.sums[r][value] = (count + 1, wall + sample.wall_s)
+            bucket = self.sums[r].setdefault(value, [0, 0.0])
+            bucket[0] += 1
+            bucket[1] += sample.wall_s
         return step
 
     def progress(self, window: int) -> Progress:
