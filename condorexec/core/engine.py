@@ -550,7 +550,7 @@ class Core:
             self.walls.note(category, wall)
 
     def _wall_of(self, category: str) -> float | None:
-        """The category's running mean of wall time, first from the label store's recent samples."""
+        """The category's running mean of wall time, first the label store's (its current code's samples)."""
         return self.walls.of(category)
 
     def _learned_wall(self, category: str) -> float | None:
