@@ -50,3 +50,10 @@ def test_a_keyword_and_its_group_together_or_an_unknown_keyword_are_refused():
         CondorExecutor(worker_config=JobConfig())
     with pytest.raises(TypeError, match="max_retires"):
         CondorExecutor(max_retires=2)
+
+
+def test_the_docstring_lists_each_group_s_fields():
+    doc = " ".join(CondorExecutor.__doc__.split())
+    for param, group in GROUPS.items():
+        listed = ", ".join(f.name for f in dataclasses.fields(group))
+        assert f"``{param}={group.__name__}(...)`` ({listed}" in doc, param
