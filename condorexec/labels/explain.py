@@ -204,15 +204,14 @@ class LabelStep:
 
 def replay_labels(samples: Iterable[Sample], mode: AllocationMode, maximum: Maximum, window: int, *,
                   since: float | None = None) -> list[LabelStep]:
-    """The label as it was after each sample: the samples replayed through the store's rules.
+    """The label as it was after each sample: the samples folded in memory with the store's own rule
+    (:mod:`condorexec.labels.learning`, which :meth:`LabelStore.add_samples` and :meth:`LabelStore.label`
+    apply to its SQLite state).
 
-    The same rules as :meth:`LabelStore.label` — learning until ``window`` completions since the last
-    reset, a new maximum while learning resets, then a new label every ``window`` completions — with
-    the label computed at the completion that starts each new ``window`` (Work Queue's moment; the store
+    The label is computed at the completion that starts each new epoch (Work Queue's moment; the store
     computes it when it is next asked, so this is the label of a store asked after every sample, as a
-    running executor asks it). Samples that completed
-    before ``since`` (the app's code changed then) are skipped, as the store skips them.
-    Pure: no store, so the plot and the tests can replay any list."""
+    running executor asks it). Samples that completed before ``since`` (the app's code changed then)
+    are skipped, as the store skips them. Pure: no store, so the plot and the tests can replay any list."""
     mode = AllocationMode(mode)
     tally = Tally()
     label, epoch, known = Label(None, None, None), None, -math.inf
