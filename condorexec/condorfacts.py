@@ -18,8 +18,10 @@ from collections.abc import Mapping
 import classad2
 import htcondor2
 
-from condorexec.names import LEASE_ATTR, RUN_ATTR
-from condorexec.resources import Resource  # what a hold can say a job ran out of (docs/design.md §3)
+# re-exported: code written before names.py and resources.py imports these from here
+from condorexec.names import LEASE_ATTR as LEASE_ATTR
+from condorexec.names import RUN_ATTR as RUN_ATTR
+from condorexec.resources import Resource as Resource  # what a hold can say a job ran out of (docs/design.md §3)
 
 #: JobStatus as HTCondor numbers it (1 idle ... 7 suspended); htcondor2's own enum.
 JobStatus = htcondor2.JobStatus

@@ -31,7 +31,7 @@ def _core_default(name: str) -> Any:
     return _CORE_FIELDS[name].default
 
 
-def _check_core(group: object) -> None:
+def _check_core(group: Any) -> None:
     """Check the group's fields that are the core's, with CoreConfig's own checks."""
     values = {f.name: getattr(group, f.name) for f in fields(group) if f.name in _CORE_FIELDS}
     if "worker_python" in values and values["worker_python"] is None:

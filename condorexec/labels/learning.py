@@ -118,7 +118,7 @@ class Tally:
 
     totals: Totals = field(default_factory=Totals)
     new_max_at: list[int] = field(default_factory=list)
-    sums: dict[str, dict[int, list]] = field(default_factory=lambda: {r: {} for r in RESOURCES})  # [count, wall]
+    sums: dict[str, dict[int, list[float]]] = field(default_factory=lambda: {r: {} for r in RESOURCES})  # [count, wall]
 
     def add(self, sample: Sample) -> Learned:
         step = learn(self.totals, sample)
@@ -135,7 +135,7 @@ class Tally:
         return progress(self.new_max_at, self.totals.completions, window)
 
     def histograms(self) -> dict[str, Histogram]:
-        return {r: Histogram(r, tuple(Bucket(v, c, w) for v, (c, w) in sorted(self.sums[r].items())),
+        return {r: Histogram(r, tuple(Bucket(v, int(c), w) for v, (c, w) in sorted(self.sums[r].items())),
                              m or 0.0, self.totals.completions)
                 for r, m in zip(RESOURCES, self.totals.max_seen, strict=True)}
 

@@ -16,7 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from condorexec.errors import CondorexecError, InvalidSpecError
-from condorexec.resources import SIZED as RESOURCES  # autolabel learns every sized resource: cores, MB, MB
+from condorexec.resources import SIZED, Resource
+
+#: the resources autolabel learns: every sized one (cores, MB, MB), named as resources.py names them
+RESOURCES: tuple[Resource, ...] = SIZED
 
 #: Work Queue's default bucket sizes (cores 1, memory 250 MB, disk 250 MB)
 BUCKET_SIZE = {"cores": 1, "memory": 250, "disk": 250}

@@ -360,7 +360,7 @@ class LabelStore:
             rows = self._db.execute("SELECT resource, value, count, wall_s FROM bucket WHERE category = ?"
                                     " ORDER BY resource, value", (category,)).fetchall()
         maxes = dict(zip(RESOURCES, found or (None, None, None), strict=True))
-        result = {}
+        result: dict[str, Histogram] = {}
         for r in RESOURCES:
             buckets = tuple(Bucket(v, c, w) for res, v, c, w in rows if res == r)
             result[r] = Histogram(r, buckets, float(maxes[r] or 0.0), sum(b.count for b in buckets))
