@@ -22,9 +22,10 @@ APP_ATTR = "CondorexecApp"
 TASK_ATTR = "CondorexecTask"
 #: ``true`` on a job whose wrapper is plain Python: the local pool may fork it from a warm process
 FAST_LAUNCH_ATTR = "CondorexecFastLaunch"
-#: set on a category worker's job: the worker's id (its mailbox's name)
+#: set on a slot worker's job: the worker's id (its mailbox's name)
 WORKER_ATTR = "CondorexecWorker"
-#: the category a worker job runs calls of
+#: the category a category worker's job ran calls of (set by category workers before slot workers; runstats
+#: still reads it in older history)
 WORKER_CATEGORY_ATTR = "CondorexecWorkerCategory"
 #: the time (epoch seconds) after which the job's submitter counts as gone (``core/lease.py``)
 LEASE_ATTR = "CondorexecLeaseExpires"
@@ -48,7 +49,7 @@ RESERVED_NAMES = frozenset({PAYLOAD_NAME, RESULT_NAME, RUNNER_NAME, STDOUT_NAME,
 EVENT_LOG_NAME = "jobs.log"
 #: the directory holding one directory per call
 TASKS_DIR = "tasks"
-#: the directory holding each category worker's mailbox and its own output (docs/design.md §7)
+#: the directory holding each slot worker's mailbox and its own output (docs/design.md §7)
 WORKERS_DIR = "workers"
-#: a category worker's standard output and error, in its directory under WORKERS_DIR
+#: a slot worker's standard output and error, in its directory under WORKERS_DIR
 WORKER_STDOUT_NAME, WORKER_STDERR_NAME = "worker.out", "worker.err"
