@@ -154,7 +154,7 @@ def _watch(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -
             if idle == 0 and running == 0:
                 outcome.held = [ad for ad in ours if ad.get("JobStatus") == JobStatus.HELD]
                 outcome.unmaterialized = pool.unmaterialized(cluster)
-                removed = len(list(pool.history(f"ClusterId == {cluster} && JobStatus == {int(JobStatus.REMOVED)}",
+                removed = len(list(pool.history(f"{mine} && JobStatus == {int(JobStatus.REMOVED)}",
                                                 ["ProcId"])))
                 idle, running, done, held = _counts(ours, total - outcome.unmaterialized - removed)
                 progress.update(_progress_line(cluster, idle, running, done, held, removed), final=True)
