@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Literal
 
+import classad2
 import htcondor2
+
+# re-exported: code written before names.py and resources.py imports these from here
+from condorexec.names import LEASE_ATTR as LEASE_ATTR
+from condorexec.names import RUN_ATTR as RUN_ATTR
+from condorexec.resources import Resource as Resource  # what a hold can say a job ran out of (docs/design.md §3)
 
 #: JobStatus as HTCondor numbers it (1 idle ... 7 suspended); htcondor2's own enum.
 JobStatus = htcondor2.JobStatus
-
-#: the resources a hold can say a job ran out of (condorexec's vocabulary: docs/design.md §3)
-Resource = Literal["cores", "memory", "disk"]
 
 
 class HoldCode(enum.IntEnum):
@@ -158,21 +160,10 @@ SCHEDD_JOB_START_SECONDS = 1.0
 
 # ---- ClassAd expressions condorexec writes -----------------------------------------------------
 
-#: the job attribute holding the time (epoch seconds) after which the job's submitter counts as gone
-LEASE_ATTR = "CondorexecLeaseExpires"
-
-#: the job attribute that names the run (one executor's lifetime) a job belongs to
-RUN_ATTR = "CondorexecRun"
-
-
-def quote(value: str) -> str:
-    """``value`` as a ClassAd string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
 
 def run_constraint(run_token: str) -> str:
     """Matches every job of one run."""
-    return f"{RUN_ATTR} == {quote(run_token)}"
+    return f"{RUN_ATTR} == {classad2.quote(run_token)}"  # the bindings' quoting: escapes newlines too
 
 
 def job_constraint(job_id: str) -> str:

@@ -79,3 +79,10 @@ class MaxJobsExceeded(SubmitDescriptionError):
     def __init__(self, max_jobs: int, jobs: int):
         self.max_jobs, self.jobs = max_jobs, jobs
         super().__init__(f"Number of submitted jobs would exceed -maxjobs ({max_jobs}): {jobs} jobs")
+
+
+class SpoolError(CondorexecError):
+    """A spool could not be used: a spooled job's files could not be copied into or out of its spool
+    directory (``pools/spooling.py``), or the local pool's submitting processes did not act on a request
+    written into its shared state directory (``pools/localspool.py``). The message names the file or
+    request and why."""

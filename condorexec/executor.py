@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import sys
 import threading
 import uuid
 from concurrent.futures import Future
@@ -23,21 +22,26 @@ from parsl.executors.base import ParslExecutor
 from parsl.executors.errors import InvalidResourceSpecification
 
 from condorexec import render
-from condorexec.core import CallRequest, Core, CoreConfig
+from condorexec.core import CallRequest, Core
 from condorexec.errors import InvalidSpecError
+from condorexec.executor_config import (
+    AutolabelConfig,
+    JobConfig,
+    PoolConfig,
+    WorkerConfig,
+    build_groups,
+    core_config,
+)
 from condorexec.files import FilePlan
 from condorexec.parslfiles import absolute_paths, plan_files
 from condorexec.parslmonitor import MESSAGE_PREFIX, SandboxRadio, receiver_directory
 from condorexec.pools.base import Pool
-from condorexec.spec import KNOWN_KEYS, ResourceSpec, parse_spec, validate_category
+from condorexec.spec import KNOWN_KEYS, ResourceSpec, parse_spec
 
 log = logging.getLogger(__name__)
 
 #: an executor label names a directory under the run directory: no separators, no "..", no newlines
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
-
-#: the ``pool=`` names CondorExecutor accepts besides a Pool instance
-POOL_NAMES = ("auto", "local", "condor")
 
 
 class ParslInvalidSpec(InvalidSpecError, InvalidResourceSpecification):
@@ -58,6 +62,15 @@ SPEC_FIELDS = KNOWN_KEYS | {"parsl_resource_specification"}
 
 class CondorExecutor(ParslExecutor):
     """Run each Parsl app call as an HTCondor job, on a real pool or the embedded local pool.
+
+    Each option but ``label`` belongs to one group, and may be given as the flat keyword or in its
+    group object (``condorexec.executor_config``): ``pool_config=PoolConfig(...)`` (pool, nodes, state_dir,
+    schedd, collector, monitor_period, preload_modules, switch_interval, isolate),
+    ``job_config=JobConfig(...)`` (worker_python, pack, shared_fs, batch_window, max_batch, max_retries,
+    lease_minutes), ``autolabel_config=AutolabelConfig(...)`` (autolabel, autocategory, category,
+    allocation_mode, autolabel_window, autolabel_early_release, label_store) and
+    ``worker_config=WorkerConfig(...)`` (mode, max_workers, worker_idle_timeout); a keyword and its group
+    object together are refused.
 
     Keyword Args:
       label: the executor's name in Parsl's ``Config`` (and its directory in the run directory).
@@ -112,67 +125,30 @@ class CondorExecutor(ParslExecutor):
         self,
         label: str = "condor",
         *,
-        pool: str | Pool = "auto",
-        nodes: list[str] | None = None,
-        state_dir: str | None = None,
-        schedd: str | None = None,
-        collector: str | None = None,
-        worker_python: str | None = None,
-        autolabel: bool = False,
-        autocategory: bool = False,
-        category: str | None = None,
-        allocation_mode: str = "max_throughput",
-        autolabel_window: int = 1,
-        autolabel_early_release: bool = True,
-        label_store: str | None = None,
-        pack: bool = False,
-        shared_fs: bool = False,
-        batch_window: float = 0.02,
-        max_batch: int = 1000,
-        max_retries: int = 3,
-        lease_minutes: int = 30,
-        monitor_period: float = 0.5,
-        preload_modules: list[str] | None = None,
-        switch_interval: float | None = 0.0002,
-        mode: str = "auto",
-        max_workers: int | None = None,
-        worker_idle_timeout: float = 30.0,
-        isolate: bool = False,
+        pool_config: PoolConfig | None = None,
+        job_config: JobConfig | None = None,
+        autolabel_config: AutolabelConfig | None = None,
+        worker_config: WorkerConfig | None = None,
+        **options: Any,
     ):
         super().__init__()
         if not isinstance(label, str) or not LABEL_PATTERN.fullmatch(label):
             raise InvalidSpecError("label", label, "must be letters, digits and _ . - (starting with a letter, digit "
                                    "or _): it names a directory in the run directory")
         self.label = label
-        if not isinstance(pool, Pool) and pool not in POOL_NAMES:
-            raise InvalidSpecError("pool", pool, f"must be one of {POOL_NAMES} or a Pool instance")
-        if nodes is not None and (isinstance(nodes, str) or not all(isinstance(n, str) for n in nodes)):
-            raise InvalidSpecError("nodes", nodes, 'must be a list of node specs, e.g. ["cpus=2,memory=4000"]')
-        if category is not None:
-            validate_category(category, "category")
-        if not isinstance(autocategory, bool):
-            raise InvalidSpecError("autocategory", autocategory, "must be True or False")
-        self.config = CoreConfig(
-            worker_python=sys.executable if worker_python is None else worker_python, autolabel=autolabel,
-            allocation_mode=allocation_mode, autolabel_early_release=autolabel_early_release,
-            autolabel_window=autolabel_window, label_store=label_store, pack=pack, batch_window=batch_window,
-            max_batch=max_batch, max_retries=max_retries, lease_minutes=lease_minutes,
-            switch_interval=switch_interval, mode=mode, max_workers=max_workers,
-            worker_idle_timeout=worker_idle_timeout)
+        groups = build_groups({"pool_config": pool_config, "job_config": job_config,
+                               "autolabel_config": autolabel_config, "worker_config": worker_config}, options)
+        self.pool_config: PoolConfig = groups["pool_config"]
+        self.job_config: JobConfig = groups["job_config"]
+        self.autolabel_config: AutolabelConfig = groups["autolabel_config"]
+        self.worker_config: WorkerConfig = groups["worker_config"]
+        self.config = core_config(self.job_config, self.autolabel_config, self.worker_config, self.pool_config)
         # Parsl monitoring: messages travel back with each job's outputs (condorexec/parslmonitor.py)
         self.remote_monitoring_radio = SandboxRadio()
-        if not isinstance(shared_fs, bool):
-            raise InvalidSpecError("shared_fs", shared_fs, "must be True or False")
-        self.autocategory, self.category, self.shared_fs = autocategory, category, shared_fs
-        self.pool_choice = pool
-        self.pool_options = {"nodes": nodes, "state_dir": state_dir, "schedd": schedd, "collector": collector,
-                             "monitor_period": monitor_period}
-        if pool in ("auto", "local") and preload_modules:
-            self.pool_options["preload"] = list(preload_modules)
-        if not isinstance(isolate, bool):
-            raise InvalidSpecError("isolate", isolate, "must be True or False")
-        if isolate:
-            self.pool_options["isolate"] = True
+        self.autocategory, self.category = self.autolabel_config.autocategory, self.autolabel_config.category
+        self.shared_fs = self.job_config.shared_fs
+        self.pool_choice = self.pool_config.pool
+        self.pool_options = self.pool_config.pool_options()
         self.pool: Pool | None = None
         self.pool_reason = ""
         self.core: Core | None = None
@@ -289,8 +265,8 @@ class CondorExecutor(ParslExecutor):
             self._categories_seen.add(category)
 
     def _check_store(self, category: str, func: Any, *, autocategory: bool) -> None:
+        from condorexec.labels.explain import clipping
         from condorexec.labels.fingerprint import code_fingerprint
-        from condorexec.labels.report import clipping
 
         sizer = self._running().sizer
         store = getattr(sizer, "store", None)

@@ -13,9 +13,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Names the job itself uses in its sandbox; app files must not collide with them.
-RESERVED_NAMES = frozenset({"payload.pkl", "result.pkl", "runner.py", "job.out", "job.err"})
-
 
 @dataclass
 class FilePlan:

@@ -15,7 +15,8 @@ from parsl.data_provider.files import File
 from parsl.utils import get_std_fname_mode
 
 from condorexec.errors import InvalidSpecError, MissingInputError
-from condorexec.files import RESERVED_NAMES, FilePlan
+from condorexec.files import FilePlan
+from condorexec.names import RESERVED_NAMES
 from condorexec.render import check_transfer_path
 
 

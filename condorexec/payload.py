@@ -14,10 +14,8 @@ from typing import Any
 
 import cloudpickle
 
+from condorexec.names import PAYLOAD_NAME, RESULT_NAME
 from condorexec.runner import PAYLOAD_VERSION
-
-PAYLOAD_NAME = "payload.pkl"
-RESULT_NAME = "result.pkl"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 import htcondor2
 import jinja2
 
+from condorexec import names
 from condorexec.errors import UnsafeValueError
 
 #: templates/ of the source tree, installed as the package condorexec.templates (see setup.py)
@@ -83,6 +84,7 @@ def _environment(finalize: bool) -> jinja2.Environment:
         finalize=submit_finalize if finalize else None,
     )
     env.filters["shell_quote"] = lambda v: shlex.quote(str(v))
+    env.globals["names"] = names  # condorexec's own attribute and file names, never literals in a template
     return env
 
 

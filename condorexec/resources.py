@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
+
+#: a resource a call is sized in (and autolabel learns, and a hold may say was exhausted)
+Resource = Literal["cores", "memory", "disk"]
 
 #: the resources a call is sized in, in the order tables show them
-SIZED: tuple[Literal["cores", "memory", "disk"], ...] = ("cores", "memory", "disk")
+SIZED: tuple[Resource, ...] = get_args(Resource)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from condorexec.errors import InvalidSpecError
+from condorexec.resources import SIZED
 
 #: What a job gets for a resource its spec leaves out when autolabel is off (README: "Defaults").
 DEFAULT_CORES = 1
@@ -62,7 +63,7 @@ class ResourceSpec:
 
     def given(self) -> dict[str, int]:
         """The sizes the user set explicitly (these always win over learned labels)."""
-        return {k: v for k in ("cores", "memory", "disk") if (v := getattr(self, k)) is not None}
+        return {k: v for k in SIZED if (v := getattr(self, k)) is not None}
 
     def with_defaults(self) -> ResourceSpec:
         """Fill what the user left out with the documented defaults (autolabel off)."""

@@ -23,7 +23,7 @@ from parsl.config import Config
 from parsl.data_provider.files import File
 
 from condorexec import CondorExecutor
-from condorexec.report import app_stats, format_table
+from condorexec.runstats import app_stats, format_table
 
 
 @python_app

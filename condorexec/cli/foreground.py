@@ -24,7 +24,7 @@ from typing import TextIO
 import classad2
 import htcondor2
 
-from condorexec.condorfacts import JobStatus
+from condorexec.condorfacts import JobStatus, job_constraint
 from condorexec.pools import localspool
 from condorexec.pools.base import Pool
 
@@ -114,7 +114,7 @@ def _remove(pool: Pool, cluster: int, wanted: list[str], outcome: RunOutcome) ->
     for named in sorted(clusters):
         if named == cluster and pool.unmaterialized(cluster):
             outcome.factory_removed = True  # its queued procs may all have left already
-        pool.act(htcondor2.JobAction.Remove, f"ClusterId == {named} && ProcId =?= undefined")  # the factory
+        pool.act(htcondor2.JobAction.Remove, f"{job_constraint(str(named))} && ProcId =?= undefined")  # the factory
     newest: dict[int, int] = {}
     for w in wanted:
         c, _, p = w.partition(".")
@@ -138,7 +138,7 @@ def _watch(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -
     snapshot = localspool.QueueSnapshot(state_dir)
     progress = Progress(err)
     seen_requests: set[str] = set()
-    mine = f"ClusterId == {cluster}"
+    mine = job_constraint(str(cluster))
     try:
         while True:
             ads = pool.query("true")
@@ -154,7 +154,7 @@ def _watch(pool: Pool, cluster: int, total: int, state_dir: Path, err: TextIO) -
             if idle == 0 and running == 0:
                 outcome.held = [ad for ad in ours if ad.get("JobStatus") == JobStatus.HELD]
                 outcome.unmaterialized = pool.unmaterialized(cluster)
-                removed = len(list(pool.history(f"ClusterId == {cluster} && JobStatus == {int(JobStatus.REMOVED)}",
+                removed = len(list(pool.history(f"{mine} && JobStatus == {int(JobStatus.REMOVED)}",
                                                 ["ProcId"])))
                 idle, running, done, held = _counts(ours, total - outcome.unmaterialized - removed)
                 progress.update(_progress_line(cluster, idle, running, done, held, removed), final=True)

@@ -16,8 +16,8 @@ from typing import TextIO
 from condorexec.cli import learned
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options
 from condorexec.cli.routing import companion_target
+from condorexec.labels.explain import labels_table, plot_labels
 from condorexec.labels.policy import AllocationMode, Maximum
-from condorexec.labels.report import labels_table, plot_labels
 from condorexec.pools.base import Pool
 
 

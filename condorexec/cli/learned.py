@@ -16,8 +16,9 @@ import classad2
 import htcondor2
 
 from condorexec.labels.policy import AllocationMode, Label, Maximum
-from condorexec.labels.poller import CATEGORY_ATTR, HistoryPoller
+from condorexec.labels.poller import HistoryPoller
 from condorexec.labels.store import LabelStore
+from condorexec.names import CATEGORY_ATTR
 from condorexec.pools.base import Pool
 from condorexec.pools.localspool import SpoolView
 from condorexec.submit.cluster import Submission

@@ -1,4 +1,9 @@
-"""The core's options, each checked once, with an error that names the parameter and its value."""
+"""The core's options, each checked once, with an error that names the parameter and its value.
+
+Each option's default and check live here only: CondorExecutor's option groups
+(``condorexec/executor_config.py``) read these defaults and check their core fields by building a
+CoreConfig, so a user's ``max_retries=-1`` is refused by the same line whether it came as a keyword or
+in a ``JobConfig``."""
 
 from __future__ import annotations
 

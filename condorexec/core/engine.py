@@ -22,7 +22,6 @@ import htcondor2
 
 from condorexec import render
 from condorexec.condorfacts import (
-    LEASE_ATTR,
     USAGE_ATTRS,
     Resource,
     claim_fits_requirements,
@@ -36,10 +35,12 @@ from condorexec.core.calls import CallRequest, Task, Wrapper
 from condorexec.core.config import CoreConfig
 from condorexec.core.fleet import Evicted, Held, Removed, Terminated, WorkerFleet
 from condorexec.core.lease import Periodic, renew_period
-from condorexec.core.modes import WORKERS, AutoRouter, running_mean
+from condorexec.core.modes import WORKERS, AutoRouter
 from condorexec.core.probes import ProbeGate
 from condorexec.core.wrappers import WrapperCache
 from condorexec.errors import AppExited, InvalidSpecError, JobFailed
+from condorexec.labels.learning import WallTimes
+from condorexec.names import EVENT_LOG_NAME, LEASE_ATTR, STDERR_NAME, TASKS_DIR
 from condorexec.payload import Call, Outcome, encode_payload, read_outcomes, write_payload
 from condorexec.pools.base import Machine, Pool, largest
 from condorexec.resources import SIZED, Resources
@@ -85,7 +86,7 @@ class Core:
         self.fleet: WorkerFleet | None = None
         self.router: AutoRouter | None = None
         self.runner_path = RUNNER_PATH
-        self._walls: dict[str, float | None] = {}
+        self.walls = WallTimes(self._learned_wall)  # each category's mean wall time (the engine's lock guards it)
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._pending: list[Task] = []
@@ -101,7 +102,7 @@ class Core:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        (self.work_dir / "tasks").mkdir(parents=True, exist_ok=True)
+        (self.work_dir / TASKS_DIR).mkdir(parents=True, exist_ok=True)
         self.fast_launch = (self.profile.fast_launch and not self.config.pack
                             and self.config.worker_python == sys.executable)
         if self.profile.tune_switch_interval and self.config.switch_interval is not None:
@@ -112,7 +113,7 @@ class Core:
         self.probes = ProbeGate(lambda task: self.sizer.learning(task.category, task.spec),
                                 early_release=self.config.autolabel_early_release,
                                 report_seconds=self.profile.usage_report_seconds)
-        self.log_path = self.work_dir / "jobs.log"
+        self.log_path = self.work_dir / EVENT_LOG_NAME
         self.tracker = EventLogTracker(self.log_path, self, self.pool.events_written,
                                        poll_interval=self.profile.event_poll_interval)
         self.tracker.start()
@@ -198,7 +199,7 @@ class Core:
         worker_wrapper = (self.wrappers.for_function(call.source or call.func, "worker.py")
                           if self.fleet is not None else None)
         task_id = next(self._ids)
-        task_dir = self.work_dir / "tasks" / str(task_id)
+        task_dir = self.work_dir / TASKS_DIR / str(task_id)
         payload = encode_payload([Call(task_id, call.func, call.args, call.kwargs)])
         task = Task(task_id, Future(), call.spec, call.category, call.app, task_dir, call.plan, wrapper,
                     worker_wrapper=worker_wrapper, payload=payload)
@@ -224,7 +225,7 @@ class Core:
 
     def _check_fits(self, size: Resources) -> None:
         machine = self._largest_machine()
-        for resource in ("cores", "memory", "disk", "gpus"):
+        for resource in (*SIZED, "gpus"):
             have = getattr(machine, resource)
             if size.get(resource) > have:
                 raise InvalidSpecError(resource, size.get(resource),
@@ -341,7 +342,7 @@ class Core:
         context = {
             "batch_name": self.batch_name, "wrapper": str(wrapper.path), "wrapper_inputs": wrapper.extra_inputs,
             "runner": str(RUNNER_PATH), "log": str(self.log_path), "run_id": self.run_token,
-            "fast_launch": self.fast_launch, "lease_attr": LEASE_ATTR,
+            "fast_launch": self.fast_launch,
             "lease_expires": lease_value(time.time(), self.config.lease_seconds),
             "lease_remove": lease_periodic_remove(), "requirements": claim_fits_requirements(),
         }
@@ -546,16 +547,16 @@ class Core:
 
     def note_wall(self, category: str, wall: float) -> None:
         with self._lock:
-            self._walls[category] = running_mean(self._walls.get(category), wall)
+            self.walls.note(category, wall)
 
     def _wall_of(self, category: str) -> float | None:
-        """The category's running mean of wall time, first from the label store's recent samples."""
-        if category not in self._walls:
-            store = getattr(self.sizer, "store", None)
-            recent = store.recent_samples(category, 20) if store is not None else []
-            walls = [s.wall_s for s in recent if s.exhausted is None]
-            self._walls[category] = sum(walls) / len(walls) if walls else None
-        return self._walls[category]
+        """The category's running mean of wall time, first the label store's (its current code's samples)."""
+        return self.walls.of(category)
+
+    def _learned_wall(self, category: str) -> float | None:
+        """The category's mean wall time as the label store learned it (None without a store)."""
+        store = getattr(self.sizer, "store", None)
+        return store.mean_wall(category) if store is not None else None
 
     def _materialize(self, task: Task) -> None:
         """Give a call kept in memory its directory and payload file: it runs as its own job."""
@@ -565,7 +566,7 @@ class Core:
             task.payload = None
 
     def stderr_tail(self, task: Task) -> str:
-        return _tail(task.task_dir / "job.err")
+        return _tail(task.task_dir / STDERR_NAME)
 
     # ---- helpers ---------------------------------------------------------------------------------
 

@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from condorexec.errors import CondorexecError, InvalidSpecError
+from condorexec.resources import SIZED, Resource
 
-#: the resources autolabel learns, in the units condorexec uses everywhere: cores, MB, MB
-RESOURCES = ("cores", "memory", "disk")
+#: the resources autolabel learns: every sized one (cores, MB, MB), named as resources.py names them
+RESOURCES: tuple[Resource, ...] = SIZED
 
 #: Work Queue's default bucket sizes (cores 1, memory 250 MB, disk 250 MB)
 BUCKET_SIZE = {"cores": 1, "memory": 250, "disk": 250}
@@ -172,7 +173,7 @@ def wanted_allocation(hist: Histogram, mode: AllocationMode, maximum: float) -> 
     It can be above the maximum when the histogram was learned where machines are bigger (a label
     store shared between pools: the chosen bucket is above this pool's maximum) or, in ``max`` mode,
     through the third-of-a-bucket headroom; the
-    report says so (:func:`condorexec.labels.report.clipping`). Jobs always get
+    report says so (:func:`condorexec.labels.explain.clipping`). Jobs always get
     :func:`first_allocation`, which caps it."""
     mode = AllocationMode(mode)
     _check_number("maximum", maximum, positive=True)

@@ -26,15 +26,14 @@ from collections.abc import Callable, Sequence
 
 import classad2
 
-from condorexec.condorfacts import REQUEST_ATTRS, JobStatus, Resource, classify_hold
+from condorexec.condorfacts import REQUEST_ATTRS, JobStatus, Resource, classify_hold, job_constraint
 from condorexec.errors import InvalidSpecError
 from condorexec.labels.store import LabelStore, Sample
+from condorexec.names import CATEGORY_ATTR  # jobs without it are not learned from
 from condorexec.pools.base import Pool
 
 log = logging.getLogger(__name__)
 
-#: the job attribute naming an app's category; jobs without it are not learned from
-CATEGORY_ATTR = "CondorexecCategory"
 
 #: the attributes the poller asks the schedd for (MemoryUsage and RequestDisk are expressions over
 #: ResidentSetSize and TransferInputSizeMB, so those come along)
@@ -175,8 +174,7 @@ class HistoryPoller:
     def _since(self, cursor: tuple[str, float | None] | None) -> str | None:
         if cursor is None:
             return None
-        cluster, proc = cursor[0].split(".")
-        stop = f"(ClusterId == {cluster} && ProcId == {proc})"
+        stop = f"({job_constraint(cursor[0])})"
         if cursor[1] is not None:
             stop += f" || (EnteredCurrentStatus < {int(cursor[1]) - CURSOR_OVERLAP_S})"
         return stop

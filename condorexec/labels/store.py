@@ -31,17 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from condorexec.errors import CondorexecError, InvalidSpecError
-from condorexec.labels.policy import (
-    RESOURCES,
-    AllocationMode,
-    Bucket,
-    Histogram,
-    Label,
-    Maximum,
-    bucket_of,
-    choose_label,
-    round_up,
-)
+from condorexec.labels.learning import RECENT_WALLS, Totals, learn, learns_from, mean_wall, progress
+from condorexec.labels.policy import RESOURCES, AllocationMode, Bucket, Histogram, Label, Maximum, choose_label
 
 #: the schema this code writes; bump it (and migrate) when the tables change.
 #: 2: the ``app`` table (code fingerprints); a version-1 file gets it, empty, on open.
@@ -155,17 +146,6 @@ def _check_maximum(maximum: Maximum) -> None:
         v = getattr(maximum, r, None)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InvalidSpecError(f"maximum.{r}", v, "must be an integer >= 1")
-
-
-def _since_reset(events: list[int], completions: int, window: int) -> tuple[int, int]:
-    """Replay Work Queue's learning resets: a new maximum seen while a category is still learning
-    (fewer than ``window`` completions since the last reset) starts the count again.
-    Returns (completion count of the last reset, completions since then)."""
-    last_reset = 0
-    for at in events:
-        if at - last_reset < window:
-            last_reset = at
-    return last_reset, completions - last_reset
 
 
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
@@ -288,8 +268,8 @@ class LabelStore:
         added = 0
         now = time.time()
         with self._write() as db:
-            rows: dict[str, list] = {}
-            since: dict[str, float] = {}
+            rows: dict[str, Totals] = {}
+            since: dict[str, float | None] = {}
             for s in batch:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO sample (category, job_id, completed_at, cores, memory_mb, disk_mb,"
@@ -301,35 +281,31 @@ class LabelStore:
                 added += 1
                 if s.category not in since:
                     found = db.execute("SELECT changed_at FROM app WHERE category = ?", (s.category,)).fetchone()
-                    since[s.category] = found[0] if found and found[0] is not None else -math.inf
-                if s.completed_at < since[s.category]:
+                    since[s.category] = found[0] if found else None
+                if not learns_from(s, since[s.category]):
                     continue  # a job of the app's previous code, read late: kept raw, not learned from
-                row = rows.get(s.category)
-                if row is None:
+                totals = rows.get(s.category)
+                if totals is None:
                     found = db.execute("SELECT completions, samples, max_cores, max_memory, max_disk"
                                        " FROM category WHERE name = ?", (s.category,)).fetchone()
-                    row = rows[s.category] = list(found) if found else [0, 0, None, None, None]
-                completions, maxes = row[0], row[2:5]
-                pairs = list(zip(RESOURCES, maxes, strict=True))
-                if any(m is None or s.usage(r) > round_up(r, m) for r, m in pairs):
-                    db.execute("INSERT OR IGNORE INTO new_max VALUES (?, ?)", (s.category, completions))
-                row[2:5] = [max(s.usage(r), m or 0.0) for r, m in pairs]
-                row[1] += 1
-                if s.exhausted is None:
-                    for r in RESOURCES:
-                        db.execute(
-                            "INSERT INTO bucket VALUES (?, ?, ?, 1, ?)"
-                            " ON CONFLICT (category, resource, value) DO UPDATE SET count = count + 1,"
-                            " wall_s = wall_s + excluded.wall_s",
-                            (s.category, r, bucket_of(r, s.usage(r)), s.wall_s))
-                    row[0] += 1
-            for name, row in rows.items():
+                    totals = Totals(found[0], found[1], tuple(found[2:5])) if found else Totals()
+                step = learn(totals, s)
+                rows[s.category] = step.totals
+                if step.new_max_at is not None:
+                    db.execute("INSERT OR IGNORE INTO new_max VALUES (?, ?)", (s.category, step.new_max_at))
+                for r, value in step.buckets:
+                    db.execute(
+                        "INSERT INTO bucket VALUES (?, ?, ?, 1, ?)"
+                        " ON CONFLICT (category, resource, value) DO UPDATE SET count = count + 1,"
+                        " wall_s = wall_s + excluded.wall_s",
+                        (s.category, r, value, s.wall_s))
+            for name, totals in rows.items():
                 db.execute(
                     "INSERT INTO category VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
                     " completions = excluded.completions, samples = excluded.samples,"
                     " max_cores = excluded.max_cores, max_memory = excluded.max_memory,"
                     " max_disk = excluded.max_disk, updated_at = excluded.updated_at",
-                    (name, *row, now))
+                    (name, totals.completions, totals.samples, *totals.max_seen, now))
                 db.execute(
                     "DELETE FROM sample WHERE category = ? AND id <= "
                     "(SELECT id FROM sample WHERE category = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
@@ -384,7 +360,7 @@ class LabelStore:
             rows = self._db.execute("SELECT resource, value, count, wall_s FROM bucket WHERE category = ?"
                                     " ORDER BY resource, value", (category,)).fetchall()
         maxes = dict(zip(RESOURCES, found or (None, None, None), strict=True))
-        result = {}
+        result: dict[str, Histogram] = {}
         for r in RESOURCES:
             buckets = tuple(Bucket(v, c, w) for res, v, c, w in rows if res == r)
             result[r] = Histogram(r, buckets, float(maxes[r] or 0.0), sum(b.count for b in buckets))
@@ -429,12 +405,10 @@ class LabelStore:
             raise InvalidSpecError("window", window, "must be an integer >= 1")
         with self._lock:
             completions = self.completions(category)
-            events = [r[0] for r in self._db.execute(
-                "SELECT at_completion FROM new_max WHERE category = ? ORDER BY at_completion", (category,))]
-            reset_at, since = _since_reset(events, completions, window)
-            if mode is not AllocationMode.FIXED and since < window:
+            where = progress(self._new_max_at(category), completions, window)
+            if where.asks_maximum(mode):
                 return Label(None, None, None)
-            epoch = since // window
+            reset_at, epoch = where.epoch
             key = (category, mode.value, maximum.cores, maximum.memory, maximum.disk, window)
             cached = self._db.execute(
                 "SELECT reset_at, epoch, cores, memory, disk FROM label_cache WHERE category = ? AND mode = ?"
@@ -453,9 +427,18 @@ class LabelStore:
     def in_steady_state(self, category: str, window: int) -> bool:
         """Whether the category has left learning (``window`` completions since its last reset)."""
         with self._lock:
-            events = [r[0] for r in self._db.execute(
+            return progress(self._new_max_at(category), self.completions(category), window).steady
+
+    def _new_max_at(self, category: str) -> list[int]:
+        """The completion counts at which the category saw a new maximum, in order."""
+        with self._lock:
+            return [r[0] for r in self._db.execute(
                 "SELECT at_completion FROM new_max WHERE category = ? ORDER BY at_completion", (category,))]
-            return _since_reset(events, self.completions(category), window)[1] >= window
+
+    def mean_wall(self, category: str) -> float | None:
+        """The category's mean wall time over its recent normal completions with the current code
+        (:func:`condorexec.labels.learning.mean_wall`); None if there are none."""
+        return mean_wall(self.recent_samples(category, RECENT_WALLS), self.code_changed_at(category))
 
     # -- poller cursors -------------------------------------------------------------------------
 

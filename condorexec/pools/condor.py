@@ -209,7 +209,7 @@ class CondorPool(Pool):
                 self._call("spool", self._b.spool, result)
             except CondorPoolError:
                 with contextlib.suppress(CondorPoolError):
-                    self.act(htcondor2.JobAction.Remove, f"ClusterId == {submitted.cluster}")
+                    self.act(htcondor2.JobAction.Remove, job_constraint(str(submitted.cluster)))
                 raise
         return submitted
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import classad2
 
-from condorexec.errors import CondorexecError
+from condorexec.errors import SpoolError
 from condorexec.pools.transfer import copy_files, output_target, parse_remaps, split_list
 
 #: condor_submit's working names for a spooled job's stdout/stderr (StdoutRemapName, StderrRemapName)
@@ -33,10 +33,6 @@ STDOUT_NAME, STDERR_NAME = "_condor_stdout", "_condor_stderr"
 #: output has been fetched. Only recorded here: the local pool's queue lives in the submitting process
 LEAVE_IN_QUEUE = ("JobStatus == 4 && (time() - (CompletionDate ?: time())) < 864000 && "
                   "(StageOutFinish ?: 0) < EnteredCurrentStatus")
-
-
-class SpoolError(CondorexecError):
-    """A spooled job's files could not be copied into or out of the spool; names the file and why."""
 
 
 def is_spooled(ad: classad2.ClassAd) -> bool:

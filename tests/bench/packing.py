@@ -50,7 +50,7 @@ import htcondor2
 import psutil
 
 from condorexec import CondorExecutor
-from condorexec.report import max_concurrent, read_log
+from condorexec.runstats import max_concurrent, read_log
 
 NODES = ["cpus=6,memory=6000,name=big", "cpus=3,memory=3000,name=small"]
 CAPACITY = {"cores": 9, "memory": 9000}

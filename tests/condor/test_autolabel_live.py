@@ -20,7 +20,7 @@ import pytest
 
 from condorexec import CondorExecutor
 from condorexec.pools.condor import CondorPool
-from condorexec.report import max_concurrent, read_log
+from condorexec.runstats import max_concurrent, read_log
 
 from .conftest import wait_for
 

@@ -16,7 +16,7 @@ from parsl.executors.errors import InvalidResourceSpecification
 from typeguard import TypeCheckError
 
 from condorexec.errors import InvalidSpecError, MissingInputError, ResourceExhausted
-from condorexec.report import read_log
+from condorexec.runstats import read_log
 
 ET = htcondor2.JobEventType
 

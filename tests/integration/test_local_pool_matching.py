@@ -6,7 +6,7 @@ import htcondor2
 import pytest
 
 from condorexec.pools.local import LocalPool
-from condorexec.report import read_log
+from condorexec.runstats import read_log
 
 
 def _description(log, seconds, cpus, priority, count):

@@ -14,7 +14,6 @@ from condorexec.condorfacts import (
     job_constraint,
     lease_periodic_remove,
     lease_value,
-    quote,
     request_edit,
     run_constraint,
 )
@@ -81,7 +80,9 @@ def test_expressions_parse_and_mean_what_they_say():
     expired = classad2.ClassAd({"CondorexecLeaseExpires": 1})
     assert classad2.ExprTree(lease_periodic_remove()).eval(expired) is True
     assert classad2.ExprTree(lease_periodic_remove()).eval(classad2.ClassAd()) is False  # no lease: kept
-    assert quote("a\\b") == '"a\\\\b"'
+    for token in ("a\\b", "two\nlines", "caf\u00e9"):  # any run token, written by classad2.quote
+        assert classad2.ExprTree(run_constraint(token)).eval(classad2.ClassAd({"CondorexecRun": token})) is True
+        assert classad2.ExprTree(run_constraint(token)).eval(classad2.ClassAd({"CondorexecRun": "x"})) is False
 
 
 def test_request_edits_are_in_htcondor_s_units():

@@ -17,10 +17,11 @@ import htcondor2
 import pytest
 
 from condorexec import runner
-from condorexec.condorfacts import LEASE_ATTR, HoldCode, HoldSubCode
+from condorexec.condorfacts import HoldCode, HoldSubCode
 from condorexec.core import CallRequest, Core, CoreConfig
 from condorexec.core import engine as engine_module
 from condorexec.errors import InvalidSpecError, JobFailed, JobHeld, ResourceExhausted
+from condorexec.names import LEASE_ATTR
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 from condorexec.pools.eventlog import EventLogWriter
 from condorexec.resources import Resources

@@ -4,8 +4,9 @@ import htcondor2
 import pytest
 
 from condorexec import render
-from condorexec.condorfacts import LEASE_ATTR, claim_fits_requirements, lease_periodic_remove
+from condorexec.condorfacts import claim_fits_requirements, lease_periodic_remove
 from condorexec.errors import UnsafeValueError
+from condorexec.names import LEASE_ATTR
 
 CONTEXT = {
     "batch_name": "condorexec-test-run1", "wrapper": "/opt/run dir/wrapper-plain.sh",

@@ -1,4 +1,5 @@
-"""What a run did, per app: read back from the job event log and the pool's history records.
+"""What a run did, per app (``condorexec.runstats``; the labels' table is ``labels/explain.py``): read back
+from the job event log and the pool's history records.
 
 Everything here comes from the same artifacts HTCondor produces (event log order for concurrency,
 history ads for measured usage), so the report is equally true on the local pool and on a schedd.
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import htcondor2
 
+from condorexec.condorfacts import run_constraint
+from condorexec.names import APP_ATTR, TASK_ATTR, WORKER_ATTR, WORKER_CATEGORY_ATTR
 from condorexec.pools.base import Pool
 
 ET = htcondor2.JobEventType
@@ -85,18 +88,18 @@ def app_stats(pool: Pool, run_token: str, log_path: str | Path) -> tuple[list[Ap
     steps, spans = read_log(log_path)
     stats: dict[str, AppStats] = {}
     groups: dict[str, set[str]] = defaultdict(set)
-    ads = pool.history(f'CondorexecRun == "{run_token}"',
-                       ["ClusterId", "ProcId", "CondorexecApp", "CondorexecTask", "CondorexecWorker",
-                        "CondorexecWorkerCategory", "RequestCpus", "RequestMemory", "RequestDisk",
+    ads = pool.history(run_constraint(run_token),
+                       ["ClusterId", "ProcId", APP_ATTR, TASK_ATTR, WORKER_ATTR, WORKER_CATEGORY_ATTR, "RequestCpus",
+                        "RequestMemory", "RequestDisk",
                         "MemoryUsage", "ResidentSetSize", "DiskUsage"])
     tasks: dict[str, set[object]] = defaultdict(set)
     for ad in ads:
-        if "CondorexecApp" in ad:
-            app = str(ad["CondorexecApp"])
-            tasks[app].add(ad.get("CondorexecTask", f"{ad['ClusterId']}.{ad['ProcId']}"))
+        if APP_ATTR in ad:
+            app = str(ad[APP_ATTR])
+            tasks[app].add(ad.get(TASK_ATTR, f"{ad['ClusterId']}.{ad['ProcId']}"))
         else:
-            app = WORKERS_ROW.format(category=ad.get("CondorexecWorkerCategory", "?"))
-        s = stats.setdefault(app, AppStats(app, calls=0 if "CondorexecApp" in ad else None))
+            app = WORKERS_ROW.format(category=ad.get(WORKER_CATEGORY_ATTR, "?"))
+        s = stats.setdefault(app, AppStats(app, calls=0 if APP_ATTR in ad else None))
         job = f"{ad['ClusterId']}.{ad['ProcId']}"
         groups[app].add(job)
         s.jobs += 1

@@ -1,4 +1,4 @@
-"""The demo's per-app report (condorexec/report.py) read from a history file and a job event log in
+"""The demo's per-app report (condorexec/runstats.py) read from a history file and a job event log in
 HTCondor's formats: calls run as their own jobs count per app (a retried call once), category
 workers' jobs get a row of their own, and the totals add up."""
 
@@ -9,7 +9,7 @@ import classad2
 from condorexec.pools import historyfile
 from condorexec.pools.eventlog import EventLogWriter
 from condorexec.pools.localspool import SpoolLayout, SpoolView
-from condorexec.report import app_stats, format_table
+from condorexec.runstats import app_stats, format_table
 
 RUN = "r1"
 

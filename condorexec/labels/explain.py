@@ -1,4 +1,4 @@
-"""What autolabel has learned, for people: a plain-text table and a plot (``condorexec labels``).
+"""What autolabel has learned, explained for people: a plain-text table and a plot (``condorexec labels``).
 
 The point is to make every label decision inspectable: how many jobs it rests on, whether the
 category is still learning, what the largest job used, and roughly how much memory the label
@@ -16,20 +16,19 @@ from pathlib import Path
 
 from condorexec.condorfacts import SCHEDD_JOB_START_SECONDS
 from condorexec.core.modes import SHORT_FACTOR, auto_choice
+from condorexec.labels.learning import Tally, learns_from
 from condorexec.labels.policy import (
     BUCKET_SIZE,
     RESOURCES,
     AllocationMode,
-    Bucket,
     Histogram,
     Label,
     Maximum,
-    bucket_of,
     choose_label,
     round_up,
     wanted_allocation,
 )
-from condorexec.labels.store import LabelStore, Sample, _since_reset
+from condorexec.labels.store import LabelStore, Sample
 
 #: how each resource's amounts are written in notes and plots
 UNIT = {"cores": "cores", "memory": "MB", "disk": "MB"}
@@ -143,17 +142,11 @@ def category_reports(
             label=label,
             max_seen={r: hists[r].max_seen for r in RESOURCES},
             memory_waste=memory_waste(hists["memory"], label.memory, maximum.memory),
-            wall_s=_mean_wall(store, category),
+            wall_s=store.mean_wall(category),
             code_changed_at=store.code_changed_at(category),
             clips=tuple(clipping(hists, mode, maximum, learning=not steady)),
         ))
     return reports
-
-
-def _mean_wall(store: LabelStore, category: str) -> float | None:
-    since = store.code_changed_at(category) or -math.inf
-    walls = [s.wall_s for s in store.recent_samples(category, 20) if s.exhausted is None and s.completed_at >= since]
-    return sum(walls) / len(walls) if walls else None
 
 
 def _fmt(value: float | None, *, none: str = "max") -> str:
@@ -211,45 +204,30 @@ class LabelStep:
 
 def replay_labels(samples: Iterable[Sample], mode: AllocationMode, maximum: Maximum, window: int, *,
                   since: float | None = None) -> list[LabelStep]:
-    """The label as it was after each sample: the samples replayed through the store's rules.
+    """The label as it was after each sample: the samples folded in memory with the store's own rule
+    (:mod:`condorexec.labels.learning`, which :meth:`LabelStore.add_samples` and :meth:`LabelStore.label`
+    apply to its SQLite state).
 
-    The same rules as :meth:`LabelStore.label` — learning until ``window`` completions since the last
-    reset, a new maximum while learning resets, then a new label every ``window`` completions — with
-    the label computed at the completion that starts each new ``window`` (Work Queue's moment; the store
+    The label is computed at the completion that starts each new epoch (Work Queue's moment; the store
     computes it when it is next asked, so this is the label of a store asked after every sample, as a
-    running executor asks it). Samples that completed
-    before ``since`` (the app's code changed then) are skipped, as the store skips them.
-    Pure: no store, so the plot and the tests can replay any list."""
+    running executor asks it). Samples that completed before ``since`` (the app's code changed then)
+    are skipped, as the store skips them. Pure: no store, so the plot and the tests can replay any list."""
     mode = AllocationMode(mode)
-    counts: dict[str, dict[int, list]] = {r: {} for r in RESOURCES}
-    maxes: dict[str, float | None] = dict.fromkeys(RESOURCES)
-    completions, events = 0, []
-    label, key, known = Label(None, None, None), None, -math.inf
+    tally = Tally()
+    label, epoch, known = Label(None, None, None), None, -math.inf
     steps = []
     for s in samples:
-        if since is not None and s.completed_at < since:
+        if not learns_from(s, since):
             continue
         known = max(known, s.completed_at)
-        if any(m is None or s.usage(r) > round_up(r, m) for r, m in maxes.items()):
-            events.append(completions)
-        for r in RESOURCES:
-            maxes[r] = max(s.usage(r), maxes[r] or 0.0)
-        if s.exhausted is None:
-            completions += 1
-            for r in RESOURCES:
-                bucket = counts[r].setdefault(bucket_of(r, s.usage(r)), [0, 0.0])
-                bucket[0] += 1
-                bucket[1] += s.wall_s
-        reset_at, since_reset = _since_reset(events, completions, window)
-        steady = since_reset >= window
-        if mode is not AllocationMode.FIXED and not steady:
+        tally.add(s)
+        where = tally.progress(window)
+        if where.asks_maximum(mode):
             label = Label(None, None, None)
-        elif (reset_at, since_reset // window) != key:
-            key = (reset_at, since_reset // window)
-            hists = {r: Histogram(r, tuple(Bucket(v, c, w) for v, (c, w) in sorted(counts[r].items())),
-                                  maxes[r] or 0.0, completions) for r in RESOURCES}
-            label = choose_label(hists, mode, maximum, window)
-        steps.append(LabelStep(known, label, steady))
+        elif where.epoch != epoch:
+            epoch = where.epoch
+            label = choose_label(tally.histograms(), mode, maximum, window)
+        steps.append(LabelStep(known, label, where.steady))
     return steps
 
 

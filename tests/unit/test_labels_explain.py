@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from condorexec.labels.policy import Bucket, Histogram, Label, Maximum
-from condorexec.labels.report import (
+from condorexec.labels.explain import (
     Clip,
     clipping,
     labels_figure,
@@ -18,6 +17,7 @@ from condorexec.labels.report import (
     replay_labels,
     staleness_note,
 )
+from condorexec.labels.policy import Bucket, Histogram, Label, Maximum
 from condorexec.labels.store import LabelStore, Sample
 
 MAXIMUM = Maximum(cores=4, memory=8000, disk=20000)
