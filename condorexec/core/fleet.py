@@ -31,17 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import classad2
 import htcondor2
 
-from condorexec import render
+from condorexec import names, render
 from condorexec.condorfacts import (
-    LEASE_ATTR,
     HoldCode,
     HoldSubCode,
     claim_fits_requirements,
     lease_periodic_remove,
     lease_value,
+    run_constraint,
 )
 from condorexec.core import holds, packing
 from condorexec.core.calls import Task, Wrapper
@@ -60,8 +59,6 @@ WORKER_PATH = Path(__file__).resolve().parent.parent / "worker.py"
 #: seconds the fleet's thread waits at most between two looks at the outboxes, while workers hold calls
 #: (each look is a failed open per worker) and while none does
 BUSY_POLL_S, IDLE_POLL_S = 0.004, 0.05
-#: the job attributes that mark a worker and its run (templates/worker.sub.j2)
-WORKER_ATTR, RUN_ATTR = "CondorexecWorker", "CondorexecRun"
 #: seconds of work per core a worker may hold before it is handed known-short calls beyond what it can
 #: start at once: enough to hide a mailbox round trip (a few ms; tens over a busy chirp) behind calls of a
 #: millisecond, not so much that calls whose length was misjudged pile up in one worker while others idle
@@ -233,7 +230,7 @@ class WorkerFleet:
     # ---- called from other threads -------------------------------------------------------------
 
     def start(self) -> None:
-        (self.run_dir / "workers").mkdir(exist_ok=True)
+        (self.run_dir / names.WORKERS_DIR).mkdir(exist_ok=True)
         if self.host.fast_launch:  # per-call jobs here fork from this interpreter and import what it can
             (self.run_dir / SYS_PATH_NAME).write_text("".join(os.path.abspath(p or ".") + "\n" for p in sys.path))
         self._thread.start()
@@ -452,6 +449,10 @@ class WorkerFleet:
     # ---- handing out calls ---------------------------------------------------------------------
 
     def _wall(self, category: str) -> float | None:
+        """How long a call of ``category`` is expected to take, for packing: the longest of its last few
+        calls in workers, not the mean (labels.learning keeps the category's mean, for auto mode), because
+        a length judged too short queues calls behind others where one judged too long costs only a
+        message more."""
         recent = self._walls.get(category)
         return max(recent) if recent else None
 
@@ -533,7 +534,7 @@ class WorkerFleet:
                 if plan.inputs or plan.outputs or plan.collect:  # files travel through its directory
                     task.task_dir.mkdir(parents=True, exist_ok=True)
                 payload = task.payload if task.payload is not None else (task.task_dir / PAYLOAD_NAME).read_bytes()
-                calls.append({"id": task.id, "payload": payload, "dir": f"tasks/{task.id}",
+                calls.append({"id": task.id, "payload": payload, "dir": f"{names.TASKS_DIR}/{task.id}",
                               "inputs": _link_inputs(task, self.chirp), "outputs": sorted(plan.outputs),
                               "prefixes": [prefix for prefix, _ in plan.collect],
                               "size": {"cores": task.size.cores, "memory": task.size.memory,
@@ -613,7 +614,7 @@ class WorkerFleet:
             log.warning("could not remove worker job %s: %s", job_id, exc)
 
     def _chirp_unavailable(self, worker: WorkerJob) -> None:
-        err = _tail(self.run_dir / "workers" / worker.name / "worker.err")
+        err = _tail(self.run_dir / names.WORKERS_DIR / worker.name / names.WORKER_STDERR_NAME)
         self.unavailable = (f"worker job {worker.job_id} could not use chirp, so workers cannot reach "
                             f"their mailbox on this pool: {err or 'no message'}")
         log.warning("%s; calls run as their own jobs instead", self.unavailable)
@@ -724,7 +725,7 @@ class WorkerFleet:
             return
         self._located_at = now
         try:
-            ads = self.pool.query(f"{WORKER_ATTR} =!= undefined && {RUN_ATTR} == {classad2.quote(self.host.run_token)}",
+            ads = self.pool.query(f"{names.WORKER_ATTR} =!= undefined && {run_constraint(self.host.run_token)}",
                                   ["ClusterId", "ProcId", "RemoteHost"])
         except Exception as exc:  # noqa: BLE001 - the model falls back to first fit
             log.debug("workers: could not ask where the workers run: %s", exc)
@@ -789,7 +790,7 @@ class WorkerFleet:
     def _submit(self, env: Wrapper, size: Resources, request: Resources) -> None:
         name = f"w{next(self._names)}"
         for box in ("in", "out"):
-            (self.run_dir / "workers" / name / box).mkdir(parents=True, exist_ok=True)
+            (self.run_dir / names.WORKERS_DIR / name / box).mkdir(parents=True, exist_ok=True)
         host = self.host
         context = {
             "batch_name": host.batch_name, "wrapper": str(env.path),
@@ -798,7 +799,7 @@ class WorkerFleet:
             "run_dir": str(self.run_dir), "log": str(host.log_path), "chirp": self.chirp,
             "idle_seconds": self.config.worker_idle_timeout,
             "mailbox_args": "--chirp" if self.chirp else f"--root {self.run_dir}",
-            "run_id": host.run_token, "lease_attr": LEASE_ATTR, "fast_launch": host.fast_launch,
+            "run_id": host.run_token, "fast_launch": host.fast_launch,
             "lease_expires": lease_value(time.time(), self.config.lease_seconds),
             "lease_remove": lease_periodic_remove(), "requirements": claim_fits_requirements(),
         }

@@ -25,15 +25,6 @@ WORKERS, PER_CALL = "workers", "per_call"
 #: how far past the threshold (as a factor) a category's wall time must go before it changes sides
 HYSTERESIS = 1.5
 
-#: weight of the newest call in a running mean of wall time (a category's here, a worker group's in fleet.py)
-WALL_WEIGHT = 0.2
-
-
-def running_mean(old: float | None, new: float) -> float:
-    """The running mean of wall time after one more call took ``new`` seconds."""
-    return new if old is None else (1 - WALL_WEIGHT) * old + WALL_WEIGHT * new
-
-
 def auto_choice(wall: float | None, job_start_seconds: float) -> str | None:
     """WORKERS for calls shorter than SHORT_FACTOR job starts, PER_CALL for longer; None if unmeasured."""
     if wall is None:
