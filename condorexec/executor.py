@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import sys
 import threading
@@ -144,6 +145,9 @@ class CondorExecutor(ParslExecutor):
             raise InvalidSpecError("label", label, "must be letters, digits and _ . - (starting with a letter, digit "
                                    "or _): it names a directory in the run directory")
         self.label = label
+        for field, path in (("state_dir", state_dir), ("label_store", label_store)):
+            if path is not None:
+                render.check_name(field, os.fspath(path))
         if not isinstance(pool, Pool) and pool not in POOL_NAMES:
             raise InvalidSpecError("pool", pool, f"must be one of {POOL_NAMES} or a Pool instance")
         if nodes is not None and (isinstance(nodes, str) or not all(isinstance(n, str) for n in nodes)):
@@ -185,6 +189,7 @@ class CondorExecutor(ParslExecutor):
         from condorexec.logsetup import follow_parsl
         from condorexec.pools.select import choose_pool
 
+        render.check_name("run_dir", os.fspath(self.run_dir))  # Parsl sets it after __init__
         follow_parsl()  # condorexec's log lines into runinfo/NNN/parsl.log, as Parsl's executors' are
 
         run = (self.run_id or uuid.uuid4().hex[:12]).replace('"', "")
