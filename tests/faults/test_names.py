@@ -98,7 +98,7 @@ def test_names_parsl_reads_as_written_still_pass(tmp_path: Path) -> None:
                                                         "grüße.txt")]
 
 
-@pytest.mark.parametrize("field", ["run_dir", "state_dir", "label_store"])
+@pytest.mark.parametrize("field", ["run_dir", "state_dir", "label_store", "worker_python"])
 @pytest.mark.parametrize("char", ["\n", "\r", "\x00", "\t"], ids=["newline", "carriage return", "NUL", "tab"])
 def test_directories_with_a_control_character_are_refused_naming_the_field(field: str, char: str,
                                                                            tmp_path: Path) -> None:
