@@ -259,12 +259,11 @@ class CondorPool(Pool):
         if spool:
             self._b.act(htcondor2.JobAction.Remove, constraint)
             return None
-        cluster = int(ads[0]["ClusterId"])
-        procs = sorted(int(ad["ProcId"]) for ad in ads if int(ad.get("ProcId", -1)) >= 0)
-        if procs:
-            return SubmitResult(cluster=cluster, first_proc=procs[0], num_procs=len(procs))
-        total = max((int(ad.get("TotalSubmitProcs", 0)) for ad in ads), default=0)  # a factory yet to materialize
-        return SubmitResult(cluster=cluster, first_proc=0, num_procs=total)
+        # a new cluster's procs start at 0; its cluster ad counts them all, also those a factory has yet to make
+        cluster_ads = [ad for ad in ads if "ProcId" not in ad]
+        total = cluster_ads[0].get("TotalSubmitProcs") if cluster_ads else None
+        procs = int(total) if total is not None else sum(1 for ad in ads if "ProcId" in ad)
+        return SubmitResult(cluster=int(ads[0]["ClusterId"]), first_proc=0, num_procs=procs)
 
     def retrieve(self, job_spec: str | Iterable[str]) -> None:
         """``Schedd.retrieve``: fetch the spooled output of the selected jobs into their submitters'

@@ -27,7 +27,7 @@ import htcondor2
 import pytest
 
 from condorexec import CondorExecutor
-from condorexec.pools.condor import CondorPool
+from condorexec.pools.condor import SUBMIT_ID_ATTR, CondorPool
 
 from .conftest import wait_for
 
@@ -140,3 +140,19 @@ def test_a_per_call_run_loses_no_call_across_three_schedd_restarts(condor_pool: 
     assert failures == {}
     assert results == {i: 3 * i for i in range(len(futures["retrying"]))}
     assert outcomes["control"][1], "the control run lost no call: the restarts did not hit the runs"
+
+
+@pytest.mark.parametrize("factory", [False, True], ids=["cluster", "late materialization"])
+def test_a_submit_is_found_again_by_its_tag_as_the_schedd_made_it(condor_pool: CondorPool, make_description,
+                                                                  factory: bool) -> None:
+    """What a retried submit relies on (no restart here): the schedd keeps each submit's
+    ``CondorexecSubmitId`` and the lookup returns the cluster the lost answer would have, also for a
+    factory that has made only one of its procs so far."""
+    extra = {"max_materialize": "1"} if factory else {}
+    submitted = condor_pool.submit(make_description("/bin/sleep", "30", **extra), count=3)
+    [ad] = condor_pool.query(f"ClusterId == {submitted.cluster} && ProcId == 0", [SUBMIT_ID_ATTR])
+    token = ad[SUBMIT_ID_ATTR]
+    assert len(token) == 32 and not condor_pool.query(f'{SUBMIT_ID_ATTR} == "{token}" && '
+                                                      f"ClusterId != {submitted.cluster}", ["ClusterId"])
+    assert condor_pool._submitted_before(token, spool=False) == submitted
+    assert condor_pool._submitted_before("0" * 32, spool=False) is None
