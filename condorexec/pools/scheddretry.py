@@ -88,7 +88,8 @@ class Retrier:
     """Runs one schedd call until it answers, the error is not a schedd-away one, or ``bound`` passes.
 
     ``already_done``, when given, runs before every attempt but the first and may return the call's
-    result instead of repeating it: for a submit whose answer was lost after the schedd committed it."""
+    result instead of repeating it: for a submit whose answer was lost after the schedd committed it.
+    ``between`` runs after each wait (the pool locates the schedd again there)."""
 
     schedd: str
     bound: float = DEFAULT_RETRY_SECONDS

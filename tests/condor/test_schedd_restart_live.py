@@ -10,7 +10,8 @@ burst, so those submits meet a schedd that is not there. Every call must finish 
 errors (and, with condorexec's retry, the same delay). It is marked ``slow`` as well as ``condor``.
 On this pool the restarted schedd exits and the master starts it again after its backoff, which grows
 with every exit within ``MASTER_RECOVER_FACTOR`` (300 s) of the last start: 10, 11, 13 s here, but
-17, 25, 41, 73, 137, 265 s for further restarts in a row — so run it at most once per 5 minutes.
+17, 25, 41, 73, 137, 265 s for further restarts in a row — so each run first waits, if the schedd was
+restarted in the last 5 minutes, until the master has forgotten it.
 """
 
 from __future__ import annotations
@@ -52,10 +53,18 @@ def _schedd_started() -> int:
     return max((int(ad.get("DaemonStartTime", 0)) for ad in ads), default=0)
 
 
+def _master_started() -> int:
+    ads = htcondor2.Collector().query(htcondor2.AdTypes.Master, projection=["DaemonStartTime"])
+    return max((int(ad.get("DaemonStartTime", 0)) for ad in ads), default=0)
+
+
 def _wait_for_a_settled_master() -> None:
-    """Wait until the schedd has run MASTER_RECOVER_FACTOR seconds: only then does the master forget its
-    earlier exits and start the next restarted schedd after its shortest backoff (10 s, not minutes)."""
+    """If the schedd was restarted less than MASTER_RECOVER_FACTOR seconds ago, wait until it has run that
+    long: only then does the master forget the earlier exit and start the next restarted schedd after its
+    shortest backoff (10 s, not minutes). A schedd the master started with the pool needs no wait."""
     settle = float(htcondor2.param.get("MASTER_RECOVER_FACTOR", "300"))
+    if _schedd_started() - _master_started() < 60:
+        return
     wait_for("a schedd that has run MASTER_RECOVER_FACTOR seconds",
              lambda: _schedd_started() and time.time() - _schedd_started() > settle + 5, timeout=settle + 300, every=5)
 
