@@ -230,10 +230,10 @@ class CondorPool(Pool):
             raise ValueError(f"spool must be True or False, got {spool!r}")
         rows = None if itemdata is None else _checked_rows(itemdata)
         token = uuid.uuid4().hex
-        tagged = _tagged(_with_accounting_user(description), token)
         call = self._b.submit_spooled if spool else self._b.submit
-        result = self._call("submit", lambda: call(tagged, count, None if rows is None else iter(rows)),
-                            already_done=lambda: self._submitted_before(token, spool))
+        with _tagged(_with_accounting_user(description), token) as tagged:
+            result = self._call("submit", lambda: call(tagged, count, None if rows is None else iter(rows)),
+                                already_done=lambda: self._submitted_before(token, spool))
         if isinstance(result, SubmitResult):
             return result  # queued by an attempt whose answer was lost
         submitted = SubmitResult(cluster=int(result.cluster()), first_proc=int(result.first_proc()),
@@ -371,12 +371,18 @@ class CondorPool(Pool):
         return f"CondorPool(schedd={self.schedd_label!r})"
 
 
-def _tagged(description: htcondor2.Submit, token: str) -> htcondor2.Submit:
-    """A copy of ``description`` whose jobs carry ``SUBMIT_ID_ATTR = token`` (a hex id: nothing to escape)."""
-    copy = htcondor2.Submit(str(description))
-    copy.setSubmitMethod(description.getSubmitMethod(), allow_reserved_values=True)
-    copy[f"MY.{SUBMIT_ID_ATTR}"] = f'"{token}"'
-    return copy
+@contextlib.contextmanager
+def _tagged(description: htcondor2.Submit, token: str) -> Iterator[htcondor2.Submit]:
+    """``description`` whose jobs carry ``SUBMIT_ID_ATTR = token`` (a hex id: nothing to escape) while the
+    block runs. The caller's object is tagged in place, not copied: ``htcondor2.Submit(str(d))`` loses a
+    multi-line inline item list (``queue x in (`` ... ``)``), seen in the CLI's live comparison with
+    condor_submit. Submit keys cannot be removed, so afterwards the tag is set to "", which has no effect."""
+    key = f"MY.{SUBMIT_ID_ATTR}"
+    description[key] = f'"{token}"'
+    try:
+        yield description
+    finally:
+        description[key] = ""
 
 
 def parse_condor_version(text: str) -> tuple[int, int, int]:

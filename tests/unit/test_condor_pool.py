@@ -187,14 +187,17 @@ def test_submit_many_rows_is_one_call_with_an_iterator_of_plain_dicts():
     sub = description()
     rows = [{"word": "a", "mem": "64MB"}, MappingProxyType({"word": "b", "mem": "128MB"}),
             {"mem": "1GB", "word": "c"}]
+    tags = []
+    submit = fake.submit
+    fake.submit = lambda d, c, i: (tags.append(d["MY.CondorexecSubmitId"]), submit(d, c, i))[1]
     result = pool.submit(sub, itemdata=rows)
     assert result == SubmitResult(cluster=42, first_proc=0, num_procs=3)
     assert result.job_ids() == ["42.0", "42.1", "42.2"]
     [(name, got_sub, count, got_rows, was_iterator)] = fake.calls
-    assert (name, count, was_iterator) == ("submit", 0, True)
-    tag = got_sub["MY.CondorexecSubmitId"]  # each submit's own id, for a retry to find it by
+    assert (name, got_sub, count, was_iterator) == ("submit", sub, 0, True)
+    [tag] = tags  # each submit's own id while it is submitted, for a retry to find it by
     assert len(tag) == 34 and tag.startswith('"') and tag.endswith('"')
-    assert {k: got_sub[k] for k in sub.keys()} == dict(sub.items())
+    assert sub["MY.CondorexecSubmitId"] == ""  # afterwards: no effect on the caller's next submit
     assert got_rows == [{"word": "a", "mem": "64MB"}, {"word": "b", "mem": "128MB"},
                         {"mem": "1GB", "word": "c"}]
     assert all(type(r) is dict for r in got_rows)  # htcondor2 checks isinstance(row, dict)
