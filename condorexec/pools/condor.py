@@ -374,9 +374,11 @@ class CondorPool(Pool):
 @contextlib.contextmanager
 def _tagged(description: htcondor2.Submit, token: str) -> Iterator[htcondor2.Submit]:
     """``description`` whose jobs carry ``SUBMIT_ID_ATTR = token`` (a hex id: nothing to escape) while the
-    block runs. The caller's object is tagged in place, not copied: ``htcondor2.Submit(str(d))`` loses a
-    multi-line inline item list (``queue x in (`` ... ``)``), seen in the CLI's live comparison with
-    condor_submit. Submit keys cannot be removed, so afterwards the tag is set to "", which has no effect."""
+    block runs. The caller's object is tagged in place, not copied: ``str(d)`` and ``d.getQArgs()`` cut a
+    multi-line inline item list (``queue x in (`` ... ``)``) after its first line, so a copy would not
+    submit (seen in the CLI's live comparison with condor_submit). Submit keys cannot be removed:
+    afterwards the tag is "" — a job submitted from the object again by other code gets the attribute
+    as ``undefined``, and CondorPool.submit sets a fresh one."""
     key = f"MY.{SUBMIT_ID_ATTR}"
     description[key] = f'"{token}"'
     try:

@@ -197,7 +197,7 @@ def test_submit_many_rows_is_one_call_with_an_iterator_of_plain_dicts():
     assert (name, got_sub, count, was_iterator) == ("submit", sub, 0, True)
     [tag] = tags  # each submit's own id while it is submitted, for a retry to find it by
     assert len(tag) == 34 and tag.startswith('"') and tag.endswith('"')
-    assert sub["MY.CondorexecSubmitId"] == ""  # afterwards: no effect on the caller's next submit
+    assert sub["MY.CondorexecSubmitId"] == ""  # afterwards: not this submit's id (keys cannot be removed)
     assert got_rows == [{"word": "a", "mem": "64MB"}, {"word": "b", "mem": "128MB"},
                         {"mem": "1GB", "word": "c"}]
     assert all(type(r) is dict for r in got_rows)  # htcondor2 checks isinstance(row, dict)
