@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import threading
 import uuid
@@ -142,6 +143,10 @@ class CondorExecutor(ParslExecutor):
         self.job_config: JobConfig = groups["job_config"]
         self.autolabel_config: AutolabelConfig = groups["autolabel_config"]
         self.worker_config: WorkerConfig = groups["worker_config"]
+        for field, path in (("state_dir", self.pool_config.state_dir),
+                            ("label_store", self.autolabel_config.label_store)):
+            if path is not None:  # a control character in a path would name another file
+                render.check_name(field, os.fspath(path))
         self.config = core_config(self.job_config, self.autolabel_config, self.worker_config, self.pool_config)
         # Parsl monitoring: messages travel back with each job's outputs (condorexec/parslmonitor.py)
         self.remote_monitoring_radio = SandboxRadio()
@@ -161,6 +166,7 @@ class CondorExecutor(ParslExecutor):
         from condorexec.logsetup import follow_parsl
         from condorexec.pools.select import choose_pool
 
+        render.check_name("run_dir", os.fspath(self.run_dir))  # Parsl sets it after __init__
         follow_parsl()  # condorexec's log lines into runinfo/NNN/parsl.log, as Parsl's executors' are
 
         run = (self.run_id or uuid.uuid4().hex[:12]).replace('"', "")

@@ -35,6 +35,9 @@ ITEM_KEYS = (
     "ce_priority", "ce_max_seconds", "ce_inputs",
 )
 
+#: C0 controls and DEL: never part of a name condorexec passes on (see check_name)
+CONTROL_CHARACTERS = frozenset(map(chr, [*range(0x20), 0x7F]))
+
 _APP_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:<>\-]")
 
 
@@ -45,7 +48,7 @@ def escape_macros(text: str) -> str:
 
 def check_item_value(key: str, value: str) -> str:
     """Refuse what would break a submit line or an itemdata row, then escape macros."""
-    if any(c in value for c in "\n\r\x1f\x00"):
+    if any(c in CONTROL_CHARACTERS for c in value):
         raise UnsafeValueError(key, value, "contains a newline or control character")
     if value != value.strip():
         raise UnsafeValueError(key, value, "has leading or trailing whitespace, which HTCondor would drop")
@@ -65,9 +68,26 @@ def safe_app_name(name: str) -> str:
     return _APP_NAME_UNSAFE.sub("_", name)[:200] or "app"
 
 
+def check_name(field: str, name: str) -> str:
+    """A name the user gave for a file or directory (or a label HTCondor stores): no control character.
+
+    A newline or carriage return ends a submit line, an event-log line or a history record; NUL ends a
+    C string (the bindings, the filesystem); the other C0 characters and DEL are invisible in every
+    message that shows the name. None of them can reach a file or HTCondor meaning what the user typed."""
+    if not isinstance(name, str):
+        raise UnsafeValueError(field, name, "must be a string")
+    bad = sorted({c for c in name if c in CONTROL_CHARACTERS})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise UnsafeValueError(field, name, f"contains the control character(s) {shown}, which HTCondor and the "
+                                            "filesystem would not read as part of the name")
+    return name
+
+
 def check_transfer_path(field: str, path: str) -> str:
     """File names in transfer lists are comma/space separated in the submit language."""
-    if any(c in path for c in ",\n\r\x1f\x00") or any(c.isspace() for c in path) or '"' in path:
+    check_name(field, path)
+    if "," in path or any(c.isspace() for c in path) or '"' in path:
         raise UnsafeValueError(
             field, path, "HTCondor file transfer cannot carry a path with commas, whitespace or quotes"
         )

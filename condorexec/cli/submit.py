@@ -27,6 +27,7 @@ from condorexec.condorfacts import JobStatus
 from condorexec.pools import localspool, spooling
 from condorexec.pools.base import Pool
 from condorexec.pools.select import open_pool
+from condorexec.render import CONTROL_CHARACTERS
 from condorexec.submit import (
     JobPlan,
     MaxJobsExceeded,
@@ -114,8 +115,8 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
             print(f"WARNING: {name}: {MULTI_QUEUE_DEPRECATED}", file=err)
         _warn_unused(submission, err)
         if args.batch_name:
-            if "\n" in args.batch_name or "\r" in args.batch_name:  # it would start a new submit line
-                raise SubmitDescriptionError(f"-batch-name {args.batch_name!r} contains a newline")
+            if any(c in CONTROL_CHARACTERS for c in args.batch_name):  # a newline would start a new submit line
+                raise SubmitDescriptionError(f"-batch-name {args.batch_name!r} contains a newline or control character")
             submission.description["batch_name"] = args.batch_name
         plan = _plan(submission, name, max_jobs=args.maxjobs, force_factory=args.factory)
         if args.factory and not wants_factory(submission.description):

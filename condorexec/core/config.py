@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from condorexec.errors import InvalidSpecError
 from condorexec.labels.policy import AllocationMode
+from condorexec.render import check_name
 
 #: how calls become jobs (CoreConfig.mode)
 MODES = ("per_call", "workers", "auto")
@@ -77,6 +78,7 @@ class CoreConfig:
             raise InvalidSpecError("label_store", self.label_store, "must be a path (str) or None")
         if not isinstance(self.worker_python, str) or not self.worker_python:
             raise InvalidSpecError("worker_python", self.worker_python, "must be a path to a Python interpreter")
+        check_name("worker_python", self.worker_python)
 
     @property
     def lease_seconds(self) -> int:

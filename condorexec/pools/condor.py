@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import classad2
@@ -32,6 +34,7 @@ import htcondor2
 from condorexec.condorfacts import SCHEDD_JOB_START_SECONDS, job_constraint, starter_update_interval
 from condorexec.errors import CondorexecError
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
+from condorexec.pools.scheddretry import Retrier, ScheddAway, retry_seconds_from_env
 
 #: what describe_machines asks the collector for, per partitionable slot
 MACHINE_PROJECTION = ["Machine", "Name", "TotalSlotCpus", "TotalSlotMemory", "TotalSlotDisk", "TotalSlotGPUs"]
@@ -44,6 +47,10 @@ RECOMMENDED_ROWS_PER_SUBMIT = 1000
 #: ``retry_request_memory`` appeared in HTCondor 25.2.1 (see docs/design.md §3)
 RETRY_REQUEST_MEMORY_SINCE = (25, 2, 1)
 
+#: the job attribute each submit is tagged with (a fresh id per call), so that a submit retried after
+#: a schedd restart first asks whether the schedd had already queued it (its answer lost on the way)
+SUBMIT_ID_ATTR = "CondorexecSubmitId"
+
 _JOB_ID = re.compile(r"\d+(\.\d+)?")
 _PROC_ID = re.compile(r"\d+\.\d+")
 _SUBMIT_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -55,7 +62,7 @@ class CondorPoolError(CondorexecError, RuntimeError):
 
     def __init__(self, call: str, schedd: str, cause: BaseException | str):
         self.call, self.schedd, self.cause = call, schedd, cause
-        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        detail = cause if isinstance(cause, (str, ScheddAway)) else f"{type(cause).__name__}: {cause}"
         super().__init__(f"HTCondor {call} failed (schedd {schedd}): {detail}")
 
 
@@ -68,6 +75,13 @@ class CondorBindings:
 
     def __init__(self, schedd: str | None = None, collector: str | None = None):
         self.collector = htcondor2.Collector(collector)
+        self._schedd_name, self._collector_name = schedd, collector
+        #: the schedd's location ad: Name, MyAddress, CondorVersion, ...
+        self.location: classad2.ClassAd = self._locate()
+        self.schedd = htcondor2.Schedd(self.location)
+
+    def _locate(self) -> classad2.ClassAd:
+        schedd, collector = self._schedd_name, self._collector_name
         if schedd is None and collector is None:
             location = self.collector.locate(htcondor2.DaemonTypes.Schedd)
         else:
@@ -75,9 +89,12 @@ class CondorBindings:
         if location is None:
             where = f"collector {collector}" if collector else "the configured collector"
             raise LookupError(f"no schedd {'named ' + repr(schedd) + ' ' if schedd else ''}known to {where}")
-        #: the schedd's location ad: Name, MyAddress, CondorVersion, ...
-        self.location: classad2.ClassAd = location
-        self.schedd = htcondor2.Schedd(location)
+        return location
+
+    def relocate(self) -> None:
+        """Ask the collector again where the schedd is (a restarted schedd may listen elsewhere)."""
+        self.location = self._locate()
+        self.schedd = htcondor2.Schedd(self.location)
 
     def ping(self) -> None:
         """The cheapest question a schedd must answer itself: a query that matches no job."""
@@ -101,6 +118,9 @@ class CondorBindings:
 
     def query(self, constraint: str, projection: list[str]) -> list[classad2.ClassAd]:
         return self.schedd.query(constraint, projection)
+
+    def query_with_cluster_ads(self, constraint: str, projection: list[str]) -> list[classad2.ClassAd]:
+        return self.schedd.query(constraint, projection, opts=htcondor2.QueryOpt.IncludeClusterAd)
 
     def history(self, constraint: str, projection: list[str], match: int, since: int | str | None):
         return self.schedd.history(constraint, projection, match, since)
@@ -144,11 +164,20 @@ def history_source_of(location: classad2.ClassAd, fallback: str) -> str:
 
 
 class CondorPool(Pool):
-    """A Pool backed by an HTCondor schedd (``schedd`` like ``-name``, ``collector`` like ``-pool``)."""
+    """A Pool backed by an HTCondor schedd (``schedd`` like ``-name``, ``collector`` like ``-pool``).
+
+    Every call into the schedd rides out a schedd restart (condorexec/pools/scheddretry.py): it is
+    retried, logged, while the schedd answers with connection errors, for up to ``retry_seconds``
+    (default ``$CONDOREXEC_SCHEDD_RETRY_SECONDS`` or 300; 0 turns it off)."""
 
     def __init__(self, schedd: str | None = None, collector: str | None = None, *,
-                 bindings: CondorBindings | None = None):
+                 bindings: CondorBindings | None = None, retry_seconds: float | None = None):
         super().__init__()
+        if retry_seconds is None:
+            retry_seconds = retry_seconds_from_env()
+        elif isinstance(retry_seconds, bool) or not isinstance(retry_seconds, (int, float)) \
+                or math.isnan(retry_seconds) or retry_seconds < 0:
+            raise ValueError(f"retry_seconds must be a number of seconds >= 0, got {retry_seconds!r}")
         self.schedd_name, self.collector_address = schedd, collector
         where = schedd or "(local)"
         if bindings is None:
@@ -160,6 +189,7 @@ class CondorPool(Pool):
         self._b = bindings
         location = bindings.location
         self.schedd_label = f"{location.get('Name', where)} at {location.get('MyAddress', '?')}"
+        self._retrier = Retrier(self.schedd_label, float(retry_seconds))
         self._profile = PoolProfile(
             name="condor", event_poll_interval=EVENT_POLL_INTERVAL, history_poll_interval=HISTORY_POLL_INTERVAL,
             history_source=history_source_of(location, where), fast_launch=False, in_process=False,
@@ -199,19 +229,41 @@ class CondorPool(Pool):
         if not isinstance(spool, bool):
             raise ValueError(f"spool must be True or False, got {spool!r}")
         rows = None if itemdata is None else _checked_rows(itemdata)
-        stream = None if rows is None else iter(rows)
+        token = uuid.uuid4().hex
         call = self._b.submit_spooled if spool else self._b.submit
-        result = self._call("submit", call, _with_accounting_user(description), count, stream)
+        with _tagged(_with_accounting_user(description), token) as tagged:
+            result = self._call("submit", lambda: call(tagged, count, None if rows is None else iter(rows)),
+                                already_done=lambda: self._submitted_before(token, spool))
+        if isinstance(result, SubmitResult):
+            return result  # queued by an attempt whose answer was lost
         submitted = SubmitResult(cluster=int(result.cluster()), first_proc=int(result.first_proc()),
                                  num_procs=int(result.num_procs()))
         if spool:
             try:
-                self._call("spool", self._b.spool, result)
+                self._call("spool", lambda: self._b.spool(result))
             except CondorPoolError:
                 with contextlib.suppress(CondorPoolError):
                     self.act(htcondor2.JobAction.Remove, job_constraint(str(submitted.cluster)))
                 raise
         return submitted
+
+    def _submitted_before(self, token: str, spool: bool) -> SubmitResult | None:
+        """Before a submit is tried again: the cluster an earlier attempt queued, if the schedd has it.
+
+        A spooled one is removed instead (None): its input upload needs the lost answer, and a held
+        cluster waiting for an upload that never comes would stay forever."""
+        constraint = f'{SUBMIT_ID_ATTR} == "{token}"'
+        ads = self._b.query_with_cluster_ads(constraint, ["ClusterId", "ProcId", "TotalSubmitProcs"])
+        if not ads:
+            return None
+        if spool:
+            self._b.act(htcondor2.JobAction.Remove, constraint)
+            return None
+        # a new cluster's procs start at 0; its cluster ad counts them all, also those a factory has yet to make
+        cluster_ads = [ad for ad in ads if "ProcId" not in ad]
+        total = cluster_ads[0].get("TotalSubmitProcs") if cluster_ads else None
+        procs = int(total) if total is not None else sum(1 for ad in ads if "ProcId" in ad)
+        return SubmitResult(cluster=int(ads[0]["ClusterId"]), first_proc=0, num_procs=procs)
 
     def retrieve(self, job_spec: str | Iterable[str]) -> None:
         """``Schedd.retrieve``: fetch the spooled output of the selected jobs into their submitters'
@@ -220,13 +272,14 @@ class CondorPool(Pool):
         if isinstance(spec, list) or _JOB_ID.fullmatch(spec):
             ids = spec if isinstance(spec, list) else [spec]
             spec = " || ".join(f"({job_constraint(i)})" for i in ids)
-        self._call("retrieve", self._b.retrieve, spec)
+        self._call("retrieve", lambda: self._b.retrieve(spec))
 
     # -- queue and history ------------------------------------------------------------------------
 
     def query(self, constraint: str = "true", projection: Sequence[str] = ()) -> list[classad2.ClassAd]:
         constraint = _checked_expr("constraint", constraint)
-        return self._call("query", self._b.query, constraint, _checked_projection(projection))
+        projection = _checked_projection(projection)
+        return self._call("query", lambda: self._b.query(constraint, projection))
 
     def history(
         self,
@@ -240,20 +293,22 @@ class CondorPool(Pool):
             raise ValueError(f"match must be an int (-1 for all), got {match!r}")
         since = _checked_since(since)
         projection = _checked_projection(projection)
-        return iter(self._call("history", self._b.history, constraint, projection, match, since))
+        return iter(self._call("history", lambda: list(self._b.history(constraint, projection, match, since))))
 
     # -- changing jobs --------------------------------------------------------------------------
 
     def act(self, action: htcondor2.JobAction, job_spec: str | Iterable[str]) -> None:
         if not isinstance(action, htcondor2.JobAction):
             raise ValueError(f"action must be an htcondor2.JobAction, got {action!r}")
-        self._call(f"act({action.name})", self._b.act, action, _checked_job_spec(job_spec))
+        spec = _checked_job_spec(job_spec)
+        self._call(f"act({action.name})", lambda: self._b.act(action, spec))
 
     def edit(self, job_spec: str | Iterable[str], attr: str, value: str) -> None:
         if not isinstance(attr, str) or not _SUBMIT_VAR.fullmatch(attr):
             raise ValueError(f"attr must be a ClassAd attribute name, got {attr!r}")
         value = _checked_expr("value", value)
-        self._call(f"edit({attr})", self._b.edit, _checked_job_spec(job_spec), attr, value)
+        spec = _checked_job_spec(job_spec)
+        self._call(f"edit({attr})", lambda: self._b.edit(spec, attr, value))
 
     # -- the pool's shape -----------------------------------------------------------------------
 
@@ -263,8 +318,8 @@ class CondorPool(Pool):
         A job lands in exactly one partitionable slot, so a machine configured with several
         (how a heterogeneous pool is emulated on one host) shows as several nodes: named by the
         slot's ``Name`` then, by ``Machine`` when the host has only one."""
-        ads = self._call("Collector.query(Startd)", self._b.startd_ads, "PartitionableSlot",
-                         list(MACHINE_PROJECTION))
+        ads = self._call("Collector.query(Startd)",
+                         lambda: self._b.startd_ads("PartitionableSlot", list(MACHINE_PROJECTION)))
         per_host: dict[str, int] = {}
         for ad in ads:
             host = str(ad.get("Machine", ad.get("Name", "?")))
@@ -296,14 +351,40 @@ class CondorPool(Pool):
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _call(self, what: str, fn, *args: Any):
+    def _call(self, what: str, attempt: Callable[[], Any], already_done: Callable[[], Any] | None = None):
+        """One call into the bindings, retried across a schedd restart; any failure as a CondorPoolError."""
         try:
-            return fn(*args)
+            return self._retrier.run(what, attempt, already_done, between=self._relocate)
+        except ScheddAway as exc:
+            raise CondorPoolError(what, self.schedd_label, exc) from exc.cause
         except Exception as exc:  # HTCondorException, ClassAdException, or the binding's own checks
             raise CondorPoolError(what, self.schedd_label, exc) from exc
 
+    def _relocate(self) -> None:
+        """Between attempts: a restarted schedd may have a new address (without a shared port)."""
+        relocate = getattr(self._b, "relocate", None)
+        if relocate is not None:
+            with contextlib.suppress(Exception):  # the collector may not know yet; the next attempt says
+                relocate()
+
     def __repr__(self) -> str:
         return f"CondorPool(schedd={self.schedd_label!r})"
+
+
+@contextlib.contextmanager
+def _tagged(description: htcondor2.Submit, token: str) -> Iterator[htcondor2.Submit]:
+    """``description`` whose jobs carry ``SUBMIT_ID_ATTR = token`` (a hex id: nothing to escape) while the
+    block runs. The caller's object is tagged in place, not copied: ``str(d)`` and ``d.getQArgs()`` cut a
+    multi-line inline item list (``queue x in (`` ... ``)``) after its first line, so a copy would not
+    submit (seen in the CLI's live comparison with condor_submit). Submit keys cannot be removed:
+    afterwards the tag is "" — a job submitted from the object again by other code gets the attribute
+    as ``undefined``, and CondorPool.submit sets a fresh one."""
+    key = f"MY.{SUBMIT_ID_ATTR}"
+    description[key] = f'"{token}"'
+    try:
+        yield description
+    finally:
+        description[key] = ""
 
 
 def parse_condor_version(text: str) -> tuple[int, int, int]:

@@ -106,6 +106,13 @@ class RecordingBindings:
         self._record("startd_ads", constraint, projection)
         return self._startd_ads
 
+    def query_with_cluster_ads(self, constraint, projection):
+        self._record("query_with_cluster_ads", constraint, projection)
+        return list(self._query_ads)
+
+    def relocate(self):
+        self._record("relocate")
+
 
 def make_pool(**kw) -> tuple[CondorPool, RecordingBindings]:
     fake = RecordingBindings(**kw)
@@ -121,7 +128,7 @@ def description() -> htcondor2.Submit:
 def test_fake_has_the_seams_methods_and_signatures():
     public = {n for n, _ in inspect.getmembers(CondorBindings, inspect.isfunction) if not n.startswith("_")}
     assert public == {"ping", "submit", "submit_spooled", "spool", "retrieve", "query", "history", "act", "edit",
-                      "startd_ads"}
+                      "startd_ads", "query_with_cluster_ads", "relocate"}
     for name in public:
         real = list(inspect.signature(getattr(CondorBindings, name)).parameters)
         fake = list(inspect.signature(getattr(RecordingBindings, name)).parameters)
@@ -180,11 +187,17 @@ def test_submit_many_rows_is_one_call_with_an_iterator_of_plain_dicts():
     sub = description()
     rows = [{"word": "a", "mem": "64MB"}, MappingProxyType({"word": "b", "mem": "128MB"}),
             {"mem": "1GB", "word": "c"}]
+    tags = []
+    submit = fake.submit
+    fake.submit = lambda d, c, i: (tags.append(d["MY.CondorexecSubmitId"]), submit(d, c, i))[1]
     result = pool.submit(sub, itemdata=rows)
     assert result == SubmitResult(cluster=42, first_proc=0, num_procs=3)
     assert result.job_ids() == ["42.0", "42.1", "42.2"]
     [(name, got_sub, count, got_rows, was_iterator)] = fake.calls
     assert (name, got_sub, count, was_iterator) == ("submit", sub, 0, True)
+    [tag] = tags  # each submit's own id while it is submitted, for a retry to find it by
+    assert len(tag) == 34 and tag.startswith('"') and tag.endswith('"')
+    assert sub["MY.CondorexecSubmitId"] == ""  # afterwards: not this submit's id (keys cannot be removed)
     assert got_rows == [{"word": "a", "mem": "64MB"}, {"word": "b", "mem": "128MB"},
                         {"mem": "1GB", "word": "c"}]
     assert all(type(r) is dict for r in got_rows)  # htcondor2 checks isinstance(row, dict)
@@ -386,7 +399,7 @@ def test_condor_version(version, numbers, retry):
 ])
 def test_binding_errors_become_condor_pool_errors_naming_call_and_schedd(call, run):
     cause = htcondor2.HTCondorException("Failed to connect to schedd")
-    pool, _ = make_pool(fail=cause)
+    pool = CondorPool(bindings=RecordingBindings(fail=cause), retry_seconds=0)  # retries: tests/faults
     with pytest.raises(CondorPoolError) as info:
         run(pool)
     err = info.value
