@@ -176,7 +176,11 @@ class ChirpMailbox:
 
 
 def _tree_rss_kib(pid):
-    """Resident memory of ``pid`` and its descendants (Linux /proc; 0 where it cannot be read)."""
+    """Resident memory of the call process ``pid`` and what its descendants hold of their own (Linux /proc;
+    0 where it cannot be read). A descendant counts only its private pages: a child forked from the call
+    process shares all of the call's pages until it writes or execs, and summing resident sizes would
+    count them twice — a call that starts a subprocess, sampled between its fork and its exec, would
+    look twice its size and be killed for memory it never used."""
     page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
     total, stack, seen = 0, [pid], set()
     while stack:
@@ -185,14 +189,28 @@ def _tree_rss_kib(pid):
             continue
         seen.add(p)
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * page_kib
+            total += _private_kib(p) if p != pid else _statm_rss_kib(p, page_kib)
             for tid in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{tid}/children") as f:
                     stack.extend(int(c) for c in f.read().split())
         except (OSError, ValueError):
             continue
     return total
+
+
+def _statm_rss_kib(pid, page_kib):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * page_kib
+
+
+def _private_kib(pid):
+    """The pages ``pid`` alone holds (smaps_rollup's Private_Clean + Private_Dirty); its resident size
+    where Linux has no smaps_rollup (before 4.14)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return sum(int(line.split()[1]) for line in f if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    except FileNotFoundError:
+        return _statm_rss_kib(pid, os.sysconf("SC_PAGE_SIZE") // 1024)
 
 
 def _listing(directory):
