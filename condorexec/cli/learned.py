@@ -19,7 +19,7 @@ from condorexec.labels.policy import AllocationMode, Label, Maximum
 from condorexec.labels.poller import CATEGORY_ATTR, HistoryPoller
 from condorexec.labels.store import LabelStore
 from condorexec.pools.base import Pool
-from condorexec.pools.localspool import SpoolView
+from condorexec.pools.local.spool import SpoolView
 from condorexec.submit.cluster import Submission
 
 #: submit commands a label fills in, and how its value is written (explicit units, docs/design.md §3)

@@ -38,9 +38,9 @@ import psutil
 
 from condorexec.condorfacts import JobStatus, job_constraint
 from condorexec.errors import CondorexecError
-from condorexec.pools import spooling
 from condorexec.pools.base import Machine, largest
-from condorexec.pools.historyfile import project, read_history
+from condorexec.pools.local import spooling
+from condorexec.pools.local.historyfile import project, read_history
 
 #: removal requests older than this are ignored and cleaned up by ``rm``
 REQUEST_TTL_S = 120.0

@@ -43,15 +43,15 @@ import psutil
 
 from condorexec import submit
 from condorexec.condorfacts import HoldCode, HoldSubCode, JobStatus, Universe
-from condorexec.pools import spooling
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
-from condorexec.pools.eventlog import EventLogs
-from condorexec.pools.historyfile import append_ads, project, read_history
-from condorexec.pools.isolation import bwrap_argv, check_bwrap, python_dirs
-from condorexec.pools.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
-from condorexec.pools.localspool import SpoolLayout, SpoolView
-from condorexec.pools.localsupport import local_pool_problems
-from condorexec.pools.transfer import copy_files, output_target, parse_remaps, split_list
+from condorexec.pools.local import spooling
+from condorexec.pools.local.eventlog import EventLogs
+from condorexec.pools.local.historyfile import append_ads, project, read_history
+from condorexec.pools.local.isolation import bwrap_argv, check_bwrap, python_dirs
+from condorexec.pools.local.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
+from condorexec.pools.local.spool import SpoolLayout, SpoolView
+from condorexec.pools.local.support import local_pool_problems
+from condorexec.pools.local.transfer import copy_files, output_target, parse_remaps, split_list
 from condorexec.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -255,9 +255,9 @@ class LocalPool(Pool):
         super().__init__()
         if not isinstance(isolate, bool):
             raise ValueError(f"LocalPool isolate must be True or False, got {isolate!r}")
-        #: bwrap's path when jobs run isolated (pools/isolation.py), else None
+        #: bwrap's path when jobs run isolated (pools/local/isolation.py), else None
         self._bwrap = check_bwrap() if isolate else None
-        #: where this pool keeps its state (the one definition of the layout: pools/localspool.py)
+        #: where this pool keeps its state (the one definition of the layout: pools/local/spool.py)
         self.spool = SpoolLayout(state_dir)
         self.spool.create()
         self._nodes = [_Node.empty(s, self.spool.nodes / s.name) for s in node_specs(nodes, self.spool)]
@@ -301,7 +301,7 @@ class LocalPool(Pool):
 
     def prepare(self, description: htcondor2.Submit, submit_dir: str | os.PathLike | None = None, *,
                 itemdata: Sequence[Mapping[str, str]] | None = None) -> tuple[list[str], list[str]]:
-        """What of ``description`` this pool cannot honour (:mod:`condorexec.pools.localsupport`); when
+        """What of ``description`` this pool cannot honour (:mod:`condorexec.pools.local.support`); when
         it can run it and the description names no ``log``, a private one in the spool (the events of
         every job here are written to its log, and a user running the jobs in the foreground has no
         schedd to ask)."""
