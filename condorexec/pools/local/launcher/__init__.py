@@ -13,8 +13,7 @@ as SIGKILLed, and the next launch starts a new one.
 
 Each job is one child of the server, leader of its own session and process group (``setsid``), so
 that the whole tree can be killed at once, like HTCondor's starter kills a job's process family.
-When a job's root process exits, whatever it left behind in its group is killed too; the server is
-a child subreaper, so those leftovers are reaped rather than left as zombies.
+When a job's root process exits, whatever it left behind is killed too, and reaped by the server.
 
 Measurement follows HTCondor: the parent samples each job's process tree with psutil (RSS summed
 over the tree, as the starter's ProcFamily does) and the server reports ``wait4``'s rusage on exit;
@@ -31,8 +30,13 @@ jobs (code 6); no JobExit is reported for them.
 Python jobs: the entry point's module is imported once in the server (so it must not start threads
 at import) and called in the forked child with the job's argv; the server's environment is emptied
 
-Known limit: processes that leave the job's process group (their own ``setsid``) escape the group
-kill, and processes re-parented away from the job's tree escape the memory sum.
+Each job's root is also a child subreaper, and the server one above it (:mod:`.family`): whatever the
+job starts stays in its tree, even in another session or process group, so a removal, the root's
+exit, :meth:`Launcher.close` and the caller's death (EOF on the socket) kill all of it, as HTCondor's
+starter kills a job's process family. A job root that runs long (a category worker) therefore also
+adopts its descendants' orphans and, until it waits for them, keeps them as zombies. Left out: a fork
+server killed with SIGKILL cannot clean up; its job roots die with it (``PR_SET_PDEATHSIG``) and the
+caller kills their groups, but what they started in other groups is out of reach.
 
 One module per process: :mod:`.caller` (the :class:`Launcher` in the pool's process),
 :mod:`.forkserver` (the server), :mod:`.jobchild` (each job's process up to exec or the entry

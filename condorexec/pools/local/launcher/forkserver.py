@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from condorexec.pools.local.launcher.family import PR_SET_CHILD_SUBREAPER, children, kill_family, prctl
 from condorexec.pools.local.launcher.jobchild import run_job
 from condorexec.pools.local.launcher.messages import (
     Exited,
@@ -107,7 +108,7 @@ class ForkServer:
     # -- main loop --------------------------------------------------------------------------------
 
     def serve(self) -> None:
-        _become_subreaper()
+        prctl(PR_SET_CHILD_SUBREAPER, 1)  # a job's leftovers come here, not to init (family.py)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C reaches it too
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # needed so that the wakeup fd is written
@@ -154,6 +155,7 @@ class ForkServer:
                 job = self.jobs.get(pid)
                 if job is not None:  # not yet reaped: its pid, hence its group id, is still ours
                     job.kill_reason = job.kill_reason or reason
+                    kill_family(pid)  # its whole tree, whatever session or group each process is in
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(pid, signal.SIGKILL)
             case Shutdown():
@@ -265,18 +267,28 @@ class ForkServer:
 
     def _report_exit(self, pid: int, reaped: Reaped) -> None:
         job = self.jobs.pop(pid)
-        # Like the starter: whatever the job left in its process group dies with it.
+        # Like the starter: whatever the job left behind dies with it, in its group or not.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+        self._kill_strays()
         usage = reaped.usage
         maxrss = usage.ru_maxrss if usage.ru_maxrss > job.inherited_kib + INHERITED_SLACK_KIB else 0
         send(self.sock, Exited(pid=pid, status=reaped.status, maxrss_kib=maxrss, user_cpu_s=usage.ru_utime,
                                sys_cpu_s=usage.ru_stime, wall_s=reaped.ended_mono - job.started_mono,
                                started_at=job.started_at, ended_at=reaped.ended_at, kill_reason=job.kill_reason))
 
+    def _kill_strays(self) -> None:
+        """Kill the server's children that are no job's root: what ended jobs left (adopted here when
+        their root, a subreaper, ended), with their own families."""
+        ours = {*self.jobs, *(s.pid for s in self.setting_up.values())}
+        for pid in children(self.pid):
+            if pid not in ours:
+                kill_family(pid)
+
     def _kill_all_and_reap(self) -> None:
         pids = [*self.jobs, *(s.pid for s in self.setting_up.values() if s.reaped is None)]
         for pid in pids:
+            kill_family(pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -285,25 +297,14 @@ class ForkServer:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         self.jobs.clear()
-        # Adopted leftovers die with their groups a moment later; reap them, but do not wait long
-        # for any that left their group (out of our reach) and still run.
-        deadline = time.monotonic() + 1.0
+        self.setting_up.clear()
+        # Adopted leftovers: kill them (and anything they started) until none is left, then reap.
+        deadline = time.monotonic() + 2.0
         with contextlib.suppress(ChildProcessError):
             while time.monotonic() < deadline:
+                self._kill_strays()
                 if not os.wait4(-1, os.WNOHANG)[0]:
                     time.sleep(0.01)
-
-
-def _become_subreaper() -> None:
-    """Adopt the jobs' orphaned descendants (Linux PR_SET_CHILD_SUBREAPER), so that a job's killed
-    leftovers are reaped here rather than left as zombies under a pid 1 that may not reap (containers)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass  # not Linux: leftovers go to init as usual
 
 
 def serve(fd: int) -> None:

@@ -1,6 +1,7 @@
 """The job child: what runs in the process the fork server forks for one job, up to the job itself.
 
-It makes the job the leader of its own session and process group, changes to the sandbox, opens the
+It makes the job the leader of its own session and process group and a child subreaper (so that
+nothing it starts leaves its tree, :mod:`.family`), changes to the sandbox, opens the
 job's standard streams, closes the server's descriptors, resets the signals a fresh process has, and
 then execs the executable or calls the Python entry point. A failure before that point is written to
 the close-on-exec setup pipe (the server turns it into :class:`~.messages.Failed`) and ends the
@@ -17,6 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from condorexec.pools.local.launcher.family import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
 from condorexec.pools.local.launcher.messages import JobSpec
 
 
@@ -26,6 +28,9 @@ def run_job(spec: JobSpec, func: Callable[..., Any] | None, err_w: int, server_f
     try:
         signal.set_wakeup_fd(-1)
         os.setsid()
+        # What the job starts stays in its tree (see family.py), and the job dies with the server.
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         stage = f"chdir to sandbox {spec.cwd!r}"
         os.chdir(spec.cwd)
         for fd, path, flags in (
