@@ -15,6 +15,7 @@ end the body early, and a line starting with ``...`` would close the event.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -201,9 +202,16 @@ class EventLogWriter:
                 raise ValueError(f"event log {self.path} is closed")
             data = (self._header(number, cluster, proc, when) + body + "...\n").encode("utf-8", "replace")
             view = memoryview(data)
-            while view:  # a regular-file append is not split in practice; loop for the letter of POSIX
-                written = os.write(self._fd, view)
-                view = view[written:]
+            start = os.fstat(self._fd).st_size
+            try:
+                while view:  # a regular-file append is not split in practice; loop for the letter of POSIX
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError:  # a full disk: no half event for a reader to stumble on
+                if len(view) < len(data):
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self._fd, start)
+                raise
 
     # -- events ----------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ string values are written as spaces (HTCondor would write them raw and corrupt i
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import math
@@ -125,8 +126,13 @@ def append_ads(path: str | os.PathLike, ads: Iterable[classad2.ClassAd]) -> None
                     banner_at = size + len(data)
                     data += _banner(ad, offset).encode("utf-8", "surrogateescape")
                     view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
+                    try:
+                        while view:
+                            view = view[os.write(fd, view):]
+                    except OSError:  # a full disk: no half record (the flock keeps others out)
+                        with contextlib.suppress(OSError):
+                            os.ftruncate(fd, size)
+                        raise
                     size += len(data)
                     offset = banner_at
             finally:

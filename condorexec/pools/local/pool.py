@@ -28,6 +28,7 @@ job when; whatever changes the queue goes through :meth:`LocalPool._changing`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import getpass
 import itertools
 import logging
@@ -45,14 +46,14 @@ import htcondor2
 from condorexec.condorfacts import HoldCode, HoldSubCode, JobStatus, Universe
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 from condorexec.pools.local.factory import Factory
-from condorexec.pools.local.historyfile import append_ads, project, read_history
+from condorexec.pools.local.historyfile import project, read_history
 from condorexec.pools.local.isolation import check_bwrap
 from condorexec.pools.local.launcher import JobExit, Launcher, LaunchError
 from condorexec.pools.local.layout import SpoolLayout
 from condorexec.pools.local.negotiator import claim_slot, match, release_slot
 from condorexec.pools.local.nodes import ExecuteNode, NodeSpec, described, local_machines, node_specs
 from condorexec.pools.local.queue import JobQueue, QueuedJob, next_cluster_id
-from condorexec.pools.local.shadow import JobLogs, record_usage
+from condorexec.pools.local.shadow import History, JobLogs, record_usage
 from condorexec.pools.local.spool import SpoolView
 from condorexec.pools.local.spooling import discard, is_spooled, spool_job
 from condorexec.pools.local.starter import prepare_sandbox, transfer_output
@@ -64,8 +65,8 @@ __all__ = ["LocalPool", "NodeSpec", "local_machines", "node_specs"]
 
 log = logging.getLogger(__name__)
 
-#: a transfer or exec failure's hold subcode is the errno, as the starter sets it
-_SUBCODE_NO_SUCH_FILE = 2  # ENOENT
+#: a transfer or exec failure's hold subcode is the errno, as the starter sets it (ENOENT when none is known)
+_SUBCODE_NO_SUCH_FILE = errno.ENOENT
 
 #: slot seconds a job start costs here (~80 trivial jobs/s on 2 cores; PoolProfile.job_start_seconds)
 JOB_START_SECONDS = 0.025
@@ -113,6 +114,7 @@ class LocalPool(Pool):
         self._factories: dict[int, Factory] = {}  # cluster -> its procs not made yet
         self._spent: dict[int, Factory] = {}  # removed factories: how many procs they never made
         self._logs = JobLogs()
+        self._history = History(self.spool.history)
         self._closed = False
         # preload: modules every fast-launched Python job would import (e.g. Parsl's app wrappers)
         self._launcher = Launcher(self._on_exit, monitor_period=monitor_period, on_sample=self._on_sample,
@@ -322,12 +324,22 @@ class LocalPool(Pool):
             with self._lock:
                 if self._closed:
                     return
+                self._logs.retry()  # what a full disk held back, in order, before anything new
+                self._history.retry()
                 claimed = match(self._queue.idle(), self._nodes, self._claim)
                 if not claimed:
                     self._wake.wait(timeout=1.0)
                     continue
             for job in claimed:
-                self._launch(job)
+                try:
+                    self._launch(job)
+                except Exception as exc:  # a bug here must not stop every later job from starting
+                    log.exception("the local pool could not start job %s", job.job_id)
+                    with self._changing():
+                        release_slot(job)
+                        self._cleanup_sandbox(job)
+                        self._hold(job, time.time(), f"Error from {job.slot_name}: the local pool could not start "
+                                   f"the job: {exc!r}", HoldCode.FAILED_TO_CREATE_PROCESS, HoldSubCode.UNSPECIFIED)
 
     def _claim(self, job: QueuedJob, node: ExecuteNode, request) -> None:
         now = time.time()
@@ -351,8 +363,9 @@ class LocalPool(Pool):
                 elif job.holding:
                     self._hold(job, now, *job.holding)
                 else:
+                    subcode = error.errno if isinstance(error, OSError) and error.errno else _SUBCODE_NO_SUCH_FILE
                     self._hold(job, now, f"Error from {job.slot_name}: failed to transfer input files: {error}",
-                               HoldCode.TRANSFER_INPUT_ERROR, _SUBCODE_NO_SUCH_FILE)
+                               HoldCode.TRANSFER_INPUT_ERROR, subcode)
                 return
             asked = job.request()
             self._logs.of(job.ad).execute(
@@ -426,7 +439,10 @@ class LocalPool(Pool):
             elif job.holding is not None:
                 self._hold(job, now, *job.holding)
             else:
-                error = transfer_output(job)
+                try:
+                    error = transfer_output(job)
+                except OSError as exc:  # the sandbox itself cannot be read (EIO)
+                    error = (f"Error from {job.slot_name}: Failed to transfer output files: {exc}", exc.errno or 0)
                 if error:
                     self._hold(job, now, error[0], HoldCode.TRANSFER_OUTPUT_ERROR, error[1])
                 else:
@@ -496,7 +512,7 @@ class LocalPool(Pool):
                 if attr in job.ad:
                     del job.ad[attr]
         self._queue.drop(job)
-        append_ads(self.spool.history, [job.ad])
+        self._history.append(job.ad)
         if status == JobStatus.REMOVED and is_spooled(job.ad):  # no output will ever be fetched
             discard(self.spool.job_spool(job.cluster, job.proc))
         if status == JobStatus.REMOVED:

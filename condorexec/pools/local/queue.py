@@ -141,13 +141,18 @@ class JobQueue:
 
 
 def next_cluster_id(counter: Path) -> int:
-    """The next cluster id from the counter file; unique across every process sharing it."""
-    with open(counter, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        f.seek(0)
-        text = f.read().strip()
-        cluster = int(text) if text else 1
-        f.seek(0)
-        f.truncate()
-        f.write(str(cluster + 1))
+    """The next cluster id from the counter file; unique across every process sharing it. An OSError
+    (a full disk) names the file: nothing is queued then."""
+    try:
+        with open(counter, "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.seek(0)
+            text = f.read().strip()
+            cluster = int(text) if text else 1
+            f.seek(0)
+            f.truncate()
+            f.write(str(cluster + 1))
+    except OSError as exc:
+        raise OSError(exc.errno, f"the local pool cannot take a cluster id from {counter}: "
+                                 f"{exc.strerror or exc}") from exc
     return cluster
