@@ -4,6 +4,7 @@ closed, or the submitting process is SIGKILLed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import htcondor2
 import psutil
 import pytest
 
+from condorexec import CondorExecutor
 from condorexec.pools.local import LocalPool
 
 pytestmark = [pytest.mark.fault, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux prctl")]
@@ -65,10 +67,15 @@ def _started_pids(pids: Path) -> list[int]:
     return found
 
 
-def _kill_if_alive(pids: list[int]) -> None:
-    for pid in pids:  # never leave a stray behind a failed test
+def _kill_if_alive(pids: list[int], under: Path | None = None) -> None:
+    """Never leave a stray behind a failed test: ``pids``, and every process whose working directory is
+    under ``under`` (the test's sandboxes)."""
+    if under is not None:
+        pids = [*pids, *(p.pid for p in psutil.process_iter() if _cwd(p).startswith(str(under)))]
+    for pid in pids:
         if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("how", ["ends", "removed", "pool closed"])
@@ -88,7 +95,7 @@ def test_every_process_a_job_started_is_gone(tmp_path, how: str) -> None:
             f"after the job {how}, processes it started still run: {[p for p in found if _alive(p)]}"
     finally:
         pool.close()
-        _kill_if_alive(found)
+        _kill_if_alive(found, tmp_path)
 
 
 def test_a_sigkilled_submitter_leaves_no_process_of_its_jobs(tmp_path) -> None:
@@ -114,4 +121,84 @@ def test_a_sigkilled_submitter_leaves_no_process_of_its_jobs(tmp_path) -> None:
     finally:
         if submitter.poll() is None:
             submitter.kill()
-        _kill_if_alive(found)
+        _kill_if_alive(found, tmp_path)
+
+
+def leave_a_stray(pid_file: str) -> None:
+    """A call that starts a child in a session of its own, says both pids, and runs on."""
+    import os
+    import subprocess
+    import time
+
+    child = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    with open(pid_file + ".tmp", "w") as f:
+        f.write(f"{os.getpid()} {child.pid}\n")
+    os.rename(pid_file + ".tmp", pid_file)
+    time.sleep(600)
+
+
+def _call_pids(pid_file: Path) -> list[int]:
+    assert _wait(pid_file.exists, 60), "the call did not start"
+    return [int(p) for p in pid_file.read_text().split()]
+
+
+@pytest.mark.parametrize("mode", ["workers", "per_call"])
+def test_shutdown_leaves_no_worker_call_or_child_of_a_call_running(tmp_path, mode: str) -> None:
+    executor = CondorExecutor(label="strays", pool="local", mode=mode, nodes=["cpus=2,memory=2000,disk=5000"],
+                              state_dir=str(tmp_path / "state"), monitor_period=0.1, batch_window=0.01)
+    executor.run_dir = str(tmp_path / "run")
+    executor.start()
+    found: list[int] = []
+    try:
+        future = executor.submit(leave_a_stray, {"memory": 100}, str(tmp_path / "pids"))
+        found = _call_pids(tmp_path / "pids")
+        jobs = [p.pid for p in psutil.Process().children(recursive=True) if "/localpool/execute/" in _cwd(p)]
+        assert jobs, "no job process found"
+        executor.shutdown()
+        assert future.done()
+        left = lambda: [p for p in {*found, *jobs} if _alive(p)]  # noqa: E731
+        assert _wait(lambda: not left()), f"still running after shutdown ({mode}): {left()}"
+    finally:
+        _kill_if_alive(found, tmp_path)
+
+
+SUBMITTER = textwrap.dedent("""
+    import sys, time
+    from condorexec import CondorExecutor
+    from tests.faults.test_local_strays import leave_a_stray
+
+    base = sys.argv[1]
+    executor = CondorExecutor(label="k", pool="local", mode="workers", nodes=["cpus=2,memory=2000,disk=5000"],
+                              state_dir=base + "/state", monitor_period=0.1, batch_window=0.01)
+    executor.run_dir = base + "/run"
+    executor.start()
+    executor.submit(leave_a_stray, {"memory": 100}, base + "/pids")
+    time.sleep(600)
+""")
+
+
+def test_a_sigkilled_submitter_leaves_no_worker_or_call_running(tmp_path) -> None:
+    """The issue's case: 30 s after the submitter was SIGKILLed, its worker was still running a call."""
+    root = Path(__file__).resolve().parents[2]
+    submitter = subprocess.Popen([sys.executable, "-c", SUBMITTER, str(tmp_path)], cwd=root)
+    found: list[int] = []
+    try:
+        found = _call_pids(tmp_path / "pids")
+        jobs = [p.pid for p in psutil.Process(submitter.pid).children(recursive=True)
+                if "/localpool/execute/" in _cwd(p)]
+        assert jobs, "no job process found"
+        submitter.kill()
+        submitter.wait(timeout=10)
+        left = lambda: [p for p in {*found, *jobs} if _alive(p)]  # noqa: E731
+        assert _wait(lambda: not left()), f"still running after the submitter was SIGKILLed: {left()}"
+    finally:
+        if submitter.poll() is None:
+            submitter.kill()
+        _kill_if_alive(found, tmp_path)
+
+
+def _cwd(process: psutil.Process) -> str:
+    try:
+        return process.cwd()
+    except psutil.Error:
+        return ""

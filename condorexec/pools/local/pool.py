@@ -252,16 +252,13 @@ class LocalPool(Pool):
         return read_history(self.spool.history, constraint, projection, match, since)
 
     def act(self, action: htcondor2.JobAction, job_spec: str | Iterable[str]) -> None:
-        if action not in (htcondor2.JobAction.Remove, htcondor2.JobAction.Hold, htcondor2.JobAction.Release):
-            with self._lock:
-                if self._queue.select(job_spec):
-                    raise ValueError(f"the local pool does not support JobAction {action!r}")
-            return
         now = time.time()
         with self._changing():
             if action == htcondor2.JobAction.Remove and isinstance(job_spec, str):
                 self._remove_factories(job_spec)
             for job in self._queue.select(job_spec):
+                if action not in (htcondor2.JobAction.Remove, htcondor2.JobAction.Hold, htcondor2.JobAction.Release):
+                    raise ValueError(f"the local pool does not support JobAction {action!r}")
                 if action == htcondor2.JobAction.Remove:
                     self._remove(job, now)
                 elif action == htcondor2.JobAction.Hold and job.status in (JobStatus.IDLE, JobStatus.RUNNING):
@@ -374,18 +371,20 @@ class LocalPool(Pool):
                 scratch_dir=str(job.sandbox))
         try:
             self._launcher.launch(request)
+            failure = None
         except LaunchError as exc:
-            with self._changing():
-                release_slot(job)
-                if job.removing:  # e.g. the pool is closing: the launcher refused, the job was going anyway
-                    self._finish(job, JobStatus.REMOVED, now)
-                else:
-                    self._hold(job, now, f"Error from {job.slot_name}: failed to execute: {exc}",
-                               HoldCode.FAILED_TO_CREATE_PROCESS, _SUBCODE_NO_SUCH_FILE)
-        else:
-            with self._changing():
+            failure = exc
+        with self._changing():
+            if failure is None:
                 if job.removing or job.holding:  # asked for while it was being launched: kill found nothing
                     self._launcher.kill(job.job_id)
+                return
+            release_slot(job)
+            if job.removing:  # e.g. the pool is closing: the launcher refused, the job was going anyway
+                self._finish(job, JobStatus.REMOVED, now)
+            else:
+                self._hold(job, now, f"Error from {job.slot_name}: failed to execute: {failure}",
+                           HoldCode.FAILED_TO_CREATE_PROCESS, _SUBCODE_NO_SUCH_FILE)
 
     # ---- job exits and monitoring --------------------------------------------------------------
 
