@@ -180,9 +180,12 @@ SUBMITTER = textwrap.dedent("""
 def test_a_sigkilled_submitter_leaves_no_worker_or_call_running(tmp_path) -> None:
     """The issue's case: 30 s after the submitter was SIGKILLed, its worker was still running a call."""
     root = Path(__file__).resolve().parents[2]
-    submitter = subprocess.Popen([sys.executable, "-c", SUBMITTER, str(tmp_path)], cwd=root)
+    with (tmp_path / "submitter.err").open("w") as err:
+        submitter = subprocess.Popen([sys.executable, "-c", SUBMITTER, str(tmp_path)], cwd=root, stderr=err)
     found: list[int] = []
     try:
+        if not _wait((tmp_path / "pids").exists, 60):
+            pytest.fail(f"the call did not start; the submitter said: {(tmp_path / 'submitter.err').read_text()}")
         found = _call_pids(tmp_path / "pids")
         jobs = [p.pid for p in psutil.Process(submitter.pid).children(recursive=True)
                 if "/localpool/execute/" in _cwd(p)]

@@ -17,10 +17,6 @@ import signal
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 
-#: rounds of "find the family, kill it" before giving up on a process that keeps forking
-_KILL_ROUNDS = 20
-
-
 _libc: object = None
 
 
@@ -68,6 +64,16 @@ def _children_by_scan(pid: int) -> list[int]:
     return found
 
 
+def own_children() -> list[int]:
+    """This single-threaded process's live children: one read, for the fork server's check at every exit."""
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except FileNotFoundError:
+        return _children_by_scan(pid)
+
+
 def descendants(pid: int) -> list[int]:
     """Every live descendant of ``pid``, parents before their children."""
     out: list[int] = []
@@ -81,25 +87,13 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def kill_family(root: int, *, include_root: bool = True) -> None:
-    """SIGKILL ``root``'s descendants (and ``root``), again until none is found: a process forking
-    while it is killed, or orphans adopted meanwhile, are caught by the next round."""
-    for _ in range(_KILL_ROUNDS):
-        family = descendants(root)
-        alive = [pid for pid in family if not _is_zombie(pid)]
-        if not alive:
-            break
-        for pid in reversed(alive):  # children first: fewer orphans to chase
+def kill_family(root: int) -> None:
+    """Kill ``root`` and its descendants: frozen first (SIGSTOP: none forks, or exits on its own so
+    that the root would end normally, meanwhile), then SIGKILLed, the root first so that it is reported
+    killed. A process forked between the listing and the freeze loses its parent and is adopted by the
+    fork server once the root is gone, which kills it there as a stray."""
+    family = [root, *descendants(root)]
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in family:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-    if include_root:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(root, signal.SIGKILL)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
-        return True  # gone
+                os.kill(pid, sig)

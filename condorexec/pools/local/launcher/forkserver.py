@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from condorexec.pools.local.launcher.family import PR_SET_CHILD_SUBREAPER, children, kill_family, prctl
+from condorexec.pools.local.launcher.family import PR_SET_CHILD_SUBREAPER, kill_family, own_children, prctl
 from condorexec.pools.local.launcher.jobchild import run_job
 from condorexec.pools.local.launcher.messages import (
     Exited,
@@ -281,7 +281,7 @@ class ForkServer:
         """Kill the server's children that are no job's root: what ended jobs left (adopted here when
         their root, a subreaper, ended), with their own families."""
         ours = {*self.jobs, *(s.pid for s in self.setting_up.values())}
-        for pid in children(self.pid):
+        for pid in own_children():
             if pid not in ours:
                 kill_family(pid)
 
