@@ -40,8 +40,8 @@ caller kills their groups, but what they started in other groups is out of reach
 
 One module per process: :mod:`.caller` (the :class:`Launcher` in the pool's process),
 :mod:`.forkserver` (the server), :mod:`.jobchild` (each job's process up to exec or the entry
-point); :mod:`.messages` holds what they say to each other as named types, and :mod:`.measure` how
-jobs are measured.
+point); :mod:`.messages` holds what they say to each other as named types, :mod:`.measure` how
+jobs are measured and :mod:`.family` how a job's processes are found and killed.
 """
 
 from __future__ import annotations
