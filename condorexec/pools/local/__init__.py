@@ -17,7 +17,9 @@
 ``spooling``       ``-spool``: inputs copied at submit, outputs kept for ``transfer-data``
 ``transfer``       HTCondor's file-transfer rules, shared by the starter and the spool
 ``isolation``      ``isolate=True``: jobs run inside bubblewrap
-=================  ==============================================================================r imports
+=================  ==============================================================================
+
+The names below are imported on first use, not here: the launcher's fork server imports
 ``condorexec.pools.local.launcher`` in a fresh interpreter, whose memory every forked job inherits and
 is measured with, so importing this package must stay cheap.
 """
