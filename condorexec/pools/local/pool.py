@@ -58,6 +58,7 @@ from condorexec.pools.local.spool import SpoolView
 from condorexec.pools.local.spooling import discard, is_spooled, spool_job
 from condorexec.pools.local.starter import prepare_sandbox, transfer_output
 from condorexec.pools.local.support import local_pool_problems
+from condorexec.resources import Resources
 from condorexec.submit import Factory as FactorySpec
 from condorexec.submit import ads_to_check, plan_jobs
 
@@ -310,6 +311,7 @@ class LocalPool(Pool):
                 self._finish(job, JobStatus.REMOVED, time.time())
         self._trash.put(None)
         self._cleaner.join(timeout=30)
+        self._history.retry()  # a last try for what a full disk held back
         self._logs.close_all()
 
     # ---- scheduling -----------------------------------------------------------------------------
@@ -338,7 +340,7 @@ class LocalPool(Pool):
                         self._hold(job, time.time(), f"Error from {job.slot_name}: the local pool could not start "
                                    f"the job: {exc!r}", HoldCode.FAILED_TO_CREATE_PROCESS, HoldSubCode.UNSPECIFIED)
 
-    def _claim(self, job: QueuedJob, node: ExecuteNode, request) -> None:
+    def _claim(self, job: QueuedJob, node: ExecuteNode, request: Resources) -> None:
         now = time.time()
         claim_slot(job, node, request, self.spool.execute, now)
         self._set_status(job, JobStatus.RUNNING, now)
