@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["LocalPool", "NodeSpec", "local_machines", "node_specs"]
+__all__ = ["JOB_START_SECONDS", "LocalPool", "NodeSpec", "local_machines", "node_specs"]
 
 if TYPE_CHECKING:
-    from condorexec.pools.local.pool import LocalPool, NodeSpec, local_machines, node_specs
+    from condorexec.pools.local.pool import JOB_START_SECONDS, LocalPool, NodeSpec, local_machines, node_specs
 
 
 def __getattr__(name: str) -> Any:

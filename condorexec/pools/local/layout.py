@@ -27,7 +27,7 @@ class SpoolLayout:
 
     state_dir: Path
 
-    def __init__(self, state_dir: str | os.PathLike | None = None):
+    def __init__(self, state_dir: str | os.PathLike[str] | None = None):
         chosen = Path(state_dir) if state_dir else default_state_dir()
         object.__setattr__(self, "state_dir", chosen.expanduser().absolute())
 
@@ -80,5 +80,6 @@ class SpoolLayout:
             path.mkdir(parents=True, exist_ok=True)
 
 
-def as_layout(where: SpoolLayout | str | os.PathLike) -> SpoolLayout:
+def as_layout(where: SpoolLayout | str | os.PathLike[str] | None) -> SpoolLayout:
+    """``where`` as a layout (None: the default state directory)."""
     return where if isinstance(where, SpoolLayout) else SpoolLayout(where)

@@ -26,7 +26,7 @@ class NodeSpec(Machine):
     parsed from the node-spec text users type (``"cpus=6,memory=6000"``) or taken from this host."""
 
     @classmethod
-    def this_machine(cls, disk_path: str | os.PathLike) -> NodeSpec:
+    def this_machine(cls, disk_path: str | os.PathLike[str]) -> NodeSpec:
         """One node the size of this machine; its disk is what is free where ``disk_path`` is (or
         would be: a state directory not made yet is measured at its nearest existing parent)."""
         where = Path(disk_path).absolute()
@@ -88,7 +88,7 @@ class ExecuteNode:
 
 
 def node_specs(nodes: Sequence[NodeSpec | str] | None = None,
-               state_dir: SpoolLayout | str | os.PathLike | None = None) -> list[NodeSpec]:
+               state_dir: SpoolLayout | str | os.PathLike[str] | None = None) -> list[NodeSpec]:
     """The nodes a :class:`LocalPool` made with these arguments has: ``nodes`` parsed, or one node the
     size of this machine (its disk: what is free where ``state_dir`` is)."""
     specs = [NodeSpec.parse(n, i) if isinstance(n, str) else n for i, n in enumerate(nodes or [])]
@@ -102,7 +102,7 @@ def node_specs(nodes: Sequence[NodeSpec | str] | None = None,
 
 
 def local_machines(nodes: Sequence[NodeSpec | str] | None = None,
-                   state_dir: SpoolLayout | str | os.PathLike | None = None) -> list[Machine]:
+                   state_dir: SpoolLayout | str | os.PathLike[str] | None = None) -> list[Machine]:
     """What :meth:`LocalPool.describe_machines` would say for these arguments, without starting a pool
     (for the companion commands, which must not start one)."""
     return described(node_specs(nodes, state_dir))

@@ -48,7 +48,7 @@ from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
 from condorexec.pools.local.factory import Factory
 from condorexec.pools.local.historyfile import project, read_history
 from condorexec.pools.local.isolation import check_bwrap
-from condorexec.pools.local.launcher import JobExit, Launcher, LaunchError
+from condorexec.pools.local.launcher import JobExit, Launcher, LaunchError, LaunchRequest
 from condorexec.pools.local.layout import SpoolLayout
 from condorexec.pools.local.negotiator import claim_slot, match, release_slot
 from condorexec.pools.local.nodes import ExecuteNode, NodeSpec, described, local_machines, node_specs
@@ -62,7 +62,7 @@ from condorexec.resources import Resources
 from condorexec.submit import Factory as FactorySpec
 from condorexec.submit import ads_to_check, plan_jobs
 
-__all__ = ["LocalPool", "NodeSpec", "local_machines", "node_specs"]
+__all__ = ["JOB_START_SECONDS", "LocalPool", "NodeSpec", "local_machines", "node_specs"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class LocalPool(Pool):
     def __init__(
         self,
         nodes: Sequence[NodeSpec | str] | None = None,
-        state_dir: str | os.PathLike | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
         *,
         monitor_period: float = 0.5,
         keep_sandboxes: bool = False,
@@ -145,7 +145,7 @@ class LocalPool(Pool):
     def where(self) -> str:
         return f"Local pool: {self.spool.state_dir}"
 
-    def prepare(self, description: htcondor2.Submit, submit_dir: str | os.PathLike | None = None, *,
+    def prepare(self, description: htcondor2.Submit, submit_dir: str | os.PathLike[str] | None = None, *,
                 itemdata: Sequence[Mapping[str, str]] | None = None) -> tuple[list[str], list[str]]:
         """What of ``description`` this pool cannot honour (:mod:`condorexec.pools.local.support`); when
         it can run it and the description names no ``log``, a private one in the spool (the events of
@@ -161,7 +161,8 @@ class LocalPool(Pool):
         return errors, warnings
 
     def submit(self, description: htcondor2.Submit, itemdata: Sequence[Mapping[str, str]] | None = None,
-               count: int = 0, *, submit_dir: str | os.PathLike | None = None, spool: bool = False) -> SubmitResult:
+               count: int = 0, *, submit_dir: str | os.PathLike[str] | None = None,
+               spool: bool = False) -> SubmitResult:
         """Queue one cluster. ``spool``: copy each job's inputs into its spool directory first (the job
         runs from the copies) and keep its outputs there for :meth:`retrieve` (:mod:`.spooling`)."""
         if not isinstance(spool, bool):
@@ -349,12 +350,12 @@ class LocalPool(Pool):
         """Transfer input files and start a claimed job (called without the lock)."""
         now = job.started_at
         try:
-            request = prepare_sandbox(job, self._bwrap)
+            request: LaunchRequest | None = prepare_sandbox(job, self._bwrap)
             error = None
         except (OSError, ValueError) as exc:
             request, error = None, exc
         with self._changing():
-            if job.removing or job.holding or error is not None:
+            if job.removing or job.holding or request is None or job.node is None:
                 release_slot(job)
                 self._cleanup_sandbox(job)
                 if job.removing:

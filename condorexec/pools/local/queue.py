@@ -34,7 +34,7 @@ class QueuedJob:
     removing: bool = False
     holding: tuple[str, int, int] | None = None
     peak_memory_mb: int = 0
-    inputs_snapshot: dict[str, tuple[float, int]] = field(default_factory=dict)
+    inputs_snapshot: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (mtime_ns, size)
     memory_logged_mb: int = 0  # the MemoryUsage of the last IMAGE_SIZE event of this start
     cached_request: Resources | None = None
     priority: int = 0

@@ -64,7 +64,7 @@ def ads_text(ads: Iterable[classad2.ClassAd]) -> str:
     return "".join(ad.printOld() + "\n" for ad in ads)
 
 
-def history_path(state_dir: SpoolLayout | str | os.PathLike) -> Path:
+def history_path(state_dir: SpoolLayout | str | os.PathLike[str]) -> Path:
     """The local pool's history file under ``state_dir``."""
     return as_layout(state_dir).history
 
@@ -72,7 +72,7 @@ def history_path(state_dir: SpoolLayout | str | os.PathLike) -> Path:
 class QueueSnapshot:
     """The publishing side: one file per submitting process, written only when its content changes."""
 
-    def __init__(self, state_dir: SpoolLayout | str | os.PathLike, pid: int | None = None):
+    def __init__(self, state_dir: SpoolLayout | str | os.PathLike[str], pid: int | None = None):
         self.path = as_layout(state_dir).queue_snapshot(pid or os.getpid())
         self._last: str | None = None
 
@@ -97,7 +97,7 @@ def _pid_of(path: Path) -> int | None:
         return None
 
 
-def read_queue(state_dir: SpoolLayout | str | os.PathLike) -> list[classad2.ClassAd]:
+def read_queue(state_dir: SpoolLayout | str | os.PathLike[str]) -> list[classad2.ClassAd]:
     """Every live submitting process's queued jobs, in (ClusterId, ProcId) order."""
     ads: list[classad2.ClassAd] = []
     for path in as_layout(state_dir).spool.glob(_QUEUE_GLOB):
@@ -112,14 +112,14 @@ def read_queue(state_dir: SpoolLayout | str | os.PathLike) -> list[classad2.Clas
     return sorted(ads, key=lambda ad: (ad.get("ClusterId", 0), ad.get("ProcId", 0)))
 
 
-def write_removal_request(state_dir: SpoolLayout | str | os.PathLike, job_ids: Sequence[str], reason: str) -> Path:
+def write_removal_request(state_dir: SpoolLayout | str | os.PathLike[str], job_ids: Sequence[str], reason: str) -> Path:
     """Ask every running local pool to remove ``job_ids`` (``"C.P"``); returns the request file."""
     path = as_layout(state_dir).spool / f"rm.{time.time():.6f}.{uuid.uuid4().hex[:8]}.req"
     _atomic_write(path, json.dumps({"jobs": list(job_ids), "reason": reason, "time": time.time()}))
     return path
 
 
-def pending_removals(state_dir: SpoolLayout | str | os.PathLike, seen: set[str]) -> list[tuple[list[str], str]]:
+def pending_removals(state_dir: SpoolLayout | str | os.PathLike[str], seen: set[str]) -> list[tuple[list[str], str]]:
     """Requests not handled yet by this process: (job ids, reason) each; ``seen`` is updated."""
     out = []
     now = time.time()
@@ -137,7 +137,7 @@ def pending_removals(state_dir: SpoolLayout | str | os.PathLike, seen: set[str])
     return out
 
 
-def clean_stale(state_dir: SpoolLayout | str | os.PathLike) -> None:
+def clean_stale(state_dir: SpoolLayout | str | os.PathLike[str]) -> None:
     """Delete queue files of dead processes and expired removal requests."""
     now = time.time()
     spool = as_layout(state_dir).spool
@@ -179,7 +179,7 @@ class SpoolView:
     #: seconds :meth:`act` waits for the submitting processes to remove the jobs
     REMOVE_WAIT_S = 10.0
 
-    def __init__(self, state_dir: SpoolLayout | str | os.PathLike | None = None, *, nodes: Sequence[str] = ()):
+    def __init__(self, state_dir: SpoolLayout | str | os.PathLike[str] | None = None, *, nodes: Sequence[str] = ()):
         self.layout = as_layout(state_dir)
         self.nodes = list(nodes)
 

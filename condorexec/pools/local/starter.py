@@ -12,6 +12,7 @@ sandbox, same files.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from condorexec.pools.local.isolation import bwrap_argv, python_dirs
 from condorexec.pools.local.launcher import LaunchRequest
+from condorexec.pools.local.launcher.messages import PYTHON_ENTRY_DEFAULT
 from condorexec.pools.local.queue import QueuedJob
 from condorexec.pools.local.spooling import is_spooled
 from condorexec.pools.local.transfer import copy_files, output_target, parse_remaps, split_list
@@ -71,13 +73,14 @@ def prepare_sandbox(job: QueuedJob, bwrap: str | None) -> LaunchRequest:
         stdin_path = str(iwd / stdin)
     args = ad_arguments(ad)
     memory_limit = job.request().memory
-    common = dict(job_key=job.job_id, cwd=str(sandbox), env=env, stdin_path=stdin_path,
-                  stdout_path=str(sandbox / "_condor_stdout"), stderr_path=str(sandbox / "_condor_stderr"),
-                  memory_limit_mb=memory_limit)
+    started = functools.partial(
+        LaunchRequest, job_key=job.job_id, cwd=str(sandbox), env=env, stdin_path=stdin_path,
+        stdout_path=str(sandbox / "_condor_stdout"), stderr_path=str(sandbox / "_condor_stderr"),
+        memory_limit_mb=memory_limit)
     if fast:
         worker = ad.get("CondorexecWorker") is not None  # a slot worker, forked warm like a call's job
-        return LaunchRequest(kind="python", argv=args, **common,
-                             **({"entry_point": "condorexec.worker:main"} if worker else {}))
+        return started(kind="python", argv=args,
+                       entry_point="condorexec.worker:main" if worker else PYTHON_ENTRY_DEFAULT)
     executable = str(sandbox / Path(cmd).name) if ad.get("TransferExecutable", True) is not False else cmd
     argv = [executable, *args]
     if bwrap is not None:
@@ -85,7 +88,7 @@ def prepare_sandbox(job: QueuedJob, bwrap: str | None) -> LaunchRequest:
         mailbox = [str(iwd)] if ad.get("CondorexecWorker") is not None else []
         argv = bwrap_argv(bwrap, argv, str(sandbox), read_only=python_dirs(),
                           read_write=[*mailbox, *([str(job.node.cache_dir)] if job.node else [])])
-    return LaunchRequest(kind="exec", argv=argv, **common)
+    return started(kind="exec", argv=argv)
 
 
 def transfer_output(job: QueuedJob) -> tuple[str, int] | None:
@@ -128,7 +131,7 @@ def transfer_output(job: QueuedJob) -> tuple[str, int] | None:
     return None
 
 
-def listing(directory: Path) -> dict[str, tuple[float, int]]:
+def listing(directory: Path) -> dict[str, tuple[int, int]]:
     """Top-level files of a sandbox with (mtime_ns, size): what changed is compared, not clocks."""
     listing = {}
     for entry in os.scandir(directory):

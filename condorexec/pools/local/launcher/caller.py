@@ -36,6 +36,7 @@ from condorexec.pools.local.launcher.messages import (
     MessageReader,
     Shutdown,
     Started,
+    ToCaller,
     ToServer,
     send,
 )
@@ -258,7 +259,7 @@ class Launcher:
         return True
 
     def _read_loop(self, sock: socket.socket) -> None:
-        reader = MessageReader()
+        reader = MessageReader[ToCaller]()
         while True:
             try:
                 data = sock.recv(1 << 16)

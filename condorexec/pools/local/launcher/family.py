@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 
-_libc: object = None
+_libc: Any = None
 
 
 def prctl(option: int, value: int) -> bool:
@@ -28,7 +29,7 @@ def prctl(option: int, value: int) -> bool:
             import ctypes
 
             _libc = ctypes.CDLL(None, use_errno=True)
-        return _libc.prctl(option, value, 0, 0, 0) == 0  # type: ignore[attr-defined]
+        return bool(_libc.prctl(option, value, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 

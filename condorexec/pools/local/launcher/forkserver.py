@@ -35,6 +35,7 @@ from condorexec.pools.local.launcher.messages import (
     MessageReader,
     Shutdown,
     Started,
+    ToServer,
     send,
     split_entry_point,
 )
@@ -113,7 +114,7 @@ class ForkServer:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # needed so that the wakeup fd is written
         signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
-        reader = MessageReader()
+        reader = MessageReader[ToServer]()
         try:
             while True:
                 ready, _, _ = select.select([self.sock, self.wake_r, *self.setting_up], [], [])  # type: ignore[type-var]

@@ -20,7 +20,7 @@ import pickle
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Generic, Literal, NamedTuple, TypeVar, cast
 
 _HEADER = struct.Struct("!I")
 PYTHON_ENTRY_DEFAULT = "condorexec.runner:main"
@@ -183,6 +183,7 @@ class Exited(NamedTuple):
 
 ToServer = Init | Launch | Kill | Shutdown
 ToCaller = Started | Failed | Exited
+M = TypeVar("M", ToServer, ToCaller)
 
 #: every message type, by its number on the wire
 _TYPES: tuple[type, ...] = (Init, Launch, Kill, Shutdown, Started, Failed, Exited)
@@ -200,22 +201,24 @@ def _decode(data: bytes) -> ToServer | ToCaller:
     kind = _TYPES[number]
     if kind is Launch:
         return Launch(fields[0], JobSpec(*fields[1]))
-    return kind(*fields)
+    message: ToServer | ToCaller = kind(*fields)
+    return message
 
 
-class MessageReader:
-    """Splits a byte stream into messages; ``feed`` returns the complete ones."""
+class MessageReader(Generic[M]):
+    """Splits a byte stream into messages; ``feed`` returns the complete ones. ``MessageReader[ToServer]``
+    on the server, ``MessageReader[ToCaller]`` in the caller: each side is sent only its own kinds."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
 
-    def feed(self, data: bytes) -> list[ToServer | ToCaller]:
+    def feed(self, data: bytes) -> list[M]:
         self._buf += data
         out = []
         while len(self._buf) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(self._buf)
             if len(self._buf) < _HEADER.size + size:
                 break
-            out.append(_decode(bytes(self._buf[_HEADER.size : _HEADER.size + size])))
+            out.append(cast(M, _decode(bytes(self._buf[_HEADER.size : _HEADER.size + size]))))
             del self._buf[: _HEADER.size + size]
         return out
