@@ -151,6 +151,9 @@ def test_shutdown_leaves_no_worker_call_or_child_of_a_call_running(tmp_path, mod
     found: list[int] = []
     try:
         future = executor.submit(leave_a_stray, {"memory": 100}, str(tmp_path / "pids"))
+        if not _wait((tmp_path / "pids").exists, 60):  # say what the jobs did (the event log)
+            logs = {str(p): p.read_text()[-1500:] for p in (tmp_path / "run").rglob("*.log")}
+            pytest.fail(f"the call did not start; queue: {executor.pool.query()}; logs: {logs}")
         found = _call_pids(tmp_path / "pids")
         jobs = [p.pid for p in psutil.Process().children(recursive=True) if "/localpool/execute/" in _cwd(p)]
         assert jobs, "no job process found"
