@@ -83,6 +83,6 @@ class MaxJobsExceeded(SubmitDescriptionError):
 
 class SpoolError(CondorexecError):
     """A spool could not be used: a spooled job's files could not be copied into or out of its spool
-    directory (``pools/spooling.py``), or the local pool's submitting processes did not act on a request
-    written into its shared state directory (``pools/localspool.py``). The message names the file or
+    directory (``pools/local/spooling.py``), or the local pool's submitting processes did not act on a request
+    written into its shared state directory (``pools/local/spool.py``). The message names the file or
     request and why."""

@@ -25,8 +25,8 @@ import classad2
 import htcondor2
 
 from condorexec.condorfacts import JobStatus, job_constraint
-from condorexec.pools import localspool
 from condorexec.pools.base import Pool
+from condorexec.pools.local import spool as localspool
 
 POLL_S = 0.5
 LINE_EVERY_S = 5.0

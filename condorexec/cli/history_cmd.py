@@ -15,7 +15,7 @@ from condorexec.cli.jobsel import add_output_options, constraint_for, split_af_m
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options
 from condorexec.cli.queue import render
 from condorexec.cli.routing import companion_target
-from condorexec.pools.historyfile import read_history
+from condorexec.pools.local.historyfile import read_history
 
 
 def parser() -> CondorArgumentParser:

@@ -20,7 +20,7 @@ from condorexec.labels.poller import HistoryPoller
 from condorexec.labels.store import LabelStore
 from condorexec.names import CATEGORY_ATTR
 from condorexec.pools.base import Pool
-from condorexec.pools.localspool import SpoolView
+from condorexec.pools.local.spool import SpoolView
 from condorexec.submit.cluster import Submission
 
 #: submit commands a label fills in, and how its value is written (explicit units, docs/design.md §3)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from condorexec import logsetup
-from condorexec.pools.localspool import default_state_dir
+from condorexec.pools.local.layout import default_state_dir
 
 #: environment variable naming the local pool's state directory (``--state-dir`` wins over it)
 STATE_DIR_ENV = "CONDOREXEC_STATE_DIR"

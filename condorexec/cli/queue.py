@@ -2,7 +2,7 @@
 and ``-totals`` as condor_q's views, ``-af[:jhltnr,]`` and ``-format`` as its custom output.
 
 On HTCondor it asks the schedd. On the local pool it reads the queue snapshots that running
-``condorexec submit`` processes publish in the spool (see :mod:`condorexec.pools.localspool`); both
+``condorexec submit`` processes publish in the spool (see :mod:`condorexec.pools.local.spool`); both
 through the same ``query`` call.
 """
 

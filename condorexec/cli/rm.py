@@ -3,7 +3,7 @@
 On HTCondor the schedd does it. On the local pool the jobs belong to a ``condorexec submit``
 process in some other terminal, so the spool view writes a removal request naming the matching job
 ids and waits until those jobs have left the published queues (see
-:meth:`condorexec.pools.localspool.SpoolView.act`).
+:meth:`condorexec.pools.local.spool.SpoolView.act`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from condorexec.cli.options import backend, state_dir
 from condorexec.pools.base import Pool
-from condorexec.pools.localspool import SpoolView
+from condorexec.pools.local.spool import SpoolView
 from condorexec.pools.select import open_view
 
 

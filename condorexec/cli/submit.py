@@ -24,8 +24,9 @@ from condorexec.cli import foreground, learned, spoolopts
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options, backend, state_dir
 from condorexec.cli.submitfile import STDIN_NAME, assemble, locate, read_description
 from condorexec.condorfacts import JobStatus
-from condorexec.pools import localspool, spooling
 from condorexec.pools.base import Pool
+from condorexec.pools.local import spool as localspool
+from condorexec.pools.local import spooling
 from condorexec.pools.select import open_pool
 from condorexec.render import CONTROL_CHARACTERS
 from condorexec.submit import (

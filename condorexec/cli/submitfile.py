@@ -4,7 +4,7 @@ condor_submit reads one file (or stdin), puts each ``-append`` command just befo
 statement, and takes ``-queue`` as the queue statement of a file that has none. Those steps are
 text edits done here before the real parser sees the text, so its line numbers stay those of the
 file for everything above the queue statement. What a pool cannot honour of the result is the
-pool's to say (``Pool.prepare``; the local pool's rules are in :mod:`condorexec.pools.localsupport`).
+pool's to say (``Pool.prepare``; the local pool's rules are in :mod:`condorexec.pools.local.support`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 On HTCondor it is ``Schedd.retrieve`` (the schedd sends each selected job's spooled sandbox back to
 where its description put its outputs, and lets a completed one leave the queue). On the local pool
 the outputs wait under the state directory after ``submit`` has exited; the spool view delivers
-them from there (:meth:`condorexec.pools.localspool.SpoolView.retrieve`).
+them from there (:meth:`condorexec.pools.local.spool.SpoolView.retrieve`).
 
 Selection and output are condor_transfer_data's (HTCondor 25, ``src/condor_tools/transfer_data.cpp``):
 job ids, cluster ids and owner names, ``-constraint EXPR`` and ``-all``, each *or*-ed with the others

@@ -27,7 +27,7 @@ from typing import Any
 
 from condorexec.pools.base import Pool
 from condorexec.pools.condor import CondorPoolError
-from condorexec.pools.localspool import SpoolView
+from condorexec.pools.local.spool import SpoolView
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 
-from condorexec.pools.launcher import JobExit, Launcher, LaunchRequest
+from condorexec.pools.local.launcher import JobExit, Launcher, LaunchRequest
 
 #: run as a script, this module is __main__ for us but importable as launcher_rate for the fork server
 _ENTRY = f"{'launcher_rate' if __name__ == '__main__' else __name__}:noop"

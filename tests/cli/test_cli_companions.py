@@ -15,7 +15,7 @@ import pytest
 
 from condorexec.cli import adformat, main
 from condorexec.pack import cache
-from condorexec.pools import localspool
+from condorexec.pools.local import spool as localspool
 
 LOGS = Path("/work/shared/condor-fixtures/logs")
 
@@ -130,7 +130,7 @@ def test_history_limit_json_and_empty(tmp_path: Path, capsys) -> None:
     base = ["history", "--backend", "local", "--state-dir", str(tmp_path)]
     assert main([*base, "-json"]) == 0
     assert capsys.readouterr().out == "[]\n"
-    from condorexec.pools.historyfile import append_ads
+    from condorexec.pools.local.historyfile import append_ads
 
     localspool.SpoolLayout(tmp_path).create()  # as a local pool that ran there would have
     append_ads(localspool.history_path(tmp_path),

@@ -18,7 +18,7 @@ import pytest
 
 from condorexec.cli import foreground, main
 from condorexec.pools.local import LocalPool
-from condorexec.pools.localspool import SpoolView
+from condorexec.pools.local.spool import SpoolView
 from condorexec.submit import parse_description, plan_jobs
 
 CONSOLE = Path(sys.executable).with_name("condorexec")

@@ -14,7 +14,7 @@ import classad2
 import pytest
 
 from condorexec.cli import main
-from condorexec.pools.localspool import SpoolLayout
+from condorexec.pools.local.spool import SpoolLayout
 
 CONSOLE = Path(sys.executable).with_name("condorexec")
 

@@ -10,7 +10,7 @@ from parsl.config import Config
 from parsl.data_provider.files import File
 
 from condorexec import CondorExecutor
-from condorexec.pools.isolation import IsolationUnavailable, check_bwrap
+from condorexec.pools.local.isolation import IsolationUnavailable, check_bwrap
 
 try:
     check_bwrap()
@@ -58,7 +58,7 @@ def test_isolate_must_be_a_bool():
 
 
 def test_the_bwrap_command_binds_tmp_first_so_paths_under_tmp_stay_visible():
-    from condorexec.pools.isolation import bwrap_argv
+    from condorexec.pools.local.isolation import bwrap_argv
 
     argv = bwrap_argv("bwrap", ["/bin/true"], "/tmp/sandbox", read_only=["/tmp/venv"], read_write=["/tmp/run"])
     tmpfs = argv.index("--tmpfs")

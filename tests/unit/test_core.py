@@ -1,6 +1,6 @@
 """The Parsl-free core against a fake Pool: no Parsl, no local pool, no schedd.
 
-The fake pool writes real HTCondor-format events (pools/eventlog.py) into the job log the core reads
+The fake pool writes real HTCondor-format events (pools/local/eventlog.py) into the job log the core reads
 and runs a call by running condorexec's node-side runner on its task directory, so what is tested is
 the core's own logic: batching, results, holds and retries, the lease timer, the probe's history poll
 and the queue cross-check.
@@ -23,7 +23,7 @@ from condorexec.core import engine as engine_module
 from condorexec.errors import InvalidSpecError, JobFailed, JobHeld, ResourceExhausted
 from condorexec.names import LEASE_ATTR
 from condorexec.pools.base import Machine, Pool, PoolProfile, SubmitResult
-from condorexec.pools.eventlog import EventLogWriter
+from condorexec.pools.local.eventlog import EventLogWriter
 from condorexec.resources import Resources
 from condorexec.spec import ResourceSpec
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import htcondor2
 import pytest
 
-from condorexec.pools.eventlog import EventLogs, EventLogWriter, ResourceUsage
+from condorexec.pools.local.eventlog import EventLogs, EventLogWriter, ResourceUsage
 
 FIXTURES = Path("/work/shared/condor-fixtures/logs")
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="HTCondor fixtures not present")

@@ -10,7 +10,7 @@ from pathlib import Path
 import classad2
 import pytest
 
-from condorexec.pools.historyfile import HistoryTail, _reverse_lines, append_ads, read_history
+from condorexec.pools.local.historyfile import HistoryTail, _reverse_lines, append_ads, read_history
 
 FIXTURE = Path("/work/shared/condor-fixtures/logs/condor_history-l.ads")
 REAL_HISTORY = Path("/var/lib/condor-pool/spool/history")

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from condorexec.pools.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
+from condorexec.pools.local.launcher import JobExit, Launcher, LaunchError, LaunchRequest, sandbox_disk_kib
 
 HERE = __name__
 PATH_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -351,7 +351,7 @@ def test_close_leaves_no_process_behind(exits, tmp_path):
 def test_server_and_jobs_die_with_the_parent(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys, time, psutil
-        from condorexec.pools.launcher import Launcher, LaunchRequest
+        from condorexec.pools.local.launcher import Launcher, LaunchRequest
         launcher = Launcher(lambda result: None)
         launcher.launch(LaunchRequest("9.0", "exec", ["/bin/sleep", "30"], {str(tmp_path)!r}, {{}}))
         forked = os.fork()  # a copy of the parent that outlives it must not keep the server alive
@@ -426,7 +426,7 @@ import sys, threading
 big = bytearray(400 << 20)
 for i in range(0, len(big), 4096):
     big[i] = 1
-from condorexec.pools.launcher import Launcher, LaunchRequest
+from condorexec.pools.local.launcher import Launcher, LaunchRequest
 done, results = threading.Event(), []
 def on_exit(e):
     results.append(e)

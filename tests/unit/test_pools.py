@@ -50,7 +50,7 @@ def test_local_profile_and_spool_layout(tmp_path, monkeypatch) -> None:
 
     from condorexec.pools.base import PoolProfile
     from condorexec.pools.local import LocalPool, local_machines
-    from condorexec.pools.localspool import SpoolLayout
+    from condorexec.pools.local.spool import SpoolLayout
 
     monkeypatch.chdir(tmp_path)
     pool = LocalPool(["cpus=2,memory=2000,name=a", "cpus=4,memory=1000,name=b"], state_dir="rel")

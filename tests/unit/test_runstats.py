@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import classad2
 
-from condorexec.pools import historyfile
-from condorexec.pools.eventlog import EventLogWriter
-from condorexec.pools.localspool import SpoolLayout, SpoolView
+from condorexec.pools.local import historyfile
+from condorexec.pools.local.eventlog import EventLogWriter
+from condorexec.pools.local.spool import SpoolLayout, SpoolView
 from condorexec.runstats import app_stats, format_table
 
 RUN = "r1"

@@ -14,10 +14,10 @@ from condorexec.cli import spoolopts
 from condorexec.cli.options import UsageError
 from condorexec.cli.submit import parser as submit_parser
 from condorexec.cli.transfer_data import selection
-from condorexec.pools import spooling
 from condorexec.pools.condor import CondorPoolError
-from condorexec.pools.localspool import SpoolLayout
-from condorexec.pools.transfer import output_target, parse_remaps, returned_name, split_list
+from condorexec.pools.local import spooling
+from condorexec.pools.local.spool import SpoolLayout
+from condorexec.pools.local.transfer import output_target, parse_remaps, returned_name, split_list
 from tests.unit.test_condor_pool import description, make_pool
 
 

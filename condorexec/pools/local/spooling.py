@@ -24,7 +24,7 @@ from pathlib import Path
 import classad2
 
 from condorexec.errors import SpoolError
-from condorexec.pools.transfer import copy_files, output_target, parse_remaps, split_list
+from condorexec.pools.local.transfer import copy_files, output_target, parse_remaps, split_list
 
 #: condor_submit's working names for a spooled job's stdout/stderr (StdoutRemapName, StderrRemapName)
 STDOUT_NAME, STDERR_NAME = "_condor_stdout", "_condor_stderr"

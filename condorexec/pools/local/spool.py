@@ -1,11 +1,5 @@
-"""The local pool's state directory: its one path layout, and a read-only view of its spool for the
-companion commands.
-
-:class:`SpoolLayout` is the only place that says where the local pool keeps things under a state
-directory: ``<state dir>/localpool/{execute,nodes,spool}``, the history file ``spool/history``, the
-cluster-id counter, private job logs, queue snapshots, removal requests and the per-job directories of
-jobs submitted with ``-spool`` (``spool/C%10000/P%10000/clusterC.procP.subproc0``, as a schedd's).
-:class:`LocalPool <condorexec.pools.local.LocalPool>` writes through it and the CLI reads through it.
+"""The local pool's spool as the companion commands see it: published queues, removal requests, and
+a read-only :class:`SpoolView` (the paths themselves are :class:`~.layout.SpoolLayout`'s).
 
 The embedded local pool lives inside the ``condorexec submit`` process that runs it, so a
 ``condorexec q`` or ``condorexec rm`` in another terminal cannot ask it anything directly. The
@@ -28,98 +22,25 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import classad2
 import htcondor2
-import platformdirs
 import psutil
 
 from condorexec.condorfacts import JobStatus, job_constraint
-from condorexec.errors import CondorexecError
-from condorexec.pools import spooling
+from condorexec.errors import SpoolError
 from condorexec.pools.base import Machine, largest
-from condorexec.pools.historyfile import project, read_history
+from condorexec.pools.local.historyfile import project, read_history
+from condorexec.pools.local.layout import SpoolLayout, as_layout
+from condorexec.pools.local.nodes import local_machines
+from condorexec.pools.local.spooling import discard, is_spooled, retrieve_job
 
 #: removal requests older than this are ignored and cleaned up by ``rm``
 REQUEST_TTL_S = 120.0
 
 _QUEUE_GLOB = "queue.*.ads"
 _REQUEST_GLOB = "rm.*.req"
-
-
-class SpoolError(CondorexecError):
-    """The submitting processes did not act on a request written into the spool."""
-
-
-def default_state_dir() -> Path:
-    """The state directory when none is given (e.g. ``~/.local/state/condorexec``)."""
-    return Path(platformdirs.user_state_dir("condorexec"))
-
-
-@dataclass(frozen=True)
-class SpoolLayout:
-    """Where the local pool keeps its state under ``state_dir`` (made absolute: the history path names
-    the label poller's cursor, which must not depend on the working directory)."""
-
-    state_dir: Path
-
-    def __init__(self, state_dir: str | os.PathLike | None = None):
-        chosen = Path(state_dir) if state_dir else default_state_dir()
-        object.__setattr__(self, "state_dir", chosen.expanduser().absolute())
-
-    @property
-    def root(self) -> Path:
-        """``<state dir>/localpool``: everything of the local pool is under here."""
-        return self.state_dir / "localpool"
-
-    @property
-    def execute(self) -> Path:
-        """Job sandboxes, one directory per node."""
-        return self.root / "execute"
-
-    @property
-    def nodes(self) -> Path:
-        """Per-node caches (``CONDOREXEC_NODE_CACHE``), one directory per node."""
-        return self.root / "nodes"
-
-    @property
-    def spool(self) -> Path:
-        return self.root / "spool"
-
-    @property
-    def history(self) -> Path:
-        """Finished jobs' ads, in the schedd's history-file format."""
-        return self.spool / "history"
-
-    @property
-    def next_cluster(self) -> Path:
-        """The cluster-id counter shared by every process using this state directory."""
-        return self.spool / "next_cluster"
-
-    @property
-    def logs(self) -> Path:
-        """Job event logs of descriptions that name none (the local pool needs one per job)."""
-        return self.spool / "logs"
-
-    def job_spool(self, cluster: int, proc: int) -> Path:
-        """A ``-spool`` job's own directory, named as a schedd names it under ``SPOOL``: its input files
-        copied at submit (the job runs from them) and, once it finished, the outputs waiting for
-        ``condorexec transfer-data``. Removed when they are retrieved or the job is removed."""
-        return self.spool / str(cluster % 10000) / str(proc % 10000) / f"cluster{cluster}.proc{proc}.subproc0"
-
-    def queue_snapshot(self, pid: int) -> Path:
-        return self.spool / f"queue.{pid}.ads"
-
-    def create(self) -> None:
-        """Make the directories the local pool writes to."""
-        for path in (self.execute, self.nodes, self.spool):
-            path.mkdir(parents=True, exist_ok=True)
-
-
-def _layout(where: SpoolLayout | str | os.PathLike) -> SpoolLayout:
-    return where if isinstance(where, SpoolLayout) else SpoolLayout(where)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -139,16 +60,16 @@ def ads_text(ads: Iterable[classad2.ClassAd]) -> str:
     return "".join(ad.printOld() + "\n" for ad in ads)
 
 
-def history_path(state_dir: SpoolLayout | str | os.PathLike) -> Path:
+def history_path(state_dir: SpoolLayout | str | os.PathLike[str]) -> Path:
     """The local pool's history file under ``state_dir``."""
-    return _layout(state_dir).history
+    return as_layout(state_dir).history
 
 
 class QueueSnapshot:
     """The publishing side: one file per submitting process, written only when its content changes."""
 
-    def __init__(self, state_dir: SpoolLayout | str | os.PathLike, pid: int | None = None):
-        self.path = _layout(state_dir).queue_snapshot(pid or os.getpid())
+    def __init__(self, state_dir: SpoolLayout | str | os.PathLike[str], pid: int | None = None):
+        self.path = as_layout(state_dir).queue_snapshot(pid or os.getpid())
         self._last: str | None = None
 
     def write(self, ads: Sequence[classad2.ClassAd]) -> bool:
@@ -172,10 +93,10 @@ def _pid_of(path: Path) -> int | None:
         return None
 
 
-def read_queue(state_dir: SpoolLayout | str | os.PathLike) -> list[classad2.ClassAd]:
+def read_queue(state_dir: SpoolLayout | str | os.PathLike[str]) -> list[classad2.ClassAd]:
     """Every live submitting process's queued jobs, in (ClusterId, ProcId) order."""
     ads: list[classad2.ClassAd] = []
-    for path in _layout(state_dir).spool.glob(_QUEUE_GLOB):
+    for path in as_layout(state_dir).spool.glob(_QUEUE_GLOB):
         pid = _pid_of(path)
         if pid is None or not psutil.pid_exists(pid):
             continue  # a process that died without cleaning up: its jobs died with it
@@ -187,18 +108,18 @@ def read_queue(state_dir: SpoolLayout | str | os.PathLike) -> list[classad2.Clas
     return sorted(ads, key=lambda ad: (ad.get("ClusterId", 0), ad.get("ProcId", 0)))
 
 
-def write_removal_request(state_dir: SpoolLayout | str | os.PathLike, job_ids: Sequence[str], reason: str) -> Path:
+def write_removal_request(state_dir: SpoolLayout | str | os.PathLike[str], job_ids: Sequence[str], reason: str) -> Path:
     """Ask every running local pool to remove ``job_ids`` (``"C.P"``); returns the request file."""
-    path = _layout(state_dir).spool / f"rm.{time.time():.6f}.{uuid.uuid4().hex[:8]}.req"
+    path = as_layout(state_dir).spool / f"rm.{time.time():.6f}.{uuid.uuid4().hex[:8]}.req"
     _atomic_write(path, json.dumps({"jobs": list(job_ids), "reason": reason, "time": time.time()}))
     return path
 
 
-def pending_removals(state_dir: SpoolLayout | str | os.PathLike, seen: set[str]) -> list[tuple[list[str], str]]:
+def pending_removals(state_dir: SpoolLayout | str | os.PathLike[str], seen: set[str]) -> list[tuple[list[str], str]]:
     """Requests not handled yet by this process: (job ids, reason) each; ``seen`` is updated."""
     out = []
     now = time.time()
-    for path in sorted(_layout(state_dir).spool.glob(_REQUEST_GLOB)):
+    for path in sorted(as_layout(state_dir).spool.glob(_REQUEST_GLOB)):
         if path.name in seen:
             continue
         seen.add(path.name)
@@ -212,10 +133,10 @@ def pending_removals(state_dir: SpoolLayout | str | os.PathLike, seen: set[str])
     return out
 
 
-def clean_stale(state_dir: SpoolLayout | str | os.PathLike) -> None:
+def clean_stale(state_dir: SpoolLayout | str | os.PathLike[str]) -> None:
     """Delete queue files of dead processes and expired removal requests."""
     now = time.time()
-    spool = _layout(state_dir).spool
+    spool = as_layout(state_dir).spool
     for path in spool.glob(_QUEUE_GLOB):
         pid = _pid_of(path)
         if pid is not None and not psutil.pid_exists(pid):
@@ -254,8 +175,8 @@ class SpoolView:
     #: seconds :meth:`act` waits for the submitting processes to remove the jobs
     REMOVE_WAIT_S = 10.0
 
-    def __init__(self, state_dir: SpoolLayout | str | os.PathLike | None = None, *, nodes: Sequence[str] = ()):
-        self.layout = _layout(state_dir)
+    def __init__(self, state_dir: SpoolLayout | str | os.PathLike[str] | None = None, *, nodes: Sequence[str] = ()):
+        self.layout = as_layout(state_dir)
         self.nodes = list(nodes)
 
     @property
@@ -320,7 +241,7 @@ class SpoolView:
             constraint = " || ".join(f"({job_constraint(i)})" for i in ids) or "false"
         delivered = []
         for ad in self.history(f"({constraint}) && JobStatus == {int(JobStatus.COMPLETED)}"):
-            if not spooling.is_spooled(ad):
+            if not is_spooled(ad):
                 continue
             job_dir = self.layout.job_spool(int(ad["ClusterId"]), int(ad["ProcId"]))
             claimed = job_dir.with_name(f"{job_dir.name}.retrieving.{os.getpid()}")
@@ -329,18 +250,16 @@ class SpoolView:
             except FileNotFoundError:
                 continue  # retrieved already, or by another process just now
             try:
-                spooling.retrieve_job(ad, claimed)
+                retrieve_job(ad, claimed)
             except BaseException:
                 os.rename(claimed, job_dir)
                 raise
-            spooling.discard(claimed)
+            discard(claimed)
             delivered.append(f"{ad['ClusterId']}.{ad['ProcId']}")
         return delivered
 
     def describe_machines(self) -> list[Machine]:
         """The machines of a local pool with these ``nodes`` (none: this machine), largest first."""
-        from condorexec.pools.local import local_machines  # the local pool imports this module
-
         return local_machines(self.nodes, self.layout)
 
     def largest_machine(self) -> Machine:

@@ -10,9 +10,13 @@ functions, so a remap or a missing directory means the same thing on either path
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+
+#: errors of a write that ran out of space or hit a bad disk: the partial target is removed
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
 def split_list(value: object) -> list[str]:
@@ -73,5 +77,9 @@ def copy_files(copies: Iterable[tuple[Path, Path]]) -> tuple[Path, OSError] | No
             else:
                 shutil.copyfile(source, target)
         except OSError as exc:
+            # a partial copy is a wrong file, and takes the space a full disk lacks
+            if exc.errno in _DISK_ERRORS and not source.is_dir():
+                with contextlib.suppress(OSError):
+                    target.unlink()
             return target, exc
     return None

@@ -20,6 +20,7 @@ string values are written as spaces (HTCondor would write them raw and corrupt i
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import math
@@ -27,7 +28,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import BinaryIO
 
 import classad2
 
@@ -37,6 +39,8 @@ _BLOCK = 1 << 16
 _BANNER_PREFIX = b"***"
 _BANNER_INT = re.compile(rb"\b(ClusterId|ProcId)\s*=\s*(-?\d+)")
 _JOB_ID = re.compile(r"\s*(\d+)\.(\d+)\s*")
+#: whether the newest-first scan stops at this record: (its banner's ClusterId/ProcId, its ad)
+StopTest = Callable[[dict[bytes, int], classad2.ClassAd], bool]
 _ATTR_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\s*=")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 
@@ -106,7 +110,7 @@ def _last_line_start(fd: int, size: int) -> int:
     return 0
 
 
-def append_ads(path: str | os.PathLike, ads: Iterable[classad2.ClassAd]) -> None:
+def append_ads(path: str | os.PathLike[str], ads: Iterable[classad2.ClassAd]) -> None:
     """Append each ad and its banner with one ``write()`` (atomic for readers; unbuffered, so
     nothing waits in a buffer). An exclusive ``flock`` keeps ``Offset`` right when several
     processes append to the same file."""
@@ -125,8 +129,13 @@ def append_ads(path: str | os.PathLike, ads: Iterable[classad2.ClassAd]) -> None
                     banner_at = size + len(data)
                     data += _banner(ad, offset).encode("utf-8", "surrogateescape")
                     view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
+                    try:
+                        while view:
+                            view = view[os.write(fd, view):]
+                    except OSError:  # a full disk: no half record (the flock keeps others out)
+                        with contextlib.suppress(OSError):
+                            os.ftruncate(fd, size)
+                        raise
                     size += len(data)
                     offset = banner_at
             finally:
@@ -143,7 +152,7 @@ def _parse_record(lines: Sequence[bytes]) -> classad2.ClassAd:
     return classad2.parseOne(text, classad2.ParserType.Old)
 
 
-def _reverse_lines(f, block: int = _BLOCK) -> Iterator[bytes]:
+def _reverse_lines(f: BinaryIO, block: int = _BLOCK) -> Iterator[bytes]:
     """The file's complete lines, last first, reading fixed-size blocks from the end. A final line
     without its newline is still being written: it is skipped."""
     pos = f.seek(0, os.SEEK_END)
@@ -167,7 +176,7 @@ def _reverse_lines(f, block: int = _BLOCK) -> Iterator[bytes]:
         yield tail
 
 
-def _records_newest_first(path: str | os.PathLike) -> Iterator[tuple[bytes, list[bytes]]]:
+def _records_newest_first(path: str | os.PathLike[str]) -> Iterator[tuple[bytes, list[bytes]]]:
     """(banner, ad lines) per record, newest first. Lines after the last banner belong to an ad
     whose banner is not written yet (HTCondor writes the two separately) and are skipped."""
     with open(path, "rb") as f:
@@ -197,7 +206,7 @@ def _expr(text: str | classad2.ExprTree, field: str) -> classad2.ExprTree:
         raise ValueError(f"history {field} is not a valid ClassAd expression: {text!r}") from exc
 
 
-def _stop_test(since: int | str | classad2.ExprTree | None):
+def _stop_test(since: int | str | classad2.ExprTree | None) -> StopTest | None:
     """A predicate on (banner ids, ad) that is true at the record where the scan stops."""
     if since is None:
         return None
@@ -226,7 +235,7 @@ def project(ad: classad2.ClassAd, projection: Iterable[str]) -> classad2.ClassAd
 
 
 def read_history(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     constraint: str | classad2.ExprTree | None = "true",
     projection: Sequence[str] = (),
     match: int = -1,
@@ -252,7 +261,8 @@ def read_history(
     return _scan(path, where, wanted, match, stop)
 
 
-def _scan(path, where, wanted, match, stop) -> Iterator[classad2.ClassAd]:
+def _scan(path: str | os.PathLike[str], where: classad2.ExprTree, wanted: Iterable[str], match: int,
+          stop: StopTest | None) -> Iterator[classad2.ClassAd]:
     if match == 0:
         return
     found = 0
@@ -279,7 +289,7 @@ class HistoryTail:
     survives the file being rotated or truncated (starts again at 0) — the poller uses this to be
     incremental. ``offset`` can be saved and passed back to resume in a later process."""
 
-    def __init__(self, path: str | os.PathLike, offset: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike[str], offset: int = 0) -> None:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError(f"history tail offset must be a non-negative int, got {offset!r}")
         self.path = os.fspath(path)

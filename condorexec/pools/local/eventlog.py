@@ -15,6 +15,7 @@ end the body early, and a line starting with ``...`` would close the event.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -52,7 +53,8 @@ def _old_classad_string(text: str) -> str:
     backslash is only special before a quote): let classad2's own printer decide when needed."""
     if "\\" not in text and '"' not in text:
         return f'"{text}"'
-    return classad2.ClassAd({"v": text}).printOld().split(" = ", 1)[1].rstrip("\n")
+    printed: str = classad2.ClassAd({"v": text}).printOld()
+    return printed.split(" = ", 1)[1].rstrip("\n")
 
 
 def _check_id(cluster: int, proc: int) -> None:
@@ -167,7 +169,7 @@ class EventLogWriter:
     """Appends events for many jobs to one event-log file; thread-safe; each event written with one
     ``write()`` (``O_APPEND``, unbuffered) so a concurrent reader never sees half an event."""
 
-    def __init__(self, path: str | os.PathLike, submit_host: str = DEFAULT_SUBMIT_HOST) -> None:
+    def __init__(self, path: str | os.PathLike[str], submit_host: str = DEFAULT_SUBMIT_HOST) -> None:
         self.path = os.fspath(path)
         self.submit_host = _one_line(submit_host, "submit_host")
         self._lock = threading.Lock()
@@ -201,9 +203,16 @@ class EventLogWriter:
                 raise ValueError(f"event log {self.path} is closed")
             data = (self._header(number, cluster, proc, when) + body + "...\n").encode("utf-8", "replace")
             view = memoryview(data)
-            while view:  # a regular-file append is not split in practice; loop for the letter of POSIX
-                written = os.write(self._fd, view)
-                view = view[written:]
+            start = os.fstat(self._fd).st_size
+            try:
+                while view:  # a regular-file append is not split in practice; loop for the letter of POSIX
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError:  # a full disk: no half event for a reader to stumble on
+                if len(view) < len(data):
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self._fd, start)
+                raise
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -332,7 +341,7 @@ class EventLogs:
         self._writers: dict[str, EventLogWriter] = {}
         self._lock = threading.Lock()
 
-    def get(self, path: str | os.PathLike) -> EventLogWriter:
+    def get(self, path: str | os.PathLike[str]) -> EventLogWriter:
         key = os.path.abspath(os.fspath(path))
         writer = self._writers.get(key)
         if writer is None:
@@ -343,7 +352,7 @@ class EventLogs:
                     self._writers[key] = writer
         return writer
 
-    def close(self, path: str | os.PathLike) -> None:
+    def close(self, path: str | os.PathLike[str]) -> None:
         """Close and forget one file's writer (e.g. once its last job has left the queue)."""
         with self._lock:
             writer = self._writers.pop(os.path.abspath(os.fspath(path)), None)
