@@ -18,6 +18,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from condorexec import names
 from condorexec.pools.local.isolation import bwrap_argv, python_dirs
 from condorexec.pools.local.launcher import LaunchRequest
 from condorexec.pools.local.launcher.messages import PYTHON_ENTRY_DEFAULT
@@ -40,7 +41,7 @@ def prepare_sandbox(job: QueuedJob, bwrap: str | None) -> LaunchRequest:
     sandbox.mkdir(parents=True)
     iwd = Path(ad.get("Iwd", os.getcwd()))
     cmd = str(ad.get("Cmd", ""))
-    fast = ad.get("CondorexecFastLaunch") is True and bwrap is None
+    fast = ad.get(names.FAST_LAUNCH_ATTR) is True and bwrap is None
     inputs = split_list(ad.get("TransferInput", ""))
     if not fast and ad.get("TransferExecutable", True) is not False and cmd:
         inputs.insert(0, cmd)
@@ -78,14 +79,14 @@ def prepare_sandbox(job: QueuedJob, bwrap: str | None) -> LaunchRequest:
         stdout_path=str(sandbox / "_condor_stdout"), stderr_path=str(sandbox / "_condor_stderr"),
         memory_limit_mb=memory_limit)
     if fast:
-        worker = ad.get("CondorexecWorker") is not None  # a slot worker, forked warm like a call's job
+        worker = ad.get(names.WORKER_ATTR) is not None  # a slot worker, forked warm like a call's job
         return started(kind="python", argv=args,
                        entry_point="condorexec.worker:main" if worker else PYTHON_ENTRY_DEFAULT)
     executable = str(sandbox / Path(cmd).name) if ad.get("TransferExecutable", True) is not False else cmd
     argv = [executable, *args]
     if bwrap is not None:
         # a category worker on this pool reads its mailbox in its Iwd (the run directory) directly
-        mailbox = [str(iwd)] if ad.get("CondorexecWorker") is not None else []
+        mailbox = [str(iwd)] if ad.get(names.WORKER_ATTR) is not None else []
         argv = bwrap_argv(bwrap, argv, str(sandbox), read_only=python_dirs(),
                           read_write=[*mailbox, *([str(job.node.cache_dir)] if job.node else [])])
     return started(kind="exec", argv=argv)
