@@ -25,6 +25,10 @@ Usage: ``python worker.py WORKER_ID --idle SECONDS --cores N --memory MB --disk 
 (--chirp | --root DIR)``, where the sizes are what the worker's calls may use together (the worker's
 own request adds the worker's own footprint).
 Exit status: 0 after idling out or being told to stop, CHIRP_UNAVAILABLE when chirp cannot be used.
+
+Why one file of this size: it is shipped alone to execute nodes (beside ``runner.py``) and run by
+whatever Python is there, so it cannot import condorexec's other modules; its parts (mailboxes, the call
+process, the worker's loop) travel together.
 """
 
 import argparse

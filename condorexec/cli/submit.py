@@ -23,7 +23,7 @@ import classad2
 from condorexec.cli import foreground, learned, spoolopts
 from condorexec.cli.options import CondorArgumentParser, UsageError, add_pool_options, backend, state_dir
 from condorexec.cli.submitfile import STDIN_NAME, assemble, locate, read_description
-from condorexec.condorfacts import JobStatus
+from condorexec.condorfacts import JobStatus, job_constraint
 from condorexec.pools.base import Pool
 from condorexec.pools.local import spool as localspool
 from condorexec.pools.local import spooling
@@ -294,7 +294,7 @@ def _report_submit(args, pool: Pool, result, out: TextIO, *, factory: bool = Fal
     else:
         out.write("Submitting job(s)" + ("" if factory else "." * result.num_procs) + "\n")
         if args.verbose:
-            for ad in pool.query(f"ClusterId == {result.cluster}"):
+            for ad in pool.query(job_constraint(str(result.cluster))):
                 out.write(f"** Proc {ad['ClusterId']}.{ad['ProcId']}:\n{job_ad_text(ad)}\n")
         out.write(f"{result.num_procs} job(s) submitted to cluster {result.cluster}.\n")
     out.flush()
@@ -326,7 +326,7 @@ def _run_locally(pool: Pool, result, where, err: TextIO) -> int:
         print(f"interrupted: the jobs of cluster {result.cluster} were removed", file=err)
         return 128 + outcome.signal  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
     bad = [f"{ad['ClusterId']}.{ad['ProcId']}={ad.get('ExitCode')}" for ad in
-           pool.history(f"ClusterId == {result.cluster} && JobStatus == {int(JobStatus.COMPLETED)} && ExitCode =!= 0",
+           pool.history(f"{job_constraint(str(result.cluster))} && JobStatus == {int(JobStatus.COMPLETED)} && ExitCode =!= 0",
                         ["ClusterId", "ProcId", "ExitCode"])]
     if bad:
         print(f"note: {len(bad)} job(s) exited with a non-zero status: {' '.join(sorted(bad))}", file=err)

@@ -6,6 +6,10 @@ as ONE cluster of per-call jobs or to the slot workers (``core/fleet.py``, docs/
 ``mode`` says; the event tracker thread turns the job event log into results, retries and failures;
 the lease thread keeps the run's jobs alive and cross-checks the queue; the label poller's thread
 learns from history and lets a learning category's waiting calls go.
+
+Why one module of this size (a little over 600 lines): the four threads meet here, under one lock, and
+what they share (the calls in flight, by id and by job) is this class's state; the parts that need no
+lock are modules of their own (``probes``, ``holds``, ``modes``, ``lease``, ``wrappers``, ``fleet``).
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ Everything here happens on the fleet's one thread: calls and job events are hand
 state below needs no lock beyond the hand-over. Mailboxes are directories in the run directory
 (``worker.inbox_name`` / ``worker.outbox_name``): the fleet writes a batch of calls as one file and reads
 each batch of results as one file, so one chirp round trip of the worker carries many calls.
+
+Why one module of this size: it is one thread's state (the workers, the waiting calls, their sizes) and
+every method reads and changes it without a lock; split across modules, that state would need a door of
+its own. What can stand alone already does: the decisions are ``core/packing.py``'s pure functions, the
+node side is ``worker.py``, the core's side of the seam is the ``FleetHost`` protocol.
 """
 
 from __future__ import annotations
