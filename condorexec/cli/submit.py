@@ -325,9 +325,9 @@ def _run_locally(pool: Pool, result, where, err: TextIO) -> int:
     if outcome.interrupted:
         print(f"interrupted: the jobs of cluster {result.cluster} were removed", file=err)
         return 128 + outcome.signal  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
+    failed = f"{job_constraint(str(result.cluster))} && JobStatus == {int(JobStatus.COMPLETED)} && ExitCode =!= 0"
     bad = [f"{ad['ClusterId']}.{ad['ProcId']}={ad.get('ExitCode')}" for ad in
-           pool.history(f"{job_constraint(str(result.cluster))} && JobStatus == {int(JobStatus.COMPLETED)} && ExitCode =!= 0",
-                        ["ClusterId", "ProcId", "ExitCode"])]
+           pool.history(failed, ["ClusterId", "ProcId", "ExitCode"])]
     if bad:
         print(f"note: {len(bad)} job(s) exited with a non-zero status: {' '.join(sorted(bad))}", file=err)
     localspool.clean_stale(where)
