@@ -196,7 +196,7 @@ def test_a_learned_call_that_outgrows_its_size_is_retried_alone_while_its_neighb
 
 
 def test_a_worker_removed_with_three_calls_in_it_loses_none(run):
-    executor = run()
+    executor = run(batch_window=0.5)  # the three calls reach the fleet together, so one worker takes them
     futures = [nap(2) for _ in range(3)]
     holding = _wait_for(lambda: [w for w in executor.fleet._workers.values() if len(w.in_flight) == 3],
                         what="one worker holding the three calls")
