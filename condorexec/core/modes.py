@@ -1,7 +1,8 @@
 """``mode="auto"``: which categories run on slot workers and which as one job per call (docs/design.md §7).
 
 A job start costs a pool about ``PoolProfile.job_start_seconds`` of slot time. A category whose calls
-take less than SHORT_FACTOR times that (so a job start would add more than a tenth) goes to workers;
+take less than SHORT_FACTOR times that (so a job start would add more than a tenth; the rule itself is
+``condorexec/autorule.py``) goes to workers;
 longer calls run as their own jobs, each sized exactly. A category never measured first sends one call
 as its own job to time it, and its other calls wait for that one — but never longer than the threshold
 itself: a call still running then is long, so the rest go as their own jobs too. The choice follows the
@@ -15,21 +16,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from condorexec.autorule import PER_CALL as PER_CALL
+from condorexec.autorule import SHORT_FACTOR as SHORT_FACTOR
+from condorexec.autorule import WORKERS as WORKERS
+from condorexec.autorule import auto_choice as auto_choice
 from condorexec.core.calls import Task
-
-#: a category is "short" when its calls take less than this many job starts
-SHORT_FACTOR = 10
-
-WORKERS, PER_CALL = "workers", "per_call"
 
 #: how far past the threshold (as a factor) a category's wall time must go before it changes sides
 HYSTERESIS = 1.5
-
-def auto_choice(wall: float | None, job_start_seconds: float) -> str | None:
-    """WORKERS for calls shorter than SHORT_FACTOR job starts, PER_CALL for longer; None if unmeasured."""
-    if wall is None:
-        return None
-    return WORKERS if wall < SHORT_FACTOR * job_start_seconds else PER_CALL
 
 
 class AutoRouter:

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from condorexec.autorule import SHORT_FACTOR, auto_choice
 from condorexec.condorfacts import SCHEDD_JOB_START_SECONDS
-from condorexec.core.modes import SHORT_FACTOR, auto_choice
 from condorexec.labels.learning import Tally, learns_from
 from condorexec.labels.policy import (
     BUCKET_SIZE,
