@@ -107,8 +107,8 @@ def _kinds(failures: dict[int, str]) -> list[str]:
 def test_a_run_loses_no_call_across_three_schedd_restarts(condor_pool: CondorPool, tmp_path: Path, mode: str,
                                                           caplog, capsys) -> None:
     """Two runs side by side meet the same three restarts: one whose pool retries (the default) and a
-    control whose pool does not (``retry_seconds=0``, condorexec before issue 27), which must lose calls
-    — else the restarts hit nothing and the test proves nothing."""
+    control whose pool does not (``retry_seconds=0``, condorexec before issue 27). The restarts must
+    hit the runs — the control loses calls or the retrying run retries — else the test proves nothing."""
     tmp_path.chmod(0o755)
     runs = {"retrying": CondorPool(), "control": CondorPool(retry_seconds=0)}
     executors = {}
@@ -159,7 +159,10 @@ def test_a_run_loses_no_call_across_three_schedd_restarts(condor_pool: CondorPoo
     results, failures = outcomes["retrying"]
     assert failures == {}
     assert results == {i: 3 * i for i in range(len(futures["retrying"]))}
-    assert outcomes["control"][1], "the control run lost no call: the restarts did not hit the runs"
+    # the restarts must have hit the runs, else this proves nothing: the control lost calls, or the retrying
+    # run had to retry a schedd call (with workers, the control may lose none: its calls can all go to
+    # workers it submitted before the first restart, and a failed lease renewal fails no call)
+    assert outcomes["control"][1] or retried, "the restarts hit neither run: no call lost, no schedd call retried"
 
 
 @pytest.mark.parametrize("factory", [False, True], ids=["cluster", "late materialization"])
