@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("rendering and the call's files", ("render", "payload", "files")),
     ("the submit language", ("submit",)),
     ("pools and job state", ("pools", "tracker")),
-    ("learning and packing environments", ("labels", "sizing", "pack", "runstats")),
+    ("learning, packing environments, the workflow journal", ("labels", "sizing", "pack", "runstats", "workflow")),
     ("the Parsl-free core", ("core",)),
     ("the Parsl adapter", ("executor", "executor_config", "parslfiles", "parslmonitor")),
     ("the command line", ("cli",)),

@@ -57,6 +57,9 @@ class ParslInvalidSpec(InvalidSpecError, InvalidResourceSpecification):
         return InvalidSpecError.__str__(self)
 
 
+#: the keyword arguments Parsl's monitoring adds to each call (its task and try ids)
+MONITORING_KWARGS = "_parsl_monitoring_"
+
 #: the fields whose errors are about the resource specification (the rest: files, options)
 SPEC_FIELDS = KNOWN_KEYS | {"parsl_resource_specification"}
 
@@ -68,8 +71,8 @@ class CondorExecutor(ParslExecutor):
     group object (``condorexec.executor_config``): ``pool_config=PoolConfig(...)`` (pool, nodes, state_dir,
     schedd, collector, monitor_period, preload_modules, switch_interval, isolate),
     ``job_config=JobConfig(...)`` (worker_python, pack, shared_fs, batch_window, max_batch, max_retries,
-    lease_minutes), ``autolabel_config=AutolabelConfig(...)`` (autolabel, autocategory, category,
-    allocation_mode, autolabel_window, autolabel_early_release, label_store) and
+    lease_minutes, workflow, workflow_dir), ``autolabel_config=AutolabelConfig(...)`` (autolabel,
+    autocategory, category, allocation_mode, autolabel_window, autolabel_early_release, label_store) and
     ``worker_config=WorkerConfig(...)`` (mode, max_workers, worker_idle_timeout); a keyword and its group
     object together are refused.
 
@@ -102,7 +105,12 @@ class CondorExecutor(ParslExecutor):
       batch_window: calls arriving within this many seconds of each other are submitted as one cluster.
       max_batch: the most calls in one such cluster.
       max_retries: how often a job that outgrew a learned size is retried bigger.
-      lease_minutes: a job whose submitter stopped renewing its lease is removed by the pool.
+      lease_minutes: a job whose submitter stopped renewing its lease is removed by the pool (a rerun
+        of a named ``workflow`` must start within this time to adopt the jobs still running).
+      workflow: a name for this workflow (letters, digits, ``_ . -``). Its calls are journaled, and a
+        later run of the same script with the same name does not run again the calls that finished or
+        still run: it hands over their results and follows their jobs (docs/durable.md). None: off.
+      workflow_dir: where workflow journals live (default: the user data directory's ``workflows``).
       monitor_period: local pool only — seconds between samples of each job's memory and disk.
       switch_interval: in-process (local) pool only — the interpreter's thread switch interval while the
         executor runs (``sys.setswitchinterval``; restored at shutdown). The embedded pool's threads hand
@@ -239,8 +247,11 @@ class CondorExecutor(ParslExecutor):
             category = self._category_for(app_func, spec)
             if category not in self._categories_seen:
                 self._first_sight(category, app_func, spec)
+            identity = None
+            if self.config.workflow is not None:  # Parsl's monitoring ids change from run to run: not the call's
+                identity = (args, {k: v for k, v in kwargs.items() if not k.startswith(MONITORING_KWARGS)})
             call = CallRequest(strip_parsl_error_wrapper(func), args, kwargs, spec, category, app, plan,
-                               source=app_func)
+                               source=app_func, identity=identity)
             return self.core.submit(call)
         except InvalidSpecError as exc:
             if exc.field in SPEC_FIELDS and not isinstance(exc, ParslInvalidSpec):

@@ -90,6 +90,8 @@ class JobConfig:
     max_batch: int = _core_default("max_batch")
     max_retries: int = _core_default("max_retries")
     lease_minutes: int = _core_default("lease_minutes")
+    workflow: str | None = _core_default("workflow")
+    workflow_dir: str | None = _core_default("workflow_dir")
 
     def __post_init__(self) -> None:
         _check_core(self)

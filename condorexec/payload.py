@@ -70,6 +70,13 @@ def read_outcomes(task_dir: str | os.PathLike) -> list[Outcome]:
     return [decode_outcome(blob) for blob in result["outcomes"]]
 
 
+def encode_outcome(outcome: Outcome) -> bytes:
+    """An outcome in the runner's format (what :func:`decode_outcome` reads), to keep it for a rerun."""
+    return cloudpickle.dumps({"id": outcome.id, "ok": outcome.ok, "value": outcome.value,
+                              "exception": outcome.exception, "traceback": outcome.traceback,
+                              "wall_s": outcome.wall_s, "peak_rss_kib": outcome.peak_rss_kib})
+
+
 def decode_outcome(blob: bytes) -> Outcome:
     """One pickled outcome, as the runner writes it (in a result file, or in a worker's message)."""
     o = cloudpickle.loads(blob)

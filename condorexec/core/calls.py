@@ -35,6 +35,10 @@ class CallRequest:
     app: str
     plan: FilePlan = field(default_factory=FilePlan)
     source: Callable[..., Any] | None = None
+    #: (args, kwargs) that say which call this is, for a named workflow's key (``workflow/keys.py``);
+    #: None: ``args`` and ``kwargs``. The adapter leaves out what changes from run to run by itself
+    #: (Parsl's monitoring ids).
+    identity: tuple[Sequence[Any], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class Task:
     #: to a worker is written to disk only if it runs as its own job (creating a directory and a file
     #: per call cost more than a short call's whole run in a worker)
     payload: bytes | None = None
+    #: in a named workflow: the call's key and ordinal (``workflow/keys.py``); None outside one
+    key: str | None = None
+    ordinal: int = 0
 
     def item(self) -> dict[str, str]:
         """This call's row of the cluster's itemdata (render.ITEM_KEYS)."""

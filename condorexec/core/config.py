@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from condorexec.errors import InvalidSpecError
 from condorexec.labels.policy import AllocationMode
 from condorexec.render import check_name
+from condorexec.workflow.journal import check_name as check_workflow_name
 
 #: how calls become jobs (CoreConfig.mode)
 MODES = ("per_call", "workers", "auto")
@@ -52,6 +53,10 @@ class CoreConfig:
     max_workers: int | None = None
     #: seconds a slot worker waits without work before it exits
     worker_idle_timeout: float = 30.0
+    #: a named workflow: calls are journaled and a rerun re-attaches to them (docs/durable.md); None: not
+    workflow: str | None = None
+    #: where named workflows' journals live (None: the user data directory's ``workflows``)
+    workflow_dir: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("autolabel", "autolabel_early_release", "pack"):
@@ -76,6 +81,12 @@ class CoreConfig:
             raise InvalidSpecError("allocation_mode", self.allocation_mode, f"must be one of {modes}")
         if self.label_store is not None and not isinstance(self.label_store, str):
             raise InvalidSpecError("label_store", self.label_store, "must be a path (str) or None")
+        if self.workflow is not None:
+            check_workflow_name(self.workflow)
+        if self.workflow_dir is not None:
+            if not isinstance(self.workflow_dir, str):
+                raise InvalidSpecError("workflow_dir", self.workflow_dir, "must be a path (str) or None")
+            check_name("workflow_dir", self.workflow_dir)
         if not isinstance(self.worker_python, str) or not self.worker_python:
             raise InvalidSpecError("worker_python", self.worker_python, "must be a path to a Python interpreter")
         check_name("worker_python", self.worker_python)

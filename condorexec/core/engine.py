@@ -37,6 +37,7 @@ from condorexec.condorfacts import (
 from condorexec.core import holds
 from condorexec.core.calls import CallRequest, Task, Wrapper
 from condorexec.core.config import CoreConfig
+from condorexec.core.durable import FLUSH_PERIOD, Durable
 from condorexec.core.fleet import Evicted, Held, Removed, Terminated, WorkerFleet
 from condorexec.core.lease import Periodic, renew_period
 from condorexec.core.modes import WORKERS, AutoRouter
@@ -88,6 +89,7 @@ class Core:
         self.stats = {"clusters": 0, "jobs": 0, "retries": 0}
         self.poller = None
         self.fleet: WorkerFleet | None = None
+        self.durable: Durable | None = None  # a named workflow's journal and adopted calls (core/durable.py)
         self.router: AutoRouter | None = None
         self.runner_path = RUNNER_PATH
         self.walls = WallTimes(self._learned_wall)  # each category's mean wall time (the engine's lock guards it)
@@ -121,15 +123,17 @@ class Core:
         self.tracker = EventLogTracker(self.log_path, self, self.pool.events_written,
                                        poll_interval=self.profile.event_poll_interval)
         self.tracker.start()
+        if self.config.workflow is not None:  # before any job: it refuses a workflow another process runs
+            self.durable = Durable(self, self.config.workflow, self.config.workflow_dir)
         if self.config.mode != "per_call":
             self.fleet = WorkerFleet(self, self._machine_list)
             self.fleet.start()
             if self.config.mode == "auto":
                 self.router = AutoRouter(self.profile.job_start_seconds, self._wall_of)
-        self._timer = Periodic(f"{self.batch_name}-lease", [
-            (renew_period(self.config.lease_seconds), self.renew_lease),
-            (CROSS_CHECK_PERIOD, self.cross_check),
-        ])
+        periodic = [(renew_period(self.config.lease_seconds), self.renew_lease), (CROSS_CHECK_PERIOD, self.cross_check)]
+        if self.durable is not None:
+            periodic.append((FLUSH_PERIOD, self.durable.flush))
+        self._timer = Periodic(f"{self.batch_name}-lease", periodic)
         self._timer.start()
         self._batcher = threading.Thread(target=self._batch_loop, name=f"{self.batch_name}-batcher", daemon=True)
         self._batcher.start()
@@ -173,6 +177,11 @@ class Core:
         self.tracker.stop()
         for task in list(self._outstanding.values()):
             self._fail(task, JobFailed(SHUT_DOWN))
+        if self.durable is not None:
+            try:
+                self.durable.close()
+            except Exception as exc:  # noqa: BLE001 - shutdown must go on
+                log.warning("could not close the workflow journal: %s", exc)
         self.sizer.close()
         if self.owns_pool:
             self.pool.close()
@@ -207,6 +216,12 @@ class Core:
         payload = encode_payload([Call(task_id, call.func, call.args, call.kwargs)])
         task = Task(task_id, Future(), call.spec, call.category, call.app, task_dir, call.plan, wrapper,
                     worker_wrapper=worker_wrapper, payload=payload)
+        if self.durable is not None:
+            task.key, task.ordinal = self.durable.key(call)
+            with self._lock:
+                self._outstanding[task_id] = task
+            if self.durable.adopt(task):  # an earlier run of the workflow ran it, or runs it still
+                return task.future
         if self.fleet is None:
             self._materialize(task)
         with self._lock:
@@ -265,6 +280,13 @@ class Core:
                 self.fail(task, exc)
                 continue
             sized.append(task)
+        if self.durable is not None:
+            try:  # journaled before they are sent: a call whose job exists is always in the journal
+                self.durable.sent(sized)
+            except Exception as exc:  # noqa: BLE001 - a journal that cannot be written: the calls fail, clearly
+                for task in sized:
+                    self.fail(task, JobFailed(f"could not write the workflow journal: {type(exc).__name__}: {exc}"))
+                return
         if self.fleet is not None:
             self.fleet.note_sizes(sized)
             self.fleet.enqueue([t for t in sized if t.to_workers])
@@ -361,6 +383,8 @@ class Core:
                     task.job_id = job_id
                     self._by_job[job_id] = task
                     self._unstarted[job_id] = time.monotonic()
+                    if self.durable is not None:
+                        self.durable.placed_job(task, job_id)
             self.stats["clusters"] += 1
             self.stats["jobs"] += len(tasks)
         except Exception as exc:  # noqa: BLE001 - every call of the batch must learn why
@@ -425,6 +449,8 @@ class Core:
             return
         if outcome.wall_s is not None:
             self.note_wall(task.category, outcome.wall_s)
+        if self.durable is not None:
+            self._journal_end(task, outcome)
         self._finish(task, learned_from=True)
         if outcome.ok:
             task.future.set_result(outcome.value)
@@ -481,9 +507,10 @@ class Core:
     # ---- the timer thread ------------------------------------------------------------------------
 
     def renew_lease(self) -> None:
-        """Push the lease of every job of this run forward (see core/lease.py)."""
+        """Push the lease of every job of this run forward (see core/lease.py), adopted ones included."""
         with self._lock:
-            if not self._by_job and not (self.fleet is not None and self.fleet.job_ids()):
+            if (not self._by_job and not (self.fleet is not None and self.fleet.job_ids())
+                    and not (self.durable is not None and self.durable.following())):
                 return
         self.pool.edit(run_constraint(self.run_token), LEASE_ATTR,
                        lease_value(time.time(), self.config.lease_seconds))
@@ -522,6 +549,28 @@ class Core:
             self._fail(task, exc)
         except BaseException:  # noqa: BLE001 - the fleet's thread must go on to the other calls
             log.exception("a done callback of call %s raised", task.id)
+
+    def run_again(self, task: Task) -> None:
+        """A call of a named workflow that an earlier run could not finish for it: send it as a new call."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._pending.append(task)
+            self._pending_ready.notify_all()
+
+    def placed_in_worker(self, tasks: list[Task], worker_job: str, worker: str) -> None:
+        if self.durable is not None:
+            self.durable.placed_worker(tasks, worker_job, worker)
+
+    def lease_seconds(self) -> int:
+        return self.config.lease_seconds
+
+    def _journal_end(self, task: Task, outcome: Outcome | None) -> None:
+        assert self.durable is not None
+        try:
+            self.durable.ended(task, outcome)
+        except Exception as exc:  # noqa: BLE001 - the call's result still goes to its future
+            log.warning("workflow journal: could not record the end of call %s: %s", task.id, exc)
 
     def run_per_call(self, tasks: list[Task]) -> None:
         """Calls the workers give back (chirp unavailable, workers that cannot start): own jobs now."""
@@ -617,6 +666,8 @@ class Core:
             self._pending_ready.notify_all()
 
     def _fail(self, task: Task, exc: BaseException) -> None:
+        if self.durable is not None and not self._stopping:
+            self._journal_end(task, None)
         self._finish(task)
         if not task.future.done():
             task.future.set_exception(exc)

@@ -1,0 +1,82 @@
+"""The key that says "this call is that call" across runs of a workflow (docs/durable.md, "Which call is
+which").
+
+A rerun of a script makes its calls again, in new objects, in a new process, maybe in another order. Two
+calls are the same when all of these are:
+
+* the app's code — ``labels/fingerprint.py``'s fingerprint of the user's function (bytecode, constants,
+  defaults; not line numbers), and its qualified name;
+* its arguments, serialized with cloudpickle (what the job is sent anyway); dicts keep their order (the
+  same script builds them the same way), sets are sorted by the digest of each member, since a set's
+  iteration order changes from process to process;
+* its resource specification, and the files it reads and where its outputs go.
+
+A value whose pickle is not the same in two processes (an object that pickles its address, say) makes
+the key differ, so such a call runs again: the key may be too strict, never too loose — two different
+calls never share a key, so a rerun never hands one call another's result. What the function calls
+(another module's functions, globals it reads) is not part of the key, as for the label store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import astuple
+from typing import Any
+
+import cloudpickle
+
+from condorexec.files import FilePlan
+from condorexec.labels.fingerprint import code_fingerprint
+from condorexec.spec import ResourceSpec
+
+#: bump when what goes into a key changes (every earlier call then runs again)
+KEY_VERSION = 1
+
+_fingerprints: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _function_part(func: Callable[..., Any]) -> str:
+    """The app's name and code fingerprint; computed once per function object."""
+    try:
+        return _fingerprints[func]
+    except (KeyError, TypeError):
+        pass
+    name = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', getattr(func, '__name__', ''))}"
+    part = f"{name}:{code_fingerprint(func) or ''}"
+    try:
+        _fingerprints[func] = part
+    except TypeError:  # not weak-referenceable: not cached
+        pass
+    return part
+
+
+def _canonical(value: Any, depth: int = 0) -> Any:
+    """``value`` with every set replaced by a sorted tuple (so its pickle is the same in every process)."""
+    if depth > 50:
+        return value
+    if isinstance(value, (set, frozenset)):
+        members = sorted(_digest(_canonical(v, depth + 1)) for v in value)
+        return (type(value).__name__, tuple(members))
+    if type(value) in (list, tuple):
+        return type(value)(_canonical(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return {k: _canonical(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(cloudpickle.dumps(value, protocol=5)).hexdigest()
+
+
+def call_key(func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any], spec: ResourceSpec,
+             plan: FilePlan) -> str:
+    """The call's key (64 hex digits). Raises what pickling raises for an argument that cannot be pickled
+    (such a call could not be sent either)."""
+    h = hashlib.sha256()
+    h.update(f"condorexec-call-key:{KEY_VERSION}\0{_function_part(func)}\0".encode())
+    h.update(cloudpickle.dumps((_canonical(tuple(args)), _canonical(dict(kwargs))), protocol=5))
+    h.update(repr(astuple(spec)).encode())
+    h.update(repr((list(plan.inputs), sorted(plan.outputs.items()), list(plan.collect))).encode())
+    return h.hexdigest()
