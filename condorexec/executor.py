@@ -177,7 +177,9 @@ class CondorExecutor(ParslExecutor):
         render.check_name("run_dir", os.fspath(self.run_dir))  # Parsl sets it after __init__
         follow_parsl()  # condorexec's log lines into runinfo/NNN/parsl.log, as Parsl's executors' are
 
-        run = (self.run_id or uuid.uuid4().hex[:12]).replace('"', "")
+        # one token per executor of the Parsl run: two executors of one run must not remove (at shutdown),
+        # renew or adopt each other's jobs
+        run = f"{self.run_id or uuid.uuid4().hex[:12]}-{self.label}"
         self.run_token = "".join(c if c.isalnum() or c in "-_" else "_" for c in run)
         work_dir = Path(self.run_dir) / "condorexec" / self.label
         if isinstance(self.pool_choice, Pool):
@@ -189,7 +191,7 @@ class CondorExecutor(ParslExecutor):
             self.pool, self.pool_reason = choose_pool(self.pool_choice, **options)
         log.info("%s: pool: %s", self.label, self.pool_reason)  # which pool the calls run on, said once
         self.core = Core(self.pool, self.config, work_dir, self.run_token,
-                         batch_name=f"condorexec-{self.label}-{self.run_token}",
+                         batch_name=f"condorexec-{self.run_token}",
                          owns_pool=not isinstance(self.pool_choice, Pool))
         self.core.start()
 

@@ -201,9 +201,8 @@ class Durable:
             self.journal.placed_job(task.key, task.ordinal, self.host.run_token, job_id)
 
     def placed_worker(self, tasks: list[Task], worker_job: str, worker: str) -> None:
-        for task in tasks:
-            if task.key is not None:
-                self.journal.placed_worker(task.key, task.ordinal, self.host.run_token, worker_job, worker, task.id)
+        self.journal.placed_worker([(t.key, t.ordinal, self.host.run_token, worker_job, worker, t.id)
+                                    for t in tasks if t.key is not None])
 
     def ended(self, task: Task, outcome: Outcome | None) -> None:
         """``task`` ended: well with ``outcome`` (kept for a rerun), or not (None: a rerun runs it again)."""

@@ -559,8 +559,13 @@ class Core:
             self._pending_ready.notify_all()
 
     def placed_in_worker(self, tasks: list[Task], worker_job: str, worker: str) -> None:
-        if self.durable is not None:
+        if self.durable is None:
+            return
+        try:
             self.durable.placed_worker(tasks, worker_job, worker)
+        except Exception as exc:  # noqa: BLE001 - the calls still run; a rerun after a kill may run them again
+            log.warning("workflow journal: could not record %d calls handed to worker job %s: %s", len(tasks),
+                        worker_job, exc)
 
     def lease_seconds(self) -> int:
         return self.config.lease_seconds

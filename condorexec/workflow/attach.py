@@ -173,7 +173,10 @@ class Resume:
         started = time.monotonic()
         self.rows = {(row.key, row.ordinal): row for row in journal.calls()}
         self.work_dirs = {run.token: Path(run.work_dir) for run in journal.runs()}
-        tokens = sorted({row.run for row in self.rows.values() if row.state not in (DONE, FAILED)} - {own_token})
+        # the runs that may have left jobs: a run that never ended (killed), or one with calls not ended
+        unfinished = {run.token for run in journal.runs() if run.ended is None}
+        tokens = sorted((unfinished | {row.run for row in self.rows.values() if row.state not in (DONE, FAILED)})
+                        - {own_token})
         self.queued: dict[str, dict[str, Any]] = {}
         self.by_task: dict[tuple[str, str], str] = {}
         self.jobs_survive = jobs_survive

@@ -256,9 +256,14 @@ class Journal(Reader):
         self._buffered("UPDATE call SET job_id = ?, worker_job = NULL, worker = NULL, worker_call = NULL "
                        "WHERE key = ? AND ordinal = ? AND run = ?", (job_id, key, ordinal, run))
 
-    def placed_worker(self, key: str, ordinal: int, run: str, worker_job: str, worker: str, call: int) -> None:
-        self._buffered("UPDATE call SET worker_job = ?, worker = ?, worker_call = ?, job_id = NULL "
-                       "WHERE key = ? AND ordinal = ? AND run = ?", (worker_job, worker, call, key, ordinal, run))
+    def placed_worker(self, rows: Iterable[tuple[str, int, str, str, str, int]]) -> None:
+        """Calls about to be handed to a slot worker, as (key, ordinal, run, worker job, worker, call id):
+        written at once (with what was buffered before), before the worker can see them. Unlike a job, a
+        worker holds no trace of which of the run's calls it has: a placement lost in a kill would make a
+        rerun run the call a second time beside the worker that still runs it."""
+        self._write_now([("UPDATE call SET worker_job = ?, worker = ?, worker_call = ?, job_id = NULL "
+                          "WHERE key = ? AND ordinal = ? AND run = ?", (worker_job, worker, call, key, ordinal, run))
+                         for key, ordinal, run, worker_job, worker, call in rows])
 
     def adopted(self, key: str, ordinal: int, old_run: str, run: str) -> None:
         """An earlier run's call is this run's now: its row moves to this run (where it runs is unchanged)."""
@@ -290,18 +295,22 @@ class Journal(Reader):
 
     def flush(self) -> None:
         """Write the buffered placements and ends, in the order they came, as one transaction."""
+        self._write_now([])
+
+    def _write_now(self, statements: list[tuple[str, tuple]]) -> None:
+        """The buffered statements, then ``statements``, in one transaction (kept buffered if it fails)."""
         with self._write:
-            buffer, self._buffer = self._buffer, []
-            if not buffer:
+            todo, self._buffer = self._buffer + statements, []
+            if not todo:
                 return
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                for sql, values in buffer:
+                for sql, values in todo:
                     self.db.execute(sql, values)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
-                self._buffer[:0] = buffer
+                self._buffer[:0] = todo
                 raise
 
     def close(self) -> None:
