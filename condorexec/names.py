@@ -29,6 +29,9 @@ WORKER_ATTR = "CondorexecWorker"
 WORKER_CATEGORY_ATTR = "CondorexecWorkerCategory"
 #: the time (epoch seconds) after which the job's submitter counts as gone (``core/lease.py``)
 LEASE_ATTR = "CondorexecLeaseExpires"
+#: ``true`` on a job that a rerun of a named workflow adopted from an earlier run (its ``RUN_ATTR`` is the
+#: rerun's now): one query finds the adopted jobs among the run's own (``workflow/attach.py``)
+ADOPTED_ATTR = "CondorexecAdopted"
 
 # ---- files of a call, in its directory on the submit side and in its job's sandbox
 

@@ -29,11 +29,10 @@ import htcondor2
 
 from condorexec.condorfacts import lease_value, run_constraint
 from condorexec.core.calls import CallRequest, Task
-from condorexec.names import LEASE_ATTR, RUN_ATTR, TASKS_DIR
+from condorexec.names import ADOPTED_ATTR, LEASE_ATTR, RUN_ATTR, TASKS_DIR
 from condorexec.payload import Outcome, encode_outcome
 from condorexec.pools.base import Pool
 from condorexec.workflow.attach import (
-    ADOPTED_ATTR,
     Finished,
     Followed,
     Follower,

@@ -1,5 +1,5 @@
 """Slot workers, submit side: what each worker is handed, what size of worker to ask for, when one gives
-its slot back, and what happens when one is lost (docs/design.md §8).
+its slot back, and what happens when one is lost (docs/design.md §7).
 
 A worker is one HTCondor job holding a share of a machine (``request_cpus/memory/disk/gpus``) that runs
 calls of any category and size side by side as they fit (``condorexec/worker.py``). The fleet keeps one

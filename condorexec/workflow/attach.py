@@ -28,10 +28,6 @@ from condorexec.workflow.journal import DONE, FAILED, CallRow, Journal
 
 log = logging.getLogger(__name__)
 
-#: a job attribute set on a job a rerun adopted (with RUN_ATTR set to the rerun's token), so that one
-#: query finds the adopted jobs among the run's own
-ADOPTED_ATTR = "CondorexecAdopted"
-
 #: seconds between two looks at the adopted jobs and workers still running
 FOLLOW_PERIOD = 2.0
 
