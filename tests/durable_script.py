@@ -15,6 +15,7 @@ each. It prints one JSON line at the end: each call's result and the seconds fro
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import time
@@ -67,11 +68,18 @@ def main() -> None:
     started = time.monotonic()
     wanted = range(opts.calls) if opts.only is None else [int(i) for i in opts.only.split(",") if i]
     futures = {}
-    for i in wanted:
+    spec = {"cores": 1, "memory": 100, "disk": 10}
+    # the calls for slot workers first, and the per-call jobs once a worker has run one: on a small pool
+    # the per-call jobs would otherwise fill every slot before the first worker starts
+    odd, even = [i for i in wanted if i % 2], [i for i in wanted if i % 2 == 0]
+    for i in odd + even:
+        if odd and i == (even or [None])[0]:
+            concurrent.futures.wait([futures[j] for j in odd], timeout=120, return_when="FIRST_COMPLETED")
         app = nap_job if i % 2 == 0 else nap_worker
         factor = 7 if i == opts.changed else 3
         futures[i] = app(i, seconds_of(i, opts.calls, opts.short, opts.long), factor, log,
-                         parsl_resource_specification={"cores": 1, "memory": 100, "disk": 10})
+                         parsl_resource_specification=spec)
+    futures = dict(sorted(futures.items()))
     results = {i: f.result() for i, f in futures.items()}
     print(json.dumps({"results": results, "seconds": time.monotonic() - started}), flush=True)
     parsl.dfk().cleanup()

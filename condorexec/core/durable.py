@@ -88,6 +88,14 @@ class Durable:
         self._finished: queue.SimpleQueue[tuple[Task, Finished, str, str] | None] = queue.SimpleQueue()
         self._handing = threading.Thread(target=self._hand_finished, name=f"{host.batch_name}-adopt", daemon=True)
         self._handing.start()
+        idle = self.resume.idle_workers()
+        if idle:  # they hold machine shares no call of this run will use
+            log.info("workflow %s: removing %d slot workers of earlier runs that hold none of its calls: %s", name,
+                     len(idle), ", ".join(idle))
+            try:
+                self._remove(idle)
+            except Exception as exc:  # noqa: BLE001 - their idle timeout or lease ends them anyway
+                log.warning("workflow %s: could not remove them: %s", name, exc)
         if self.resume.rows:
             log.info("workflow %s: %d calls of earlier runs in the journal (%d of their jobs still in the "
                      "queue); read in %.2f s", name, len(self.resume.rows), len(self.resume.queued),

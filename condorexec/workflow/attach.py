@@ -196,6 +196,13 @@ class Resume:
         self.tokens = tokens
         self.seconds = time.monotonic() - started
 
+    def idle_workers(self) -> list[str]:
+        """The earlier runs' slot worker jobs still in the queue that hold no call of the journal's: no
+        rerun can adopt them, and each would hold its share of a machine until its idle timeout."""
+        holding = {row.worker_job for row in self.rows.values() if row.worker_job and row.state not in (DONE, FAILED)}
+        return sorted(job_id for job_id, ad in self.queued.items()
+                      if ad.get(WORKER_ATTR) is not None and job_id not in holding)
+
     def claim(self, key: str, ordinal: int) -> tuple[CallRow, Decision] | None:
         """The earlier run's row of this call and what to do with it; None for a call never seen before."""
         row = self.rows.pop((key, ordinal), None)
