@@ -174,16 +174,17 @@ class Schedd:
 
 @pytest.fixture
 def earlier(tmp_path: Path) -> Journal:
-    """A journal that four earlier runs wrote, each in its own work directory:
+    """A journal that five earlier runs wrote, each in its own work directory:
 
-    * ``a``: all done (one inline outcome, one whose outcome was too large for the journal);
-    * ``b``: one call in its own job 10.0, two in slot worker w1 (job 11.0), one whose job finished
-      after the submitter died (its result file is there), one sent but never placed;
-    * ``c``: only a failed call;
-    * ``d``: one call sent whose placement was not written (its job 12.0 is found by its task id).
+    * ``a``: ended, all done (one inline outcome, one whose outcome was too large for the journal);
+    * ``b``: killed: one call in its own job 10.0, two in slot worker w1 (job 11.0), one whose job
+      finished after the submitter died (its result file is there), one sent but never placed;
+    * ``c``: ended, only a failed call;
+    * ``d``: killed: one call sent whose placement was not written (its job 12.0 is found by its task id);
+    * ``f``: killed after its one call was done (it may have left a job it had not journaled yet).
     The run being made (``e``) has a row of its own, which no query may ask about."""
     journal = Journal("wf", tmp_path / "journals")
-    for run in "abcde":
+    for run in "abcdef":
         journal.begin_run(run, "condor", str(tmp_path / run))
 
     def task(run: str, n: int) -> str:
@@ -195,13 +196,16 @@ def earlier(tmp_path: Path) -> Journal:
     journal.done("a-kept", 0, "a", big, task("a", 2))
     journal.sent([(f"b-{n}", 0, "app", "b", task("b", n)) for n in range(1, 6)])
     journal.placed_job("b-1", 0, "b", "10.0")
-    journal.placed_worker("b-2", 0, "b", "11.0", "w1", 2)
-    journal.placed_worker("b-3", 0, "b", "11.0", "w1", 3)
+    journal.placed_worker([("b-2", 0, "b", "11.0", "w1", 2), ("b-3", 0, "b", "11.0", "w1", 3)])
     journal.placed_job("b-4", 0, "b", "13.0")
     _run_job(Path(task("b", 4)), 4)
     journal.sent([("c-1", 0, "app", "c", task("c", 1))])
     journal.failed("c-1", 0, "c")
-    journal.sent([("d-4", 0, "app", "d", task("d", 4)), ("e-1", 0, "app", "e", task("e", 1))])
+    journal.sent([("d-4", 0, "app", "d", task("d", 4)), ("e-1", 0, "app", "e", task("e", 1)),
+                  ("f-1", 0, "app", "f", task("f", 1))])
+    journal.done("f-1", 0, "f", _blob("f1"), task("f", 1))
+    for run in "ac":
+        journal.end_run(run, {}, {})
     journal.flush()
     _post(tmp_path / "b", "w1", 0, [{"id": 2, "outcome": _blob("from w1", 2)}])
     yield journal
@@ -215,13 +219,14 @@ QUEUE = [
 ]
 
 
-def test_resume_asks_once_for_the_jobs_of_the_earlier_runs_not_done_and_decides_each_call(
+def test_resume_asks_once_for_the_jobs_of_the_earlier_runs_that_may_have_left_some_and_decides_each_call(
         earlier: Journal, tmp_path: Path) -> None:
     schedd = Schedd(QUEUE)
     resume = Resume(earlier, schedd, "e")
     assert len(schedd.asked) == 1
     constraint, projection = schedd.asked[0]
-    assert constraint == f'member({RUN_ATTR}, {{"b", "d"}})'  # not a (all done), c (failed), e (this run)
+    # the runs that may have left jobs: not a (ended, all done) nor c (ended, failed) nor e (this run)
+    assert constraint == f'member({RUN_ATTR}, {{"b", "d", "f"}})'
     assert {"ClusterId", "ProcId", "JobStatus", RUN_ATTR, TASK_ATTR, WORKER_ATTR} <= set(projection)
 
     decisions = {key: resume.claim(key, 0) for key in ("a-inline", "a-kept", "b-1", "b-2", "b-3", "b-4", "b-5",
@@ -237,6 +242,7 @@ def test_resume_asks_once_for_the_jobs_of_the_earlier_runs_not_done_and_decides_
         "c-1": Rerun("it failed in the earlier run"),
         "d-4": FollowJob("12.0"),  # its placement was never written: found by its task id
     }
+    assert resume.claim("f-1", 0)[1] == Finished(blob=_blob("f1"))
     assert outcome_of(decisions["a-kept"][1]).value == b"x" * (1 << 20)
     assert outcome_of(decisions["b-4"][1]).value == 16
     assert decisions["b-3"][0].run == "b"
