@@ -567,6 +567,16 @@ class Core:
             log.warning("workflow journal: could not record %d calls handed to worker job %s: %s", len(tasks),
                         worker_job, exc)
 
+    def results_taken(self) -> None:
+        """A worker's message of results was handed to the calls' futures: in a named workflow, write their
+        ends now, before the message is deleted (else a kill in between would lose them)."""
+        if self.durable is None:
+            return
+        try:
+            self.durable.flush()
+        except Exception as exc:  # noqa: BLE001 - the results are delivered; a rerun may run these calls again
+            log.warning("workflow journal: could not write the ends of a worker's calls: %s", exc)
+
     def lease_seconds(self) -> int:
         return self.config.lease_seconds
 

@@ -115,6 +115,7 @@ class FleetHost(Protocol):
     def fail(self, task: Task, exc: BaseException) -> None: ...
     def run_per_call(self, tasks: list[Task]) -> None: ...
     def placed_in_worker(self, tasks: list[Task], worker_job: str, worker: str) -> None: ...
+    def results_taken(self) -> None: ...
     def record_samples(self, samples: list[Sample]) -> None: ...
     def note_retry(self) -> None: ...
     def per_call_waiting_since(self) -> float | None: ...
@@ -355,7 +356,6 @@ class WorkerFleet:
                 data = path.read_bytes()
             except FileNotFoundError:
                 return progressed
-            path.unlink()
             worker.next_out += 1
             progressed = True
             try:
@@ -364,8 +364,13 @@ class WorkerFleet:
                     raise ValueError(f"protocol version {message.get('version')!r}, expected {PROTOCOL}")
             except Exception as exc:  # noqa: BLE001
                 log.error("worker %s (job %s) sent an unreadable message: %s", worker.name, worker.job_id, exc)
+                path.unlink()
                 continue
             self._take_message(worker, message)
+            # only once its results are kept (a named workflow's journal): a submitter killed before then
+            # leaves the message, and its rerun takes the results from it
+            self.host.results_taken()
+            path.unlink()
 
     def _take_message(self, worker: WorkerJob, message: dict) -> None:
         if "hello" in message:

@@ -307,7 +307,10 @@ class Follower:
                 else:
                     item.again(f"worker job {decision.worker_job} gave it back unrun")
                 ended.append(item)
-            elif decision.worker_job not in queued:
+            elif decision.worker_job not in queued or queued[decision.worker_job].get("JobStatus") in (
+                    _HELD, _COMPLETED, _REMOVED):
+                if decision.worker_job in queued:  # held: it would never write the result
+                    self._remove([decision.worker_job])
                 item.again("its worker ended without its result")
                 ended.append(item)
         if ended:

@@ -141,9 +141,16 @@ _CALL_COLUMNS = ("key, ordinal, app, run, task_dir, state, job_id, worker_job, w
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    """The journal, checked (a newer schema is refused before anything is written to the file), in WAL mode."""
     db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
+    try:
+        _check_schema(db, path, create=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
+        _check_schema(db, path, create=True)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
@@ -165,6 +172,11 @@ def read_only(path: Path) -> Reader:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         _check_schema(db, path, create=False)
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            raise WorkflowError(f"{path} is not a workflow journal (no condorexec schema in it)")
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise WorkflowError(f"the workflow journal {path} is not readable ({exc})") from exc
     except BaseException:
         db.close()
         raise
@@ -207,7 +219,6 @@ class Journal(Reader):
         self._lock_file = _hold(self.path.with_name(self.path.name + ".lock"), name)
         try:
             db = _connect(self.path)
-            _check_schema(db, self.path, create=True)
         except sqlite3.DatabaseError as exc:
             self._release()
             raise WorkflowError(f"the workflow journal {self.path} is not readable ({exc}); move it away to "

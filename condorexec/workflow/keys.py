@@ -52,13 +52,20 @@ def _function_part(func: Callable[..., Any]) -> str:
     return part
 
 
+class _SortedSet(tuple):
+    """What a set becomes in a key: its members' digests, sorted. A type of its own, so that no argument
+    that is a plain tuple can pickle the same as a set."""
+
+    __slots__ = ()
+
+
 def _canonical(value: Any, depth: int = 0) -> Any:
-    """``value`` with every set replaced by a sorted tuple (so its pickle is the same in every process)."""
+    """``value`` with every set replaced by its sorted member digests (so its pickle is the same in every
+    process: a set's order changes with the per-process string hash seed)."""
     if depth > 50:
         return value
     if isinstance(value, (set, frozenset)):
-        members = sorted(_digest(_canonical(v, depth + 1)) for v in value)
-        return (type(value).__name__, tuple(members))
+        return (type(value).__name__, _SortedSet(sorted(_digest(_canonical(v, depth + 1)) for v in value)))
     if type(value) in (list, tuple):
         return type(value)(_canonical(v, depth + 1) for v in value)
     if type(value) is dict:
@@ -78,5 +85,6 @@ def call_key(func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str,
     h.update(f"condorexec-call-key:{KEY_VERSION}\0{_function_part(func)}\0".encode())
     h.update(cloudpickle.dumps((_canonical(tuple(args)), _canonical(dict(kwargs))), protocol=5))
     h.update(repr(astuple(spec)).encode())
-    h.update(repr((list(plan.inputs), sorted(plan.outputs.items()), list(plan.collect))).encode())
+    # not plan.collect: it names where this run's monitoring messages go (a directory per Parsl run)
+    h.update(repr((list(plan.inputs), sorted(plan.outputs.items()))).encode())
     return h.hexdigest()

@@ -347,9 +347,6 @@ def test_the_follower_takes_a_workers_result_when_it_appears(follower_parts, tmp
     assert follower.following() == 0 and removed == []
 
 
-@pytest.mark.xfail(strict=True, reason="Follower.look treats an adopted worker job that is held as alive (it is "
-                   "still in the queue): its calls wait until shutdown, where decide() calls a held worker gone "
-                   "and a held adopted job is removed and its call run again")
 def test_the_follower_gives_back_the_calls_of_a_held_worker(follower_parts, tmp_path: Path) -> None:
     follower, schedd, removed = follower_parts
     ended = Ended()

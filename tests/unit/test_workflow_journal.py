@@ -231,9 +231,6 @@ def test_a_journal_of_a_newer_schema_is_refused_and_left_as_it_was(tmp_path: Pat
         Journal("wf", tmp_path)  # still refused: nothing was upgraded
 
 
-@pytest.mark.xfail(strict=True, reason="Journal() sets PRAGMA journal_mode=WAL (_connect) before it reads "
-                   "user_version (_check_schema): a newer journal in rollback mode is switched to WAL (file "
-                   "header bytes 18-19 rewritten) although the error says 'nothing was changed'")
 def test_a_newer_journal_in_rollback_mode_is_left_byte_for_byte(tmp_path: Path) -> None:
     path = tmp_path / "wf.sqlite"
     _assert_newer_refused(path, _newer_journal(path, "delete"))
@@ -251,9 +248,6 @@ def test_a_file_that_is_not_sqlite_is_refused_naming_it_and_left_alone(tmp_path:
     Journal("wf", tmp_path).close()  # the refused Journal let go of the workflow's lock
 
 
-@pytest.mark.xfail(strict=True, reason="read_only() (for `condorexec workflow NAME`) lets sqlite3.DatabaseError "
-                   "'file is not a database' through, without the file's name, where Journal() raises "
-                   "WorkflowError naming it")
 def test_read_only_refuses_a_file_that_is_not_sqlite_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "wf.sqlite"
     path.write_bytes(b"these are notes, not a journal\n" * 100)

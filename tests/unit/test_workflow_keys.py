@@ -111,9 +111,6 @@ def test_a_change_of_the_functions_code_is_another_key_and_moving_it_is_not() ->
     assert _key(func=renamed_var) != _key(func=original)
 
 
-@pytest.mark.xfail(strict=True, reason="keys._canonical replaces a set by the plain tuple (type name, sorted member "
-                   "digests), so an argument that IS that tuple gets the set's key: two different calls share a "
-                   "key, against the module's 'never too loose'")
 def test_a_set_and_the_tuple_it_is_canonicalized_to_are_different_calls() -> None:
     lookalike = ("set", (_digest("a"),))
     assert _key(args=(3, {"a"})) != _key(args=(3, lookalike))
@@ -165,9 +162,6 @@ def test_the_executor_leaves_parsls_monitoring_ids_out_of_the_key(tmp_path: Path
     assert rows == sorted([(plain, 0), (plain, 1), (flagged, 0)])
 
 
-@pytest.mark.xfail(strict=True, reason="with Parsl monitoring on, executor.submit adds (MESSAGE_PREFIX, "
-                   "receiver_directory(run_dir)) to plan.collect and call_key hashes plan.collect: Parsl gives each "
-                   "run a new run_dir (runinfo/000, 001, ...), so no call of a monitored workflow keeps its key")
 def test_a_monitored_workflow_keeps_its_keys_from_one_parsl_run_directory_to_the_next(tmp_path: Path) -> None:
     keys = []
     for number in ("000", "001"):
