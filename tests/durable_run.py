@@ -52,9 +52,10 @@ def run_script(directory: Path, *args: str, timeout: float) -> dict:
 SETTLE_S = 2.0
 
 
-def kill_and_rerun(directory: Path, *args: str, calls: int, timeout: float, change_one: bool = True) -> KillAndRerun:
-    """Run the workflow; SIGKILL it once a third of its calls have run; run it again to the end, with the
-    argument of one call that had finished changed (``change_one``: the lowest)."""
+def kill_and_rerun(directory: Path, *args: str, calls: int, timeout: float, change_one: bool = True,
+                   settle: float = SETTLE_S) -> KillAndRerun:
+    """Run the workflow; SIGKILL it ``settle`` seconds after a third of its calls have run; run it again to
+    the end, with the argument of one call that had finished changed (``change_one``: the lowest)."""
     directory.mkdir(parents=True, exist_ok=True)
     first = subprocess.Popen([sys.executable, str(SCRIPT), "--dir", str(directory), "--calls", str(calls), *args],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
@@ -68,7 +69,7 @@ def kill_and_rerun(directory: Path, *args: str, calls: int, timeout: float, chan
                 raise AssertionError(f"a third of the calls did not finish within {timeout} s")
             time.sleep(0.1)
         finished = set(executions(directory))
-        time.sleep(SETTLE_S)
+        time.sleep(settle)
         os.kill(first.pid, signal.SIGKILL)  # the submitter only: whatever its pool runs elsewhere lives on
         first.wait()
     finally:

@@ -63,7 +63,7 @@ def main() -> None:
         common["nodes"] = [opts.nodes]
     executors = [CondorExecutor(label="per_call", mode="per_call", workflow=f"{opts.name}-jobs", **common),
                  CondorExecutor(label="workers", mode="workers", workflow=f"{opts.name}-workers",
-                                worker_idle_timeout=30, **common)]
+                                worker_idle_timeout=5, **common)]
     parsl.load(Config(executors=executors, run_dir=os.path.join(opts.dir, "runinfo"), strategy="none"))
     started = time.monotonic()
     wanted = range(opts.calls) if opts.only is None else [int(i) for i in opts.only.split(",") if i]
