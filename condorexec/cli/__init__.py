@@ -25,6 +25,7 @@ COMMANDS = {
     "transfer-data": "transfer_data",
     "labels": "labels_cmd",
     "pack": "pack_cmd",
+    "workflow": "workflow_cmd",
 }
 
 USAGE = """usage: condorexec COMMAND [options]
@@ -38,6 +39,7 @@ commands:
   transfer-data  fetch the outputs of jobs submitted with -spool (like condor_transfer_data)
   labels    what autolabel has learned per category (table, --plot)
   pack      list, show or clear packed environments
+  workflow  what the runs of a named workflow did (workflow=NAME), list workflows, --forget one
 
 'condorexec COMMAND -help' shows a command's options; 'condorexec --version' the version;
 '-debug' on any command prints its debugging output to stderr.
