@@ -306,7 +306,10 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         return 1
     if args.forget:
         forget(args.name, path)
-        out.write(f"forgot workflow {args.name!r} (deleted {path}); its next run starts afresh\n")
+        if args.json:
+            out.write(json.dumps({"forgot": args.name, "journal": str(path)}) + "\n")
+        else:
+            out.write(f"forgot workflow {args.name!r} (deleted {path}); its next run starts afresh\n")
         return 0
     try:
         reader = read_only(path)

@@ -147,6 +147,21 @@ def test_a_run_whose_process_id_now_names_a_younger_process_has_stopped() -> Non
     assert run_state(elsewhere) == "elsewhere"
 
 
+def test_a_run_whose_process_was_killed_and_not_yet_reaped_has_stopped() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        row = RunRow("t", child.pid, socket.gethostname(), "condor", "/w", time.time(), None, 0, 0, 0, 0, {})
+        assert run_state(row) == RUNNING
+        child.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert run_state(row) == STOPPED  # a zombie until its parent (this test) reaps it
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_the_list_names_each_workflow_with_its_calls_and_last_run(tmp_path: Path, capsys) -> None:
     first_run(tmp_path)
     other = Journal("other", tmp_path)
@@ -162,7 +177,8 @@ def test_the_list_names_each_workflow_with_its_calls_and_last_run(tmp_path: Path
     assert lines[0] == f"workflows in {tmp_path}:"
     assert lines[1].split() == ["name", "calls", "last", "run"]
     assert lines[2].split()[:2] == ["demo", "6"] and lines[2].endswith("(ended)")
-    assert lines[3].startswith("newer") and "has schema 2, newer than this condorexec's (1)" in lines[3]
+    assert lines[3].startswith("newer")
+    assert f"has schema {SCHEMA_VERSION + 1}, newer than this condorexec's ({SCHEMA_VERSION})" in lines[3]
     assert lines[4].split() == ["other", "0", "-"]
     assert len(lines) == 5
 
@@ -173,6 +189,16 @@ def test_the_list_names_each_workflow_with_its_calls_and_last_run(tmp_path: Path
 
     status, out, _ = workflow(capsys, "--dir", str(tmp_path / "none"))
     assert (status, out) == (0, f"no workflows in {tmp_path / 'none'}\n")
+
+
+def test_forget_says_what_it_deleted_in_json_too(tmp_path: Path, capsys) -> None:
+    first_run(tmp_path)
+    status, out, err = workflow(capsys, "demo", "--dir", str(tmp_path), "--forget", "--json")
+    assert status == 0, err
+    assert json.loads(out) == {"forgot": "demo", "journal": str(tmp_path / "demo.sqlite")}
+    assert not list(tmp_path.iterdir())
+    status, out, _ = workflow(capsys, "--dir", str(tmp_path))
+    assert (status, out) == (0, f"no workflows in {tmp_path}\n")
 
 
 def test_an_unknown_workflow_is_one_line_and_status_1(tmp_path: Path, capsys) -> None:
