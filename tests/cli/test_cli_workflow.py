@@ -169,6 +169,9 @@ def test_the_list_names_each_workflow_with_its_calls_and_last_run(tmp_path: Path
     newer = sqlite3.connect(tmp_path / "newer.sqlite")
     newer.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     newer.close()
+    plain = sqlite3.connect(tmp_path / "plain.sqlite")  # an SQLite file of something else
+    plain.execute("CREATE TABLE t (x)")
+    plain.close()
     (tmp_path / "notes.txt").write_text("not a journal")
 
     status, out, err = workflow(capsys, "--dir", str(tmp_path))
@@ -180,7 +183,8 @@ def test_the_list_names_each_workflow_with_its_calls_and_last_run(tmp_path: Path
     assert lines[3].startswith("newer")
     assert f"has schema {SCHEMA_VERSION + 1}, newer than this condorexec's ({SCHEMA_VERSION})" in lines[3]
     assert lines[4].split() == ["other", "0", "-"]
-    assert len(lines) == 5
+    assert lines[5].startswith("plain") and lines[5].endswith("is not a workflow journal (no condorexec schema in it)")
+    assert len(lines) == 6
 
     status, out, _ = workflow(capsys, "--dir", str(tmp_path), "--json")
     listed = {w["name"]: w for w in json.loads(out)["workflows"]}
