@@ -3,9 +3,10 @@
 
 It reads the journal the executor writes (``CondorExecutor(workflow="NAME")``) read-only, without its lock:
 a run that holds the workflow is shown too, as far as it has written. A run writes its counts (adopted
-finished, adopted running, run again and why, new) when it ends, so a run that is still going, or that was
-killed, shows none: it says which of the two it is instead. ``--forget`` is the one thing that writes: it
-deletes the journal, and only while no live process holds the workflow's lock.
+finished, adopted running, run again and why, new) as it goes (every half second) and when it ends, so a
+run that is still going, or that was killed, shows what it had done so far, and which of the two it is.
+``--forget`` is the one thing that writes: it deletes the journal, and only while no live process holds
+the workflow's lock.
 
 The report is built once (:func:`report`, plain data) and then printed as text or as JSON, so the two
 always say the same.
@@ -13,7 +14,6 @@ always say the same.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import socket
 import sqlite3
@@ -37,6 +37,7 @@ from condorexec.workflow.journal import (
     RunRow,
     WorkflowError,
     default_directory,
+    forget,
     journal_path,
     read_only,
 )
@@ -116,18 +117,9 @@ def run_state(run: RunRow, *, here: str | None = None) -> str:
     return RUNNING if born <= run.started + 1 else STOPPED
 
 
-def _tally(reader: Reader) -> list[tuple[str, str, str, int]]:
-    """(run, state, where, count) over the journal's calls; where is job, worker or unplaced. One query
-    that reads no outcome (``Reader.calls`` would load every inline result)."""
-    rows = reader.db.execute(
-        "SELECT run, state, CASE WHEN job_id IS NOT NULL THEN 'job' WHEN worker_job IS NOT NULL THEN 'worker' "
-        "ELSE 'unplaced' END, count(*) FROM call GROUP BY 1, 2, 3")
-    return [(str(run), str(state), str(where), int(n)) for run, state, where, n in rows]
-
-
 def report(name: str, path: Path, reader: Reader) -> Report:
     """What the journal at ``path`` says of workflow ``name``."""
-    tally = _tally(reader)
+    tally = reader.tally()
     totals = {DONE: 0, FAILED: 0, SENT: 0, "sent_in_job": 0, "sent_in_worker": 0, "sent_unplaced": 0}
     per_run: dict[str, dict[str, int]] = {}
     for token, state, where, n in tally:
@@ -139,9 +131,8 @@ def report(name: str, path: Path, reader: Reader) -> Report:
     runs = []
     for run in reader.runs():
         state = run_state(run)
-        counts = None if run.ended is None else {"adopted_finished": run.adopted_finished,
-                                                 "adopted_running": run.adopted_running, "rerun": run.rerun,
-                                                 "fresh": run.fresh}
+        counts = {"adopted_finished": run.adopted_finished, "adopted_running": run.adopted_running,
+                  "rerun": run.rerun, "fresh": run.fresh}
         runs.append(RunReport(run.token, run.started, run.ended, run.pid, run.host, run.pool, run.work_dir, state,
                               counts, dict(run.reasons), per_run.get(run.token, {})))
     return Report(name, str(path), runs, totals)
@@ -171,19 +162,18 @@ def _run_text(number: int, run: RunReport, now: float) -> list[str]:
     else:
         when = f"{_when(run.started)}"
     lines = [f"run {number}  {when}  process {run.pid} on {run.host}, {run.pool} pool"]
+    if run.state == RUNNING:
+        lines.append(f"  still running (for {_span(now - run.started)}); so far:")
+    elif run.state == STOPPED:
+        lines.append("  stopped without ending (killed, or its machine went down); the next run takes over its "
+                     "calls. Until then:")
+    elif run.state != ENDED:
+        lines.append(f"  did not end; its process is on {run.host}, not this host: whether it still runs is "
+                     "not known here. So far:")
     if run.counts is not None:
         lines.append(f"  {summary(run.counts, {})}")
         lines += [f"    {n} run again because {reason}"
                   for reason, n in sorted(run.reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
-    elif run.state == RUNNING:
-        lines.append(f"  still running (for {_span(now - run.started)}); it writes what it did with its calls "
-                     "when it ends")
-    elif run.state == STOPPED:
-        lines.append("  stopped without ending (killed, or its machine went down): it wrote no counts; "
-                     "the next run takes over its calls")
-    else:
-        lines.append(f"  did not end; its process is on {run.host}, not this host: whether it still runs is "
-                     "not known here")
     if run.calls:
         lines.append(f"  its calls now: {_by_state(run.calls)}")
     return lines
@@ -257,30 +247,6 @@ def listing_text(directory: Path, listed: list[Listed]) -> str:
 
 
 # ---- --forget ------------------------------------------------------------------------------------------
-
-def lock_path(path: Path) -> Path:
-    """The lock file beside journal ``path`` (the one ``Journal`` holds while a run uses the workflow)."""
-    return path.with_name(path.name + ".lock")
-
-
-def forget(name: str, path: Path) -> None:
-    """Delete the journal of workflow ``name`` at ``path`` (with SQLite's -wal and -shm files and the lock
-    file), holding the workflow's lock while it does, so no run can start on it meanwhile. Raises
-    WorkflowError naming the holder if a live process holds the lock."""
-    with open(lock_path(path), "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "a process that wrote nothing in the lock file"
-            raise WorkflowError(f"workflow {name!r} is in use by {holder}; not forgotten (wait for its run "
-                                f"to end)") from None
-        for extra in ("", "-wal", "-shm"):
-            path.with_name(path.name + extra).unlink(missing_ok=True)
-        lock_path(path).unlink(missing_ok=True)  # still held until closed: a run starting now waits for none
-
-
-# ---- the command ---------------------------------------------------------------------------------------
 
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     args = parser().parse_args(argv)

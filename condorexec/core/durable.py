@@ -83,6 +83,7 @@ class Durable:
         self._ordinals: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._retagged: set[str] = set()
+        self._counted: tuple[dict, dict] = ({}, {})
         self.follower = Follower(host.pool.query, self._remove,
                                  f"{run_constraint(host.run_token)} && {ADOPTED_ATTR} =?= true", host.batch_name)
         self._finished: queue.SimpleQueue[tuple[Task, Finished, str, str] | None] = queue.SimpleQueue()
@@ -221,6 +222,12 @@ class Durable:
             self.journal.failed(task.key, task.ordinal, self.host.run_token)
 
     def flush(self) -> None:
+        """Write what is buffered, with the run's counts if they changed (so a killed run keeps them)."""
+        with self._lock:
+            counts, reasons = dict(self.counts), dict(self.reasons)
+        if (counts, reasons) != self._counted:
+            self.journal.counted(self.host.run_token, counts, reasons)
+            self._counted = (counts, reasons)
         self.journal.flush()
 
     # ---- the end of the run ----------------------------------------------------------------------
@@ -255,7 +262,8 @@ class Durable:
 def summary(counts: dict[str, int], reasons: dict[str, int]) -> str:
     """One line: how many calls were adopted finished, adopted running, run again (and why), new."""
     why = "; ".join(f"{n} because {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
-    return (f"{counts.get('adopted_finished', 0)} calls adopted finished, {counts.get('adopted_running', 0)} "
+    finished = counts.get("adopted_finished", 0)
+    return (f"{finished} {'call' if finished == 1 else 'calls'} adopted finished, {counts.get('adopted_running', 0)} "
             f"adopted running, {counts.get('rerun', 0)} run again{f' ({why})' if why else ''}, "
             f"{counts.get('fresh', 0)} new")
 

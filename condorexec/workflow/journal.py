@@ -84,7 +84,8 @@ class WorkflowBusy(WorkflowError):
 
 
 def check_name(name: object, field: str = "workflow") -> str:
-    """The workflow name, if it can name a file: no path separator, no control character, no ``..``."""
+    """The workflow name, if it can name a file: no path separator, no control character, not ``.`` or
+    ``..`` (it cannot start with a dot)."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InvalidSpecError(field, name, "must be 1-100 letters, digits and _ . - (starting with a letter, "
                                             "digit or _): it names the workflow's journal file")
@@ -100,6 +101,24 @@ def default_directory() -> Path:
 
 def journal_path(name: str, directory: str | os.PathLike | None = None) -> Path:
     return Path(directory if directory is not None else default_directory()) / f"{check_name(name)}.sqlite"
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file beside journal ``path``, flocked by whoever uses the workflow (a run, ``--forget``)."""
+    return path.with_name(path.name + ".lock")
+
+
+def forget(name: str, path: Path) -> None:
+    """Delete the journal of workflow ``name`` at ``path`` (with SQLite's -wal and -shm files and the lock
+    file), holding the workflow's lock meanwhile so that no run starts on it. Raises WorkflowBusy naming
+    the holder if a live process holds it."""
+    handle = _hold(lock_path(path), name, refusal="not forgotten (wait for its run to end)")
+    try:
+        for extra in ("", "-wal", "-shm"):
+            path.with_name(path.name + extra).unlink(missing_ok=True)
+        lock_path(path).unlink(missing_ok=True)  # held until closed: a run starting now makes a new one
+    finally:
+        handle.close()
 
 
 @dataclass(frozen=True)
@@ -202,6 +221,14 @@ class Reader:
     def states(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT state, count(*) FROM call GROUP BY state").fetchall())
 
+    def tally(self) -> list[tuple[str, str, str, int]]:
+        """(run, state, where, count) over the calls; where is ``job``, ``worker`` or ``unplaced``. One
+        query that reads no outcome (:meth:`calls` loads every inline result)."""
+        rows = self.db.execute(
+            "SELECT run, state, CASE WHEN job_id IS NOT NULL THEN 'job' WHEN worker_job IS NOT NULL THEN 'worker' "
+            "ELSE 'unplaced' END, count(*) FROM call GROUP BY 1, 2, 3")
+        return [(str(run), str(state), str(where), int(n)) for run, state, where, n in rows]
+
     def close(self) -> None:
         self.db.close()
 
@@ -216,7 +243,7 @@ class Journal(Reader):
         self.name = check_name(name)
         self.path = journal_path(name, directory)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_file = _hold(self.path.with_name(self.path.name + ".lock"), name)
+        self._lock_file = _hold(lock_path(self.path), name)
         try:
             db = _connect(self.path)
         except sqlite3.DatabaseError as exc:
@@ -238,13 +265,16 @@ class Journal(Reader):
                             "VALUES (?, ?, ?, ?, ?, ?)",
                             (token, os.getpid(), socket.gethostname(), pool, work_dir, time.time()))
 
+    def counted(self, token: str, counts: dict[str, int], reasons: dict[str, int]) -> None:
+        """The run's counts so far (buffered: a killed run keeps what its last flush wrote)."""
+        self._buffered("UPDATE run SET adopted_finished = ?, adopted_running = ?, rerun = ?, fresh = ?, reasons = ? "
+                       "WHERE token = ?", (counts.get("adopted_finished", 0), counts.get("adopted_running", 0),
+                                           counts.get("rerun", 0), counts.get("fresh", 0), json.dumps(reasons), token))
+
     def end_run(self, token: str, counts: dict[str, int], reasons: dict[str, int]) -> None:
+        self.counted(token, counts, reasons)
+        self._buffered("UPDATE run SET ended = ? WHERE token = ?", (time.time(), token))
         self.flush()
-        with self._write:
-            self.db.execute("UPDATE run SET ended = ?, adopted_finished = ?, adopted_running = ?, rerun = ?, "
-                            "fresh = ?, reasons = ? WHERE token = ?",
-                            (time.time(), counts.get("adopted_finished", 0), counts.get("adopted_running", 0),
-                             counts.get("rerun", 0), counts.get("fresh", 0), json.dumps(reasons), token))
 
     # ---- calls -------------------------------------------------------------------------------
 
@@ -339,7 +369,11 @@ class Journal(Reader):
             self._lock_file = None
 
 
-def _hold(lock_path: Path, name: str):
+#: what a second executor on a workflow is told after who holds it
+BUSY = "one executor at a time may run a workflow (wait for it to end, or give this one another workflow name)"
+
+
+def _hold(lock_path: Path, name: str, refusal: str = BUSY):
     """An exclusive flock on ``lock_path``, with this process's id written in it for whoever is refused."""
     handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the run: closing it releases the lock
     try:
@@ -348,8 +382,7 @@ def _hold(lock_path: Path, name: str):
         handle.seek(0)
         holder = handle.read().strip() or "a process that wrote nothing"
         handle.close()
-        raise WorkflowBusy(f"workflow {name!r} is in use by {holder}; one executor at a time may run a workflow "
-                           f"(wait for it to end, or give this one another workflow name)") from None
+        raise WorkflowBusy(f"workflow {name!r} is in use by {holder}; {refusal}") from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"process {os.getpid()} on {socket.gethostname()} since "

@@ -95,9 +95,10 @@ def test_the_report_counts_what_the_journal_holds_while_a_run_holds_it(tmp_path:
                           "    1 run again because it failed in the earlier run"]
     assert lines[5] == "  its calls now: 1 done, 1 failed, 3 sent"  # k0 is r2's now
     assert lines[6].startswith("run 2  ") and f"process {held.pid} " in lines[6]
-    assert lines[7].startswith("  still running (for ")
-    assert lines[8] == "  its calls now: 0 done, 0 failed, 2 sent"
-    assert lines[9:] == ["calls in the journal: 1 done, 1 failed, 5 sent",
+    assert lines[7].startswith("  still running (for ") and lines[7].endswith("so far:")
+    assert lines[8] == "  0 calls adopted finished, 0 adopted running, 0 run again, 0 new"  # none written yet
+    assert lines[9] == "  its calls now: 0 done, 0 failed, 2 sent"
+    assert lines[10:] == ["calls in the journal: 1 done, 1 failed, 5 sent",
                          "  sent: 2 in their own job, 1 in a slot worker, 2 not yet placed"]
     assert hashlib.sha256(journal.read_bytes()).hexdigest() == before  # read, nothing written
 
@@ -109,7 +110,8 @@ def test_json_says_what_the_text_says(tmp_path: Path, held, capsys) -> None:
     first, second = report["runs"]
     assert (first["token"], first["state"], first["counts"], first["reasons"]) == ("r1", "ended", FIRST_COUNTS,
                                                                                     FIRST_REASONS)
-    assert (second["token"], second["state"], second["counts"], second["pid"]) == ("r2", RUNNING, None, held.pid)
+    nothing_yet = {"adopted_finished": 0, "adopted_running": 0, "rerun": 0, "fresh": 0}
+    assert (second["token"], second["state"], second["counts"], second["pid"]) == ("r2", RUNNING, nothing_yet, held.pid)
     assert first["ended"] >= first["started"] and second["ended"] is None
     assert report["calls"] == {"done": 1, "failed": 1, "sent": 5, "sent_in_job": 2, "sent_in_worker": 1,
                                "sent_unplaced": 2}
@@ -126,8 +128,8 @@ def test_forget_is_refused_while_a_process_holds_the_workflow_and_works_after(tm
     held.send_signal(signal.SIGKILL)  # the run is killed: it never writes its end
     held.wait()
     status, out, _ = workflow(capsys, "demo", "--dir", str(tmp_path))
-    assert "  stopped without ending (killed, or its machine went down): it wrote no counts; the next run takes " \
-           "over its calls" in out.splitlines()
+    assert "  stopped without ending (killed, or its machine went down); the next run takes over its calls. " \
+           "Until then:" in out.splitlines()
 
     status, out, err = workflow(capsys, "demo", "--dir", str(tmp_path), "--forget")
     assert status == 0, err
@@ -296,7 +298,8 @@ def test_a_workflow_killed_on_the_local_pool_and_rerun_is_reported(tmp_path: Pat
     status, out, err = workflow(capsys, "e2e", "--dir", str(tmp_path), "--json")
     assert status == 0, err
     killed, rerun = json.loads(out)["runs"]
-    assert killed["state"] == STOPPED and killed["counts"] is None
+    # the killed run wrote its counts as it went: six new calls
+    assert killed["state"] == STOPPED and killed["counts"]["fresh"] == 6
     counts = rerun["counts"]
     assert counts["adopted_finished"] >= done and counts["adopted_running"] == 0 and counts["fresh"] == 0
     assert counts["adopted_finished"] + counts["rerun"] == 6

@@ -27,7 +27,7 @@ def test_a_rerun_after_sigkill_runs_no_finished_call_again(tmp_path: Path) -> No
     # submitter (here its job died with it too): it runs again, once
     assert all(1 <= outcome.ran[i] <= 2 for i in range(CALLS) if i != changed), outcome.ran
     # the first run finished a third; the rerun adopted those (less the changed one) and no more
-    adopted = sum(int(line.split(" calls adopted finished")[0].split()[-1]) for line in outcome.summaries[-2:])
+    adopted = sum(int(line.split(" adopted finished")[0].split()[-2]) for line in outcome.summaries[-2:])
     assert adopted >= len(outcome.finished_at_kill) - 1, outcome.summaries
 
     # the anchor, in the same run: the whole workflow from scratch takes longer than the rerun did
