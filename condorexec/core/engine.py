@@ -167,6 +167,8 @@ class Core:
         if self.fleet is not None:
             self.fleet.stop()
         self._timer.stop()
+        if self.durable is not None:
+            self.durable.stop_following()
         try:
             self.pool.act(htcondor2.JobAction.Remove, run_constraint(self.run_token))
             self._wait_until_gone()
@@ -213,15 +215,19 @@ class Core:
                           if self.fleet is not None else None)
         task_id = next(self._ids)
         task_dir = self.work_dir / TASKS_DIR / str(task_id)
-        payload = encode_payload([Call(task_id, call.func, call.args, call.kwargs)])
         task = Task(task_id, Future(), call.spec, call.category, call.app, task_dir, call.plan, wrapper,
-                    worker_wrapper=worker_wrapper, payload=payload)
+                    worker_wrapper=worker_wrapper)
+
+        def payload() -> bytes:
+            return encode_payload([Call(task_id, call.func, call.args, call.kwargs)])
+
         if self.durable is not None:
             task.key, task.ordinal = self.durable.key(call)
             with self._lock:
                 self._outstanding[task_id] = task
-            if self.durable.adopt(task):  # an earlier run of the workflow ran it, or runs it still
+            if self.durable.adopt(task, payload):  # an earlier run ran it, or runs it still: not sent (yet)
                 return task.future
+        task.payload = payload()
         if self.fleet is None:
             self._materialize(task)
         with self._lock:
@@ -558,14 +564,13 @@ class Core:
             self._pending.append(task)
             self._pending_ready.notify_all()
 
-    def placed_in_worker(self, tasks: list[Task], worker_job: str, worker: str) -> None:
+    def placed_in_workers(self, placements: list[tuple[Task, str, str]]) -> None:
         if self.durable is None:
             return
         try:
-            self.durable.placed_worker(tasks, worker_job, worker)
+            self.durable.placed_in_workers(placements)
         except Exception as exc:  # noqa: BLE001 - the calls still run; a rerun after a kill may run them again
-            log.warning("workflow journal: could not record %d calls handed to worker job %s: %s", len(tasks),
-                        worker_job, exc)
+            log.warning("workflow journal: could not record %d calls handed to workers: %s", len(placements), exc)
 
     def results_taken(self) -> None:
         """A worker's message of results was handed to the calls' futures: in a named workflow, write their

@@ -114,7 +114,7 @@ class FleetHost(Protocol):
     def resolve(self, task: Task, outcome: Outcome, job_id: str) -> None: ...
     def fail(self, task: Task, exc: BaseException) -> None: ...
     def run_per_call(self, tasks: list[Task]) -> None: ...
-    def placed_in_worker(self, tasks: list[Task], worker_job: str, worker: str) -> None: ...
+    def placed_in_workers(self, placements: list[tuple[Task, str, str]]) -> None: ...
     def results_taken(self) -> None: ...
     def record_samples(self, samples: list[Sample]) -> None: ...
     def note_retry(self) -> None: ...
@@ -508,6 +508,9 @@ class WorkerFleet:
                 del open_[worker.name]
         kept.extend(self._waiting)
         self._waiting = kept
+        # where each call goes, kept before any worker can see it (one transaction for the pass)
+        self.host.placed_in_workers([(task, self._workers[name].job_id, name)
+                                     for name, batch in batches.items() for task in batch])
         for name, batch in batches.items():
             self._send(self._workers[name], batch)
         return bool(batches)
@@ -555,8 +558,6 @@ class WorkerFleet:
                 self.host.fail(task, JobFailed(f"could not hand call {task.id} to a worker: {exc}"))
                 continue
             task.worker = worker.name
-        if calls:
-            self.host.placed_in_worker([t for t in batch if t.worker == worker.name], worker.job_id, worker.name)
         self.stats["most_calls_in_one_worker"] = max(self.stats["most_calls_in_one_worker"], worker.most_at_once)
         if calls:
             self._post(worker, {"version": PROTOCOL, "calls": calls})

@@ -196,6 +196,14 @@ class Resume:
         self.tokens = tokens
         self.seconds = time.monotonic() - started
 
+    def followable_jobs(self) -> list[str]:
+        """The earlier runs' jobs still in the queue (not held, not leaving) that run a call of the journal,
+        as its own job or as its slot worker: the jobs a rerun of the same calls follows."""
+        running = {row.job_id or row.worker_job for row in self.rows.values() if row.state not in (DONE, FAILED)}
+        running |= set(self.by_task.values())  # calls whose job id was not written before the kill
+        return sorted(job_id for job_id, ad in self.queued.items()
+                      if job_id in running and ad.get("JobStatus") not in (_HELD, _COMPLETED, _REMOVED))
+
     def idle_workers(self) -> list[str]:
         """The earlier runs' slot worker jobs still in the queue that hold no call of the journal's: no
         rerun can adopt them, and each would hold its share of a machine until its idle timeout."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import astuple
 from typing import Any
 
 import cloudpickle
@@ -35,6 +34,9 @@ from condorexec.spec import ResourceSpec
 KEY_VERSION = 1
 
 _fingerprints: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+#: values that hold no set, returned by _canonical as they are before any other check (most arguments)
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None)})
 
 
 def _function_part(func: Callable[..., Any]) -> str:
@@ -62,12 +64,12 @@ class _SortedSet(tuple):
 def _canonical(value: Any, depth: int = 0) -> Any:
     """``value`` with every set replaced by its sorted member digests (so its pickle is the same in every
     process: a set's order changes with the per-process string hash seed)."""
-    if depth > 50:
+    if type(value) in _PLAIN or depth > 50:
         return value
     if isinstance(value, (set, frozenset)):
         return (type(value).__name__, _SortedSet(sorted(_digest(_canonical(v, depth + 1)) for v in value)))
     if type(value) in (list, tuple):
-        return type(value)(_canonical(v, depth + 1) for v in value)
+        return type(value)([_canonical(v, depth + 1) for v in value])
     if type(value) is dict:
         return {k: _canonical(v, depth + 1) for k, v in value.items()}
     return value
@@ -84,7 +86,7 @@ def call_key(func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str,
     h = hashlib.sha256()
     h.update(f"condorexec-call-key:{KEY_VERSION}\0{_function_part(func)}\0".encode())
     h.update(cloudpickle.dumps((_canonical(tuple(args)), _canonical(dict(kwargs))), protocol=5))
-    h.update(repr(astuple(spec)).encode())
+    h.update(repr(spec).encode())  # a frozen dataclass: its fields and values (astuple's deep copy costs 15 us)
     # not plan.collect: it names where this run's monitoring messages go (a directory per Parsl run)
     h.update(repr((list(plan.inputs), sorted(plan.outputs.items()))).encode())
     return h.hexdigest()
