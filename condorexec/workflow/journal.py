@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import socket
@@ -39,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from condorexec.errors import CondorexecError, InvalidSpecError
+
+log = logging.getLogger(__name__)
 
 #: the schema this code writes (``PRAGMA user_version``); a journal from a newer condorexec is refused
 SCHEMA_VERSION = 1
@@ -159,13 +162,43 @@ _CALL_COLUMNS = ("key, ordinal, app, run, task_dir, state, job_id, worker_job, w
                  "outcome_file")
 
 
+#: filesystem types on which SQLite's WAL mode does not work (its shared memory needs one machine's
+#: memory map; sqlite.org/wal.html): the journal falls back to a rollback journal there
+NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "fuse.sshfs", "9p",
+                                 "afs", "ceph", "glusterfs", "beegfs"})
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem ``path`` is on (from /proc/self/mountinfo), or None where it is unknown."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    target, best, kind = str(path.resolve()), "", None
+    for line in lines:
+        fields = line.split(" - ")
+        mount_point = fields[0].split()[4].replace("\\040", " ") if len(fields[0].split()) > 4 else ""
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if len(fields) == 2 and inside and len(mount_point) >= len(best):
+            best, kind = mount_point, fields[1].split()[0]
+    return kind
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    """The journal, checked (a newer schema is refused before anything is written to the file), in WAL mode."""
+    """The journal, checked (a newer schema is refused before anything is written to the file), in WAL mode
+    (a rollback journal on a network filesystem, where WAL does not work)."""
     db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
     try:
         _check_schema(db, path, create=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
+        kind = filesystem_type(path.parent)
+        if kind in NETWORK_FILESYSTEMS:
+            log.warning("the workflow journal %s is on a network filesystem (%s), where SQLite's WAL mode does not "
+                        "work: it uses a rollback journal, slower; give workflow_dir a local disk", path, kind)
+            db.execute("PRAGMA journal_mode=DELETE")
+            db.execute("PRAGMA synchronous=FULL")
+        else:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
         _check_schema(db, path, create=True)
     except BaseException:
         db.close()

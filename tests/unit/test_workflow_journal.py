@@ -341,3 +341,22 @@ def test_a_row_sent_again_replaces_the_earlier_runs_row(tmp_path: Path) -> None:
     finally:
         journal.close()
     assert (row.run, row.task_dir, row.state, row.job_id, row.outcome) == ("new", "/new/tasks/4", SENT, None, None)
+
+
+def test_a_journal_on_a_network_filesystem_uses_a_rollback_journal_and_says_so(tmp_path, monkeypatch, caplog) -> None:
+    """SQLite's WAL mode does not work over NFS (its shared memory is one machine's): there the journal
+    falls back to a rollback journal, with a warning that names the filesystem."""
+    from condorexec.workflow import journal as journal_module
+
+    assert journal_module.filesystem_type(tmp_path) not in (None, *journal_module.NETWORK_FILESYSTEMS)
+    monkeypatch.setattr(journal_module, "filesystem_type", lambda path: "nfs4")
+    with caplog.at_level("WARNING", logger="condorexec.workflow.journal"):
+        held = journal_module.Journal("on-nfs", tmp_path)
+    try:
+        assert held.db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        held.sent([("k" * 64, 0, "app", "run", str(tmp_path / "t0"))])
+        assert [row.key for row in held.calls()] == ["k" * 64]
+    finally:
+        held.close()
+    assert any("network filesystem (nfs4)" in r.getMessage() for r in caplog.records)
+    assert not (tmp_path / "on-nfs.sqlite-wal").exists()
