@@ -66,6 +66,11 @@ def noop(i, parsl_resource_specification=SPEC):  # noqa: B006
     return i
 
 
+@python_app
+def noop_plain(i):  # Parsl's ThreadPoolExecutor takes no resource specification
+    return i
+
+
 def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -229,6 +234,20 @@ def script(base: Path, run: str, count: int, options: dict, adopt_first: list[in
     return elapsed, adopting
 
 
+def parsl_floor(base: Path, count: int) -> float:
+    """The same script's calls through Parsl's ThreadPoolExecutor (2 threads): Parsl's own cost per call, the
+    least any executor's run (or rerun) of them can take."""
+    from parsl.executors.threads import ThreadPoolExecutor
+
+    started = time.perf_counter()
+    with parsl.load(Config(executors=[ThreadPoolExecutor(max_threads=2)], run_dir=str(base / "e2e-floor"))):
+        results = [f.result() for f in [noop_plain(i) for i in range(count)]]
+        elapsed = time.perf_counter() - started
+    if results != list(range(count)):
+        raise SystemExit("Parsl's ThreadPoolExecutor: wrong results")
+    return elapsed
+
+
 def last_run(directory: Path, name: str):
     reader = read_only(journal_path(name, directory))
     try:
@@ -239,16 +258,26 @@ def last_run(directory: Path, name: str):
 
 # ---- 3. the journal's cost per call ------------------------------------------------------------------
 
-def rate(base: Path, run: str, count: int, options: dict, warmup: int = 20) -> float:
-    """No-op calls per second, from the first submission to the last result, after ``warmup`` calls."""
+@dataclass(frozen=True)
+class Rate:
+    """One run of no-op calls: calls per second, and the submitting process's CPU per call (all its threads:
+    Parsl, the executor, the journal; the calls themselves run in other processes). The CPU is what the
+    journal adds whatever else the machine runs; the rate is what a user sees."""
+
+    per_s: float
+    cpu_us: float
+
+
+def rate(base: Path, run: str, count: int, options: dict, warmup: int = 20) -> Rate:
+    """``count`` no-op calls, from the first submission to the last result, after ``warmup`` calls."""
     with parsl.load(Config(executors=[CondorExecutor(label="resume", **options)], run_dir=str(base / run),
                            strategy="none")):
         [noop(-1 - i).result() for i in range(warmup)]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         futures = [noop(i) for i in range(count)]
         for f in futures:
             f.result()
-        return count / (time.perf_counter() - started)
+        return Rate(count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6)
 
 
 # ---- main ----------------------------------------------------------------------------------------
@@ -281,7 +310,7 @@ def main() -> None:
     progress(f"load before: {_load()}")
     reattaches: dict[str, list[Reattach]] = {}
     e2e: dict[str, dict[str, float]] = {}
-    rates: dict[tuple[str, bool], list[float]] = {}
+    rates: dict[tuple[str, bool], list[Rate]] = {}
     try:
         running_keys = keys_of(args.running, start=args.finished)
         token = str(uuid.uuid4())
@@ -312,7 +341,9 @@ def bench_e2e(base: Path, args, local: dict, condor, running: dict[str, str],
     """Part 2: the script's no-op run, its first run with ``workflow=``, its rerun (all adopted finished);
     on a live pool, a rerun that also adopts the killed run's queued jobs."""
     n, directory, name = args.finished, base / "workflows", "script"
-    out: dict[str, dict[str, float]] = {"local": {}}
+    out: dict[str, dict[str, float]] = {"local": {"Parsl floor": parsl_floor(base, n)}}
+    progress(f"end to end: {n} calls through Parsl's ThreadPoolExecutor (Parsl's own cost): "
+             f"{out['local']['Parsl floor']:.1f} s")
     steps = [("no-op run", local), ("first run", {**local, "workflow": name, "workflow_dir": str(directory)}),
              ("rerun", {**local, "workflow": name, "workflow_dir": str(directory)})]
     for i, (what, options) in enumerate(steps, 1):
@@ -336,9 +367,9 @@ def bench_e2e(base: Path, args, local: dict, condor, running: dict[str, str],
     return out
 
 
-def bench_rates(base: Path, args, local: dict) -> dict[tuple[str, bool], list[float]]:
-    """Part 3: no-op calls/s without and with ``workflow=``, alternating which goes first."""
-    rates: dict[tuple[str, bool], list[float]] = {}
+def bench_rates(base: Path, args, local: dict) -> dict[tuple[str, bool], list[Rate]]:
+    """Part 3: no-op calls without and with ``workflow=``, alternating which goes first."""
+    rates: dict[tuple[str, bool], list[Rate]] = {}
     total, done = args.repeat * len(args.modes) * 2, 0
     for r in range(args.repeat):
         for mode in args.modes:
@@ -349,8 +380,9 @@ def bench_rates(base: Path, args, local: dict) -> dict[tuple[str, bool], list[fl
                 rates.setdefault((mode, journaled), []).append(
                     rate(base, f"rate-{r}-{mode}-{int(journaled)}", args.tasks, options))
                 done += 1
+                last = rates[(mode, journaled)][-1]
                 progress(f"journal cost [{done}/{total}] {mode:<8} {'with' if journaled else 'without':<7} "
-                         f"workflow=: {rates[(mode, journaled)][-1]:6.0f} calls/s")
+                         f"workflow=: {last.per_s:6.0f} calls/s, {last.cpu_us:5.0f} us CPU per call")
     return rates
 
 
@@ -359,7 +391,7 @@ def _load() -> str:
 
 
 def report(args, reattaches: dict[str, list[Reattach]], e2e: dict[str, dict[str, float]],
-           rates: dict[tuple[str, bool], list[float]]) -> None:
+           rates: dict[tuple[str, bool], list[Rate]]) -> None:
     def ms(values: list[float]) -> str:
         return f"{statistics.median(values) * 1e3:>9.0f}"
 
@@ -374,23 +406,30 @@ def report(args, reattaches: dict[str, list[Reattach]], e2e: dict[str, dict[str,
     if e2e:
         local = e2e["local"]
         print(f"\nend to end: {args.finished} no-op calls, local pool, workers; s from parsl.load to all futures done")
-        print(f"{'no-op run':>10} {'first run (journal)':>20} {'rerun (all adopted)':>20} {'rerun / no-op':>14}")
-        print(f"{local['no-op run']:>10.1f} {local['first run']:>20.1f} {local['rerun']:>20.1f} "
-              f"{local['rerun'] / local['no-op run']:>14.2f}")
+        print(f"{'Parsl floor':>11} {'no-op run':>10} {'first run (journal)':>20} {'rerun (all adopted)':>20} "
+              f"{'rerun / no-op':>14} {'rerun / floor':>14}")
+        print(f"{local['Parsl floor']:>11.1f} {local['no-op run']:>10.1f} {local['first run']:>20.1f} "
+              f"{local['rerun']:>20.1f} {local['rerun'] / local['no-op run']:>14.2f} "
+              f"{local['rerun'] / local['Parsl floor']:>14.2f}")
+        print("(Parsl floor: the same calls through Parsl's ThreadPoolExecutor, Parsl's own cost per call)")
         if "condor" in e2e:
             c = e2e["condor"]
             print(f"live pool rerun adopting {args.finished} finished + {args.running} queued calls: "
                   f"{c['rerun']:.1f} s "
                   f"(submitting the {args.running} queued ones, each re-tagged: {c['adopting running']:.1f} s)")
     if rates:
-        print(f"\njournal cost: {args.tasks} no-op calls, local pool, median of {args.repeat} alternating runs "
-              f"(calls/s)")
-        print(f"{'mode':<9} {'without':>9} {'with workflow=':>15} {'with / without':>15}   per run")
+        print(f"\njournal cost: {args.tasks} no-op calls, local pool, median of {args.repeat} alternating runs; "
+              f"calls/s, and the submitting process's CPU per call")
+        print(f"{'mode':<9} {'without':>9} {'with':>9} {'with / without':>15}   per run"
+              f"{'':<{6 * args.repeat - 4}}{'CPU us without':>15} {'with':>7} {'added':>7}")
         for mode in args.modes:
             without, with_ = rates[(mode, False)], rates[(mode, True)]
-            ratios = [w / wo for w, wo in zip(with_, without, strict=True)]
-            print(f"{mode:<9} {statistics.median(without):>9.0f} {statistics.median(with_):>15.0f} "
-                  f"{statistics.median(ratios):>15.2f}   {' '.join(f'{x:.2f}' for x in ratios)}")
+            ratios = [w.per_s / wo.per_s for w, wo in zip(with_, without, strict=True)]
+            cpu_without, cpu_with = (statistics.median(r.cpu_us for r in rs) for rs in (without, with_))
+            print(f"{mode:<9} {statistics.median(r.per_s for r in without):>9.0f} "
+                  f"{statistics.median(r.per_s for r in with_):>9.0f} {statistics.median(ratios):>15.2f}   "
+                  f"{' '.join(f'{x:.2f} ' for x in ratios)} {cpu_without:>15.0f} {cpu_with:>7.0f} "
+                  f"{cpu_with - cpu_without:>+7.0f}")
         print("goal: with / without >= 0.95 (the journal costs <= 5%)")
 
 
@@ -420,12 +459,12 @@ def chart(args, reattaches, e2e, rates, path: Path) -> None:
             ax.set_title(f"re-attach: {args.finished} finished + {args.running} running", fontsize=9)
             ax.legend(fontsize=7)
         elif panel == "e2e":
-            labels = ["no-op run", "first run", "rerun"]
+            labels = ["Parsl floor", "no-op run", "first run", "rerun"]
             values = [e2e["local"][k] for k in labels]
             if "condor" in e2e:
                 labels.append("rerun, live\n(+ queued jobs)")
                 values.append(e2e["condor"]["rerun"])
-            ax.bar(labels, values, color=["grey", "tab:blue", "tab:green", "tab:olive"][:len(values)])
+            ax.bar(labels, values, color=["lightgrey", "grey", "tab:blue", "tab:green", "tab:olive"][:len(values)])
             ax.set_ylabel("seconds, parsl.load to all done")
             ax.set_title(f"{args.finished} no-op calls end to end", fontsize=9)
             ax.tick_params(axis="x", labelsize=7)
@@ -433,10 +472,11 @@ def chart(args, reattaches, e2e, rates, path: Path) -> None:
             width = 0.38
             for j, journaled in enumerate((False, True)):
                 xs = [i + j * width for i in range(len(args.modes))]
-                ax.bar(xs, [statistics.median(rates[(m, journaled)]) for m in args.modes], width,
+                ax.bar(xs, [statistics.median(r.per_s for r in rates[(m, journaled)]) for m in args.modes], width,
                        label="with workflow=" if journaled else "without")
                 for x, mode in zip(xs, args.modes, strict=True):
-                    ax.plot([x] * len(rates[(mode, journaled)]), rates[(mode, journaled)], "k.", ms=3)
+                    runs = [r.per_s for r in rates[(mode, journaled)]]
+                    ax.plot([x] * len(runs), runs, "k.", ms=3)
             ax.set_xticks([i + width / 2 for i in range(len(args.modes))], args.modes)
             ax.set_ylabel("no-op calls / s")
             ax.set_title("the journal's cost (local pool)", fontsize=9)
