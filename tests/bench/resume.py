@@ -14,13 +14,15 @@ Three parts, each printed as a table:
    no query and they are run again; on a live pool 1,000 real jobs (``/bin/sleep``, one cluster, tagged
    with the earlier run's token and held idle by ``requirements = false`` so that they take no slot of
    a shared pool) are in the queue, and the rerun must follow every one of them.
-2. **End to end.** A Parsl script of 10,000 no-op calls: run without ``workflow=``, run with it (the
-   journal is written), and run again (every call adopted finished): the time from ``parsl.load`` to all
-   futures done. On a live pool the rerun also adopts the 1,000 queued jobs (it re-tags each one).
+2. **End to end.** A Parsl script of 10,000 no-op calls: through Parsl's ThreadPoolExecutor (the floor:
+   Parsl's own cost per call), then CondorExecutor without ``workflow=``, with it (the journal is
+   written), and again (every call adopted finished): the time from ``parsl.load`` to all futures done.
+   On a live pool a rerun also adopts the 1,000 queued jobs (it re-tags each one), checked on the pool.
 3. **The journal's cost per call.** No-op calls per second through CondorExecutor on the local pool,
    ``mode="workers"`` and ``mode="per_call"``, without and with ``workflow=`` (a fresh name each run, so
    nothing is adopted), alternating, the median of the runs; the anchor is the same executor without
-   ``workflow=`` in the same run. Goal: <= 5% slower with it.
+   ``workflow=`` in the same run. Goal: <= 5% slower with it. Also the submitting process's CPU per
+   call, which the machine's other load sways less than the rate.
 
 ``--quick`` runs a small version of all three (a smoke test). The live pool's jobs are removed at the
 end, whatever happened.
