@@ -7,8 +7,9 @@ the shape ``{"version", "calls": [{"id", "func", "args", "kwargs"}]}`` → ``{"v
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ class Outcome:
     traceback: str = ""
     wall_s: float | None = None
     peak_rss_kib: int | None = None
+    #: the pickled outcome it was read from (a named workflow keeps it as it is, not pickled again)
+    encoded: bytes | None = field(default=None, repr=False, compare=False)
 
 
 class RemoteTraceback(Exception):
@@ -71,10 +74,17 @@ def read_outcomes(task_dir: str | os.PathLike) -> list[Outcome]:
 
 
 def encode_outcome(outcome: Outcome) -> bytes:
-    """An outcome in the runner's format (what :func:`decode_outcome` reads), to keep it for a rerun."""
-    return cloudpickle.dumps({"id": outcome.id, "ok": outcome.ok, "value": outcome.value,
-                              "exception": outcome.exception, "traceback": outcome.traceback,
-                              "wall_s": outcome.wall_s, "peak_rss_kib": outcome.peak_rss_kib})
+    """An outcome in the runner's format (what :func:`decode_outcome` reads), to keep it for a rerun: the
+    standard pickler where it can (several times faster for plain values), else cloudpickle (as the runner)."""
+    if outcome.encoded is not None:
+        return outcome.encoded
+    record = {"id": outcome.id, "ok": outcome.ok, "value": outcome.value, "exception": outcome.exception,
+              "traceback": outcome.traceback, "wall_s": outcome.wall_s, "peak_rss_kib": outcome.peak_rss_kib}
+    try:
+        data = pickle.dumps(record, protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return cloudpickle.dumps(record)
+    return data if b"__main__" not in data else cloudpickle.dumps(record)  # the script's classes: by value
 
 
 def decode_outcome(blob: bytes) -> Outcome:
@@ -84,4 +94,4 @@ def decode_outcome(blob: bytes) -> Outcome:
     if exc is not None and o.get("traceback"):
         exc.__cause__ = RemoteTraceback(o["traceback"])
     return Outcome(id=o["id"], ok=o["ok"], value=o.get("value"), exception=exc, traceback=o.get("traceback", ""),
-                   wall_s=o.get("wall_s"), peak_rss_kib=o.get("peak_rss_kib"))
+                   wall_s=o.get("wall_s"), peak_rss_kib=o.get("peak_rss_kib"), encoded=blob)

@@ -86,6 +86,7 @@ class Durable:
         self._retagged: set[str] = set()
         self._counted: tuple[dict, dict] = ({}, {})
         self._payloads: dict[int, Callable[[], bytes]] = {}  # an adopted call's, should it run again
+        self._read_messages: list[Path] = []  # worker messages whose results' ends are not written yet
         self.follower = Follower(host.pool.query, self._remove,
                                  f"{run_constraint(host.run_token)} && {ADOPTED_ATTR} =?= true", host.batch_name)
         self._finished: queue.SimpleQueue[tuple[Task, Finished, str, str] | None] = queue.SimpleQueue()
@@ -235,7 +236,9 @@ class Durable:
     # ---- the journal, as calls go ----------------------------------------------------------------
 
     def sent(self, tasks: list[Task]) -> None:
-        rows = [(t.key, t.ordinal, t.app, self.host.run_token, str(t.task_dir)) for t in tasks if t.key is not None]
+        """Calls about to be submitted as their own jobs (those for the workers are journaled when placed)."""
+        rows = [(t.key, t.ordinal, t.app, self.host.run_token, str(t.task_dir)) for t in tasks
+                if t.key is not None and not t.to_workers]
         if rows:
             self.journal.sent(rows)
 
@@ -245,7 +248,8 @@ class Durable:
 
     def placed_in_workers(self, placements: list[tuple[Task, str, str]]) -> None:
         """Calls about to be handed to slot workers, as (call, worker job, worker name): one transaction."""
-        self.journal.placed_worker([(t.key, t.ordinal, self.host.run_token, worker_job, worker, t.id)
+        run = self.host.run_token
+        self.journal.placed_worker([(t.key, t.ordinal, t.app, run, str(t.task_dir), worker_job, worker, t.id)
                                     for t, worker_job, worker in placements if t.key is not None])
 
     def ended(self, task: Task, outcome: Outcome | None) -> None:
@@ -257,14 +261,28 @@ class Durable:
         else:
             self.journal.failed(task.key, task.ordinal, self.host.run_token)
 
+    def delete_after_flush(self, message: Path) -> None:
+        """Delete a worker's message of results once the ends of its calls are written (the next flush)."""
+        with self._lock:
+            self._read_messages.append(message)
+
     def flush(self) -> None:
-        """Write what is buffered, with the run's counts if they changed (so a killed run keeps them)."""
+        """Write what is buffered, with the run's counts if they changed (so a killed run keeps them); then
+        delete the worker messages whose results that wrote."""
         with self._lock:
             counts, reasons = dict(self.counts), dict(self.reasons)
+            messages, self._read_messages = self._read_messages, []
         if (counts, reasons) != self._counted:
             self.journal.counted(self.host.run_token, counts, reasons)
             self._counted = (counts, reasons)
-        self.journal.flush()
+        try:
+            self.journal.flush()
+        except BaseException:
+            with self._lock:
+                self._read_messages[:0] = messages
+            raise
+        for message in messages:
+            message.unlink(missing_ok=True)
 
     # ---- the end of the run ----------------------------------------------------------------------
 
@@ -293,6 +311,7 @@ class Durable:
         log.info("workflow %s: %s", self.name, summary(counts, reasons))
         try:
             self.journal.end_run(self.host.run_token, counts, reasons)
+            self.flush()  # and the worker messages whose results it wrote
         finally:
             self.journal.close()
 

@@ -572,15 +572,14 @@ class Core:
         except Exception as exc:  # noqa: BLE001 - the calls still run; a rerun after a kill may run them again
             log.warning("workflow journal: could not record %d calls handed to workers: %s", len(placements), exc)
 
-    def results_taken(self) -> None:
-        """A worker's message of results was handed to the calls' futures: in a named workflow, write their
-        ends now, before the message is deleted (else a kill in between would lose them)."""
-        if self.durable is None:
-            return
-        try:
-            self.durable.flush()
-        except Exception as exc:  # noqa: BLE001 - the results are delivered; a rerun may run these calls again
-            log.warning("workflow journal: could not write the ends of a worker's calls: %s", exc)
+    def results_taken(self, message: Path) -> None:
+        """A worker's message of results was handed to the calls' futures: delete it, in a named workflow
+        only once the journal has their ends (a submitter killed before then leaves the message, and its
+        rerun takes the results from it)."""
+        if self.durable is not None:
+            self.durable.delete_after_flush(message)
+        else:
+            message.unlink(missing_ok=True)
 
     def lease_seconds(self) -> int:
         return self.config.lease_seconds

@@ -330,14 +330,17 @@ class Journal(Reader):
         self._buffered("UPDATE call SET job_id = ?, worker_job = NULL, worker = NULL, worker_call = NULL "
                        "WHERE key = ? AND ordinal = ? AND run = ?", (job_id, key, ordinal, run))
 
-    def placed_worker(self, rows: Iterable[tuple[str, int, str, str, str, int]]) -> None:
-        """Calls about to be handed to a slot worker, as (key, ordinal, run, worker job, worker, call id):
-        written at once (with what was buffered before), before the worker can see them. Unlike a job, a
-        worker holds no trace of which of the run's calls it has: a placement lost in a kill would make a
-        rerun run the call a second time beside the worker that still runs it."""
-        self._write_now([("UPDATE call SET worker_job = ?, worker = ?, worker_call = ?, job_id = NULL "
-                          "WHERE key = ? AND ordinal = ? AND run = ?", (worker_job, worker, call, key, ordinal, run))
-                         for key, ordinal, run, worker_job, worker, call in rows])
+    def placed_worker(self, rows: Iterable[tuple[str, int, str, str, str, str, str, int]]) -> None:
+        """Calls about to be handed to a slot worker, as (key, ordinal, app, run, task_dir, worker job,
+        worker, call id): written at once (with what was buffered before), before the worker can see
+        them, as the call's row (a call sent to the workers is journaled here, not when it is sent:
+        one transaction per call, not two). Unlike a job, a worker holds no trace of which of the run's
+        calls it has: a placement lost in a kill would make a rerun run the call a second time beside
+        the worker that still runs it."""
+        now = time.time()
+        self._write_now([("INSERT OR REPLACE INTO call (key, ordinal, app, run, task_dir, state, worker_job, worker, "
+                          "worker_call, sent_at) VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?)", (*row, now))
+                         for row in rows])
 
     def adopted(self, key: str, ordinal: int, old_run: str, run: str) -> None:
         """An earlier run's call is this run's now: its row moves to this run (where it runs is unchanged)."""

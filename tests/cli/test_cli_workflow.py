@@ -37,7 +37,7 @@ def first_run(directory: Path) -> None:
         journal.sent([(f"k{i}", 0, "nap", "r1", f"/runs/r1/tasks/{i}") for i in range(6)])
         journal.placed_job("k0", 0, "r1", "11.0")
         journal.placed_job("k1", 0, "r1", "11.1")
-        journal.placed_worker([("k2", 0, "r1", "12.0", "w12", 3)])
+        journal.placed_worker([("k2", 0, "nap", "r1", "/runs/r1/tasks/2", "12.0", "w12", 3)])
         journal.placed_job("k3", 0, "r1", "11.3")
         journal.done("k3", 0, "r1", b"an outcome", "/runs/r1/tasks/3")
         journal.failed("k4", 0, "r1")

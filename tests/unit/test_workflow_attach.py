@@ -196,7 +196,8 @@ def earlier(tmp_path: Path) -> Journal:
     journal.done("a-kept", 0, "a", big, task("a", 2))
     journal.sent([(f"b-{n}", 0, "app", "b", task("b", n)) for n in range(1, 6)])
     journal.placed_job("b-1", 0, "b", "10.0")
-    journal.placed_worker([("b-2", 0, "b", "11.0", "w1", 2), ("b-3", 0, "b", "11.0", "w1", 3)])
+    journal.placed_worker([("b-2", 0, "app", "b", task("b", 2), "11.0", "w1", 2),
+                           ("b-3", 0, "app", "b", task("b", 3), "11.0", "w1", 3)])
     journal.placed_job("b-4", 0, "b", "13.0")
     _run_job(Path(task("b", 4)), 4)
     journal.sent([("c-1", 0, "app", "c", task("c", 1))])
