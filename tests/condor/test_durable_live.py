@@ -25,7 +25,7 @@ def test_a_rerun_after_sigkill_adopts_what_finished_and_what_still_runs(condor_p
                                                                         capsys) -> None:
     tmp_path.chmod(0o755)
     outcome = kill_and_rerun(tmp_path, "--pool", "condor", "--short", str(SHORT), "--long", str(LONG),
-                             calls=CALLS, timeout=900, settle=8.0)  # the calls in flight are well on their way
+                             calls=CALLS, timeout=900, settle=12.0)  # the calls in flight are well on their way
     changed = outcome.changed
     assert changed is not None
     with capsys.disabled():
