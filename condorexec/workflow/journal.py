@@ -225,7 +225,9 @@ def read_only(path: Path) -> Reader:
     try:
         _check_schema(db, path, create=False)
         if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            raise WorkflowError(f"{path} is not a workflow journal (no condorexec schema in it)")
+            empty = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+            raise WorkflowError(f"{path} is empty: a run may be creating it (look again in a moment)" if empty
+                                else f"{path} is not a workflow journal (no condorexec schema in it)")
     except sqlite3.DatabaseError as exc:
         db.close()
         raise WorkflowError(f"the workflow journal {path} is not readable ({exc})") from exc
