@@ -35,6 +35,12 @@ FOLLOW_PERIOD = 2.0
 _HELD, _COMPLETED, _REMOVED = 5, 4, 3
 
 
+def _will_run(ad: Mapping[str, Any] | None) -> bool:
+    """Whether a job, by its queue ad (None: not in the queue), may still run: not held, completing or
+    being removed."""
+    return ad is not None and ad.get("JobStatus") not in (_HELD, _COMPLETED, _REMOVED)
+
+
 # ---- the rule --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ def decide(row: CallRow, *, queued: Mapping[str, Mapping[str, Any]], job_of_task
         if not jobs_survive:
             return Rerun(IN_PROCESS.format("job"))
         ad = queued.get(job_id)
-        if ad is not None and ad.get("JobStatus") not in (_HELD, _COMPLETED, _REMOVED):
+        if _will_run(ad):
             return FollowJob(job_id)
         return Rerun("its job left the queue without a result" if ad is None else "its job was held or removed")
     if worker_result is not None:
@@ -111,7 +117,7 @@ def decide(row: CallRow, *, queued: Mapping[str, Mapping[str, Any]], job_of_task
         return Rerun("its worker gave it back unrun")
     if not jobs_survive:
         return Rerun(IN_PROCESS.format("worker"))
-    if row.worker_job in queued and queued[row.worker_job].get("JobStatus") not in (_HELD, _COMPLETED, _REMOVED):
+    if _will_run(queued.get(row.worker_job)):
         return FollowWorker(row.worker_job, row.worker or "", int(row.worker_call or 0))
     return Rerun("its worker is gone")
 
@@ -168,9 +174,10 @@ class Resume:
                  jobs_survive: bool = True):
         started = time.monotonic()
         self.rows = {(row.key, row.ordinal): row for row in journal.calls()}
-        self.work_dirs = {run.token: Path(run.work_dir) for run in journal.runs()}
+        runs = journal.runs()
+        self.work_dirs = {run.token: Path(run.work_dir) for run in runs}
         # the runs that may have left jobs: a run that never ended (killed), or one with calls not ended
-        unfinished = {run.token for run in journal.runs() if run.ended is None}
+        unfinished = {run.token for run in runs if run.ended is None}
         tokens = sorted((unfinished | {row.run for row in self.rows.values() if row.state not in (DONE, FAILED)})
                         - {own_token})
         self.queued: dict[str, dict[str, Any]] = {}
@@ -202,7 +209,7 @@ class Resume:
         running = {row.job_id or row.worker_job for row in self.rows.values() if row.state not in (DONE, FAILED)}
         running |= set(self.by_task.values())  # calls whose job id was not written before the kill
         return sorted(job_id for job_id, ad in self.queued.items()
-                      if job_id in running and ad.get("JobStatus") not in (_HELD, _COMPLETED, _REMOVED))
+                      if job_id in running and _will_run(ad))
 
     def idle_workers(self) -> list[str]:
         """The earlier runs' slot worker jobs still in the queue that hold no call of the journal's: no
@@ -315,8 +322,7 @@ class Follower:
                 else:
                     item.again(f"worker job {decision.worker_job} gave it back unrun")
                 ended.append(item)
-            elif decision.worker_job not in queued or queued[decision.worker_job].get("JobStatus") in (
-                    _HELD, _COMPLETED, _REMOVED):
+            elif not _will_run(queued.get(decision.worker_job)):
                 if decision.worker_job in queued:  # held: it would never write the result
                     self._remove([decision.worker_job])
                 item.again("its worker ended without its result")
